@@ -1,0 +1,43 @@
+#include "index/index_params.hpp"
+
+#include <string>
+
+namespace ivfstream {
+
+namespace {
+std::string str(std::size_t v) { return std::to_string(v); }
+}  // namespace
+
+status index_params::validate() const {
+  if (dimension == 0) return fail(errc::invalid_argument, "dimension=0: must be >= 1");
+  if (num_bits != 4 && num_bits != 6 && num_bits != 8 && num_bits != 10 && num_bits != 12)
+    return fail(errc::invalid_argument,
+                "num_bits=" + str(num_bits) + ": must be one of 4, 6, 8, 10, 12");
+  if (num_sub_vectors == 0)
+    return fail(errc::invalid_argument, "num_sub_vectors=0: must be >= 1 and divide dimension=" + str(dimension));
+  if (dimension % num_sub_vectors != 0)
+    return fail(errc::invalid_argument, "num_sub_vectors=" + str(num_sub_vectors) +
+                                            ": must divide dimension=" + str(dimension));
+  if (num_partitions == 0) return fail(errc::invalid_argument, "num_partitions=0: must be >= 1");
+  if (max_iterations == 0) return fail(errc::invalid_argument, "max_iterations=0: must be >= 1");
+  if (sample_rate == 0) return fail(errc::invalid_argument, "sample_rate=0: must be >= 1");
+  return {};
+}
+
+status index_params::validate_for_training(std::size_t n) const {
+  IVF_TRY(validate());
+  if (n == 0) return fail(errc::invalid_argument, "training set is empty: need at least num_partitions=" +
+                                                      str(num_partitions) + " vectors");
+  if (num_partitions > n)
+    return fail(errc::invalid_argument, "num_partitions=" + str(num_partitions) +
+                                            ": must be <= the number of training vectors (" + str(n) + ")");
+  return {};
+}
+
+status search_params::validate() const {
+  if (limit == 0) return fail(errc::invalid_argument, "limit=0: k must be >= 1");
+  if (nprobes == 0) return fail(errc::invalid_argument, "nprobes=0: must be >= 1");
+  return {};
+}
+
+}  // namespace ivfstream

@@ -1,0 +1,44 @@
+#pragma once
+// Build and search parameters, named as LanceDB names them, with validation that names the bad value
+// and the allowed set.
+#include <cstddef>
+#include <cstdint>
+
+#include "index/error.hpp"
+#include "index/metric.hpp"
+
+namespace ivfstream {
+
+/// How an IVF-PQ index is built (LanceDB create_index(index_type="IVF_PQ", ...)).
+struct index_params {
+  std::size_t dimension = 0;           ///< vector length d; ≥ 1
+  ivfstream::metric metric = metric::l2;
+  std::size_t num_partitions = 256;    ///< IVF lists; 1 ≤ num_partitions ≤ training vectors
+  std::size_t num_sub_vectors = 16;    ///< PQ sub-quantizers M; must divide dimension
+  unsigned num_bits = 8;               ///< bits per sub-code: 4, 6, 8, 10 or 12
+  std::size_t max_iterations = 50;     ///< k-means iterations (coarse and PQ); ≥ 1
+  std::size_t sample_rate = 256;       ///< k-means samples per centroid (LanceDB default 256)
+  std::uint64_t seed = 42;             ///< makes training reproducible
+  bool keep_raw_vectors = true;        ///< keep raw vectors in the vector store (refine, re-encoding)
+
+  /// Checks everything that does not depend on the training data.
+  status validate() const;
+  /// Also checks num_partitions against the number of training vectors.
+  status validate_for_training(std::size_t num_training_vectors) const;
+  /// Bytes of one packed PQ code: ceil(M · nbits / 8).
+  std::size_t code_size() const { return (num_sub_vectors * num_bits + 7) / 8; }
+  /// 2^nbits centroids per sub-space.
+  std::size_t ksub() const { return std::size_t{1} << num_bits; }
+  std::size_t dsub() const { return dimension / num_sub_vectors; }
+};
+
+/// How one query is answered (LanceDB search(q).nprobes(..).limit(..).refine_factor(..)).
+struct search_params {
+  std::size_t limit = 10;          ///< k ≥ 1; more than the index holds returns all it has
+  std::size_t nprobes = 20;        ///< lists probed; > num_partitions probes all
+  std::size_t refine_factor = 0;   ///< 0 = none; else re-rank k × refine_factor candidates exactly
+
+  status validate() const;
+};
+
+}  // namespace ivfstream

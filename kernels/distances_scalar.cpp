@@ -1,0 +1,29 @@
+// Scalar reference distances: the definition every ISA variant is tested against.
+#include "kernels/internal/isa_kernels.hpp"
+
+namespace ivfstream::kernels::scalar {
+
+float l2sqr(const float* a, const float* b, std::size_t d) {
+  float s = 0.f;
+  for (std::size_t i = 0; i < d; ++i) {
+    const float t = a[i] - b[i];
+    s += t * t;
+  }
+  return s;
+}
+
+float inner_product(const float* a, const float* b, std::size_t d) {
+  float s = 0.f;
+  for (std::size_t i = 0; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void l2sqr_ny(const float* x, const float* y, std::size_t ny, std::size_t d, float* out) {
+  for (std::size_t j = 0; j < ny; ++j) out[j] = l2sqr(x, y + j * d, d);
+}
+
+void inner_product_ny(const float* x, const float* y, std::size_t ny, std::size_t d, float* out) {
+  for (std::size_t j = 0; j < ny; ++j) out[j] = inner_product(x, y + j * d, d);
+}
+
+}  // namespace ivfstream::kernels::scalar

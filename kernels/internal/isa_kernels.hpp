@@ -1,0 +1,21 @@
+#pragma once
+// Declarations of the per-ISA kernel implementations. Private to kernels/: callers go through
+// kernel_table. Each namespace is implemented in files named *_<isa>.cpp compiled with that ISA's flags.
+#include <cstddef>
+#include <cstdint>
+
+#define IVFSTREAM_DECLARE_ISA_KERNELS(isa)                                                            \
+  namespace isa {                                                                                     \
+  float l2sqr(const float* a, const float* b, std::size_t d);                                         \
+  float inner_product(const float* a, const float* b, std::size_t d);                                 \
+  void l2sqr_ny(const float* x, const float* y, std::size_t ny, std::size_t d, float* out);           \
+  void inner_product_ny(const float* x, const float* y, std::size_t ny, std::size_t d, float* out);   \
+  void adc_scan(const std::uint8_t* codes, std::size_t n, std::size_t M, unsigned nbits,              \
+                const float* lut, float bias, float* out);                                            \
+  }
+
+namespace ivfstream::kernels {
+IVFSTREAM_DECLARE_ISA_KERNELS(scalar)
+IVFSTREAM_DECLARE_ISA_KERNELS(avx2)
+IVFSTREAM_DECLARE_ISA_KERNELS(avx512)
+}  // namespace ivfstream::kernels

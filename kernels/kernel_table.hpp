@@ -1,0 +1,42 @@
+#pragma once
+// One dispatch point: a table of function pointers per ISA, built once and never modified.
+// index/ holds a `const kernel_table&` chosen at construction (kernels_for(choose_simd_level())).
+//
+// Layouts used below (all row-major, no padding unless stated):
+//   vectors  : n × d floats
+//   lut      : M × ksub floats, ksub = 2^nbits; lut[m·ksub + c] = partial distance of sub-code c in sub-space m
+//   codes    : n × code_size bytes, code_size = ceil(M·nbits/8); sub-code m occupies bits
+//              [m·nbits, (m+1)·nbits) of the row, little-endian bit order (bit 0 of byte 0 first)
+//   fast-scan: see kernels/fast_scan.hpp
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/simd_level.hpp"
+
+namespace ivfstream::kernels {
+
+struct kernel_table {
+  simd_level level;
+
+  /// ‖a − b‖² over d floats.
+  float (*l2sqr)(const float* a, const float* b, std::size_t d);
+  /// ⟨a, b⟩ over d floats.
+  float (*inner_product)(const float* a, const float* b, std::size_t d);
+  /// out[i] = ‖x − y_i‖² for the ny rows of y (ny × d).
+  void (*l2sqr_ny)(const float* x, const float* y, std::size_t ny, std::size_t d, float* out);
+  /// out[i] = ⟨x, y_i⟩ for the ny rows of y (ny × d).
+  void (*inner_product_ny)(const float* x, const float* y, std::size_t ny, std::size_t d, float* out);
+
+  /// ADC scan of n packed codes: out[i] = bias + Σ_m lut[m·ksub + code_i[m]].
+  /// nbits ∈ {4, 6, 8, 10, 12}. Codes of 8 bits take a dedicated unrolled path.
+  void (*adc_scan)(const std::uint8_t* codes, std::size_t n, std::size_t M, unsigned nbits,
+                   const float* lut, float bias, float* out);
+};
+
+/// The immutable table for a level (a level not compiled in falls back to the next lower one).
+const kernel_table& kernels_for(simd_level level) noexcept;
+
+/// kernels_for(choose_simd_level()), computed once on first use (a function-local static const).
+const kernel_table& default_kernels() noexcept;
+
+}  // namespace ivfstream::kernels
