@@ -1,0 +1,86 @@
+#include "kernels/gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <dnnl.hpp>
+
+#include "kernels/assert.hpp"
+
+namespace ivfstream::kernels {
+
+namespace {
+
+constexpr std::size_t k_loop_threshold = 32 * 1024;  // n·m·d multiply-adds below which a loop wins
+
+void matmul_nt_loop(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d,
+                    float* c) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* ai = a + i * d;
+    for (std::size_t j = 0; j < m; ++j) {
+      const float* bj = b + j * d;
+      float s = 0.f;
+      for (std::size_t t = 0; t < d; ++t) s += ai[t] * bj[t];
+      c[i * m + j] = s;
+    }
+  }
+}
+
+/// Restores the calling thread's OpenMP thread count on scope exit.
+class omp_single_thread_scope {
+ public:
+  omp_single_thread_scope() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~omp_single_thread_scope() { omp_set_num_threads(previous_); }
+  omp_single_thread_scope(const omp_single_thread_scope&) = delete;
+  omp_single_thread_scope& operator=(const omp_single_thread_scope&) = delete;
+
+ private:
+  int previous_;
+};
+
+const dnnl::engine& cpu_engine() {
+  // Created once, never modified afterwards; dnnl::engine is safe to share between threads.
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+}  // namespace
+
+void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
+  if (n == 0 || m == 0) return;
+  if (d == 0) {
+    std::fill(c, c + n * m, 0.f);
+    return;
+  }
+  IVF_ASSERT(a != nullptr && b != nullptr && c != nullptr);
+  if (n * m * d < k_loop_threshold) {
+    matmul_nt_loop(a, n, b, m, d, c);
+    return;
+  }
+  using dims = dnnl::memory::dims;
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const auto N = static_cast<dnnl::memory::dim>(n), M = static_cast<dnnl::memory::dim>(m),
+             D = static_cast<dnnl::memory::dim>(d);
+  omp_single_thread_scope single_thread;
+  try {
+  const auto& engine = cpu_engine();
+  const dnnl::memory::desc src_md(dims{N, D}, dt::f32, tag::ab);
+  const dnnl::memory::desc wei_md(dims{D, M}, dt::f32, tag::ba);  // b is m × d row-major = (d × m)ᵀ
+  const dnnl::memory::desc dst_md(dims{N, M}, dt::f32, tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, dst_md), engine);
+  const dnnl::matmul prim(pd);
+  dnnl::memory src_mem(src_md, engine, const_cast<float*>(a));
+  dnnl::memory wei_mem(wei_md, engine, const_cast<float*>(b));
+  dnnl::memory dst_mem(dst_md, engine, c);
+  dnnl::stream stream(engine);
+  prim.execute(stream, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_DST, dst_mem}});
+  stream.wait();
+  } catch (const dnnl::error&) {
+    // oneDNN could not create or run the primitive (e.g. out of memory for its scratchpad):
+    // the loop gives the same result, slower. Exceptions never leave kernels/.
+    matmul_nt_loop(a, n, b, m, d, c);
+  }
+}
+
+}  // namespace ivfstream::kernels

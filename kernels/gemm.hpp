@@ -1,0 +1,24 @@
+#pragma once
+// Dense single-precision products through oneDNN's matmul primitive, one thread per caller.
+#include <cstddef>
+
+namespace ivfstream::kernels {
+
+/// c = a · bᵀ.
+///   a : n × d floats, row-major          b : m × d floats, row-major
+///   c : n × m floats, row-major (written completely; need not be initialised)
+/// n or m may be 0 (nothing is written); d == 0 writes zeros.
+///
+/// Runs on the calling thread only: the OpenMP thread count of the calling thread is set to 1
+/// for the duration of the call and restored afterwards (CAF's scheduler owns the cores).
+/// Tiny products (n·m·d below ~32k multiply-adds) take a plain loop.
+///
+/// Cost: the first call for a new (n, m, d) shape creates a oneDNN primitive (JIT code
+/// generation, roughly 50–500 µs); oneDNN's own primitive cache (default 1024 entries) makes later
+/// calls with the same shape cost a few µs of lookup on top of the arithmetic. Callers that loop
+/// should therefore use a fixed block size (assign_nearest in kernels/kmeans.hpp does).
+///
+/// Thread-safety: reentrant; concurrent calls from different threads are safe.
+void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c);
+
+}  // namespace ivfstream::kernels

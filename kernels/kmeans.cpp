@@ -1,0 +1,271 @@
+#include "kernels/kmeans.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+#include "kernels/assert.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/kernel_table.hpp"
+
+namespace ivfstream::kernels {
+
+namespace {
+
+constexpr std::size_t k_scratch_floats = std::size_t{1} << 20;  // 4 MiB of inner products per block
+
+/// Deterministic, platform-independent generator (splitmix64).
+class splitmix64 {
+ public:
+  explicit splitmix64(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, 1).
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  /// Uniform in [0, bound); bound >= 1.
+  std::size_t below(std::size_t bound) { return static_cast<std::size_t>(uniform() * static_cast<double>(bound)); }
+
+ private:
+  std::uint64_t state_;
+};
+
+void row_norms(const float* x, std::size_t n, std::size_t d, float* out) {
+  const auto& kt = default_kernels();
+  for (std::size_t i = 0; i < n; ++i) out[i] = kt.inner_product(x + i * d, x + i * d, d);
+}
+
+std::size_t block_rows(std::size_t n, std::size_t k) {
+  return std::max<std::size_t>(1, std::min(n, k_scratch_floats / k));
+}
+
+/// assign_nearest with precomputed ‖x_i‖² (x_norms) and ‖c_j‖² (c_norms).
+void assign_with_norms(const float* x, const float* x_norms, std::size_t n, const float* centroids,
+                       const float* c_norms, std::size_t k, std::size_t d, std::uint32_t* labels,
+                       float* dists) {
+  const std::size_t bn = block_rows(n, k);
+  std::vector<float> ip(bn * k);
+  for (std::size_t i0 = 0; i0 < n; i0 += bn) {
+    const std::size_t rows = std::min(bn, n - i0);
+    matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data());
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* row = ip.data() + r * k;
+      float best = c_norms[0] - 2.f * row[0];
+      std::uint32_t best_j = 0;
+      for (std::size_t j = 1; j < k; ++j) {
+        const float v = c_norms[j] - 2.f * row[j];
+        if (v < best) {
+          best = v;
+          best_j = static_cast<std::uint32_t>(j);
+        }
+      }
+      labels[i0 + r] = best_j;
+      if (dists != nullptr) dists[i0 + r] = std::max(0.f, x_norms[i0 + r] + best);
+    }
+  }
+}
+
+void normalise_rows(float* c, std::size_t k, std::size_t d) {
+  for (std::size_t j = 0; j < k; ++j) {
+    float* row = c + j * d;
+    double s = 0;
+    for (std::size_t t = 0; t < d; ++t) s += double{row[t]} * row[t];
+    if (s > 0) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(s));
+      for (std::size_t t = 0; t < d; ++t) row[t] *= inv;
+    }
+  }
+}
+
+/// k-means++ seeding on the n rows of x; writes k × d centroids.
+void kmeans_pp(const float* x, std::size_t n, std::size_t d, std::size_t k, splitmix64& rng,
+               float* centroids) {
+  const auto& kt = default_kernels();
+  std::vector<float> min_d(n), tmp(n);
+  std::size_t first = rng.below(n);
+  std::memcpy(centroids, x + first * d, d * sizeof(float));
+  kt.l2sqr_ny(centroids, x, n, d, min_d.data());
+  for (std::size_t c = 1; c < k; ++c) {
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) total += min_d[i];
+    std::size_t pick = n - 1;
+    if (total > 0) {
+      const double r = rng.uniform() * total;
+      double acc = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        acc += min_d[i];
+        if (acc > r && min_d[i] > 0) {
+          pick = i;
+          break;
+        }
+      }
+      // rounding can leave acc ≤ r: take the last point with positive weight
+      if (acc <= r)
+        while (pick > 0 && min_d[pick] <= 0) --pick;
+    } else {
+      pick = rng.below(n);  // every point coincides with a centroid: duplicates only
+    }
+    float* dst = centroids + c * d;
+    std::memcpy(dst, x + pick * d, d * sizeof(float));
+    kt.l2sqr_ny(dst, x, n, d, tmp.data());
+    for (std::size_t i = 0; i < n; ++i) min_d[i] = std::min(min_d[i], tmp[i]);
+  }
+}
+
+/// Seeded uniform sample of `count` distinct row indices of [0, n), ascending.
+std::vector<std::size_t> sample_indices(std::size_t n, std::size_t count, splitmix64& rng) {
+  std::vector<std::size_t> perm(n);
+  std::iota(perm.begin(), perm.end(), std::size_t{0});
+  for (std::size_t i = 0; i < count; ++i) std::swap(perm[i], perm[i + rng.below(n - i)]);
+  perm.resize(count);
+  std::sort(perm.begin(), perm.end());
+  return perm;
+}
+
+std::vector<float> gather_rows(const float* x, std::size_t d, const std::vector<std::size_t>& rows) {
+  std::vector<float> out(rows.size() * d);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(out.data() + i * d, x + rows[i] * d, d * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+void assign_nearest(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
+                    std::uint32_t* labels, float* dists) {
+  IVF_ASSERT(k >= 1);
+  if (n == 0) return;
+  std::vector<float> x_norms(n), c_norms(k);
+  row_norms(x, n, d, x_norms.data());
+  row_norms(centroids, k, d, c_norms.data());
+  assign_with_norms(x, x_norms.data(), n, centroids, c_norms.data(), k, d, labels, dists);
+}
+
+void nearest_centroids(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
+                       std::size_t count, std::uint32_t* out_labels, float* out_dists) {
+  IVF_ASSERT(count >= 1 && count <= k);
+  if (n == 0) return;
+  std::vector<float> c_norms(k);
+  row_norms(centroids, k, d, c_norms.data());
+  const std::size_t bn = block_rows(n, k);
+  std::vector<float> ip(bn * k);
+  std::vector<std::pair<float, std::uint32_t>> cand(k);
+  const auto& kt = default_kernels();
+  for (std::size_t i0 = 0; i0 < n; i0 += bn) {
+    const std::size_t rows = std::min(bn, n - i0);
+    matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data());
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* xi = x + (i0 + r) * d;
+      const float xn = kt.inner_product(xi, xi, d);
+      const float* row = ip.data() + r * k;
+      for (std::size_t j = 0; j < k; ++j)
+        cand[j] = {std::max(0.f, xn + c_norms[j] - 2.f * row[j]), static_cast<std::uint32_t>(j)};
+      std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(count), cand.end());
+      for (std::size_t t = 0; t < count; ++t) {
+        out_labels[(i0 + r) * count + t] = cand[t].second;
+        out_dists[(i0 + r) * count + t] = cand[t].first;
+      }
+    }
+  }
+}
+
+kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k, const kmeans_options& opt) {
+  IVF_ASSERT(k >= 1 && k <= n && d >= 1);
+  splitmix64 rng(opt.seed);
+
+  // training set
+  const std::size_t max_train =
+      opt.max_points_per_centroid == 0 ? n : std::max(k, k * opt.max_points_per_centroid);
+  std::vector<float> sampled;
+  const float* train = x;
+  std::size_t nt = n;
+  if (n > max_train) {
+    sampled = gather_rows(x, d, sample_indices(n, max_train, rng));
+    train = sampled.data();
+    nt = max_train;
+  }
+
+  kmeans_result result;
+  result.centroids.resize(k * d);
+  float* cent = result.centroids.data();
+
+  // k-means++ on at most 16·k rows of the training set
+  const std::size_t n_init = std::min(nt, std::max<std::size_t>(16 * k, 1));
+  if (n_init < nt) {
+    const auto rows = gather_rows(train, d, sample_indices(nt, n_init, rng));
+    kmeans_pp(rows.data(), n_init, d, k, rng, cent);
+  } else {
+    kmeans_pp(train, nt, d, k, rng, cent);
+  }
+  if (opt.spherical) normalise_rows(cent, k, d);
+
+  std::vector<float> x_norms(nt), c_norms(k), dists(nt);
+  std::vector<std::uint32_t> labels(nt);
+  std::vector<double> sums(k * d);
+  std::vector<std::size_t> counts(k);
+  row_norms(train, nt, d, x_norms.data());
+
+  double previous = std::numeric_limits<double>::infinity();
+  bool repaired = false;
+  for (std::size_t it = 0;; ++it) {
+    row_norms(cent, k, d, c_norms.data());
+    assign_with_norms(train, x_norms.data(), nt, cent, c_norms.data(), k, d, labels.data(), dists.data());
+    double objective = 0;
+    for (std::size_t i = 0; i < nt; ++i) objective += dists[i];
+    result.objective = objective;
+    if (it == opt.max_iterations) break;
+    if (!repaired && std::isfinite(previous) && previous - objective < 1e-4 * previous) break;
+    previous = objective;
+
+    // update
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(counts.begin(), counts.end(), std::size_t{0});
+    for (std::size_t i = 0; i < nt; ++i) {
+      const std::size_t j = labels[i];
+      ++counts[j];
+      double* s = sums.data() + j * d;
+      const float* xi = train + i * d;
+      for (std::size_t t = 0; t < d; ++t) s[t] += xi[t];
+    }
+    // empty-cluster repair: the empty centroid takes the farthest point of the largest cluster
+    repaired = false;
+    for (std::size_t j = 0; j < k; ++j) {
+      if (counts[j] != 0) continue;
+      const std::size_t big = static_cast<std::size_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+      if (counts[big] <= 1) continue;  // nothing to split (cannot happen when k <= n)
+      std::size_t far = nt;
+      for (std::size_t i = 0; i < nt; ++i)
+        if (labels[i] == big && (far == nt || dists[i] > dists[far])) far = i;
+      const float* xf = train + far * d;
+      double* sb = sums.data() + big * d;
+      double* sj = sums.data() + j * d;
+      for (std::size_t t = 0; t < d; ++t) {
+        sb[t] -= xf[t];
+        sj[t] = xf[t];
+      }
+      --counts[big];
+      counts[j] = 1;
+      labels[far] = static_cast<std::uint32_t>(j);
+      dists[far] = 0;
+      repaired = true;
+    }
+    for (std::size_t j = 0; j < k; ++j) {
+      if (counts[j] == 0) continue;  // keeps its previous position
+      const double inv = 1.0 / static_cast<double>(counts[j]);
+      const double* s = sums.data() + j * d;
+      float* c = cent + j * d;
+      for (std::size_t t = 0; t < d; ++t) c[t] = static_cast<float>(s[t] * inv);
+    }
+    if (opt.spherical) normalise_rows(cent, k, d);
+    result.iterations = it + 1;
+  }
+  return result;
+}
+
+}  // namespace ivfstream::kernels

@@ -1,0 +1,51 @@
+#pragma once
+// Nearest-centroid assignment and Lloyd k-means (coarse quantiser and PQ codebook training).
+// All arrays row-major float, no padding. Single-threaded (see kernels/gemm.hpp).
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ivfstream::kernels {
+
+/// For each of the n rows of x (n × d), the nearest of the k centroids (k × d) by squared L2:
+/// labels[i] in [0,k), dists[i] = ‖x_i − c‖². Computed as ‖x‖² − 2⟨x,c⟩ + ‖c‖² through matmul_nt in row
+/// blocks (scratch bounded to ~4 MiB + k floats), clamped at 0. Ties go to the lower centroid index.
+///   labels : n uint32      dists : n floats (may be nullptr when not needed)
+/// @pre k >= 1. Thread-safety: reentrant (no shared state).
+void assign_nearest(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
+                    std::uint32_t* labels, float* dists);
+
+/// For each of the n rows, the `count` nearest centroids ascending by (distance, index):
+///   out_labels : n × count uint32      out_dists : n × count floats (squared L2, clamped at 0)
+/// @pre 1 <= count <= k (the caller clamps count to k). Thread-safety: reentrant.
+void nearest_centroids(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
+                       std::size_t count, std::uint32_t* out_labels, float* out_dists);
+
+/// Options of kmeans().
+struct kmeans_options {
+  std::size_t max_iterations = 50;            ///< maximum number of Lloyd updates
+  std::uint64_t seed = 42;                    ///< seeds subsampling and k-means++
+  std::size_t max_points_per_centroid = 256;  ///< subsample to k × this (LanceDB sample_rate), seeded
+  bool spherical = false;                     ///< renormalise centroids to unit length each step
+};
+
+/// Result of kmeans().
+struct kmeans_result {
+  std::vector<float> centroids;  ///< k × d row-major
+  double objective = 0;          ///< Σ squared distance of the (sampled) training points to their centroid
+  std::size_t iterations = 0;    ///< Lloyd updates performed (≤ max_iterations)
+};
+
+/// Lloyd k-means on the rows of x (n × d):
+///  - training set: all n rows, or a seeded uniform subsample of k × max_points_per_centroid rows;
+///  - k-means++ initialisation (seeded) on a further subsample of at most 16·k training rows;
+///  - per iteration: assignment through assign_nearest (matmul_nt), centroid update, empty-cluster
+///    repair (an empty centroid takes the point of the largest cluster farthest from that cluster's
+///    centroid), optional renormalisation (spherical);
+///  - stops after max_iterations updates or when the objective improves by < 1e-4 relatively.
+/// `objective` is that of a final assignment to the returned centroids.
+/// Deterministic for a given seed, input and machine. @pre 1 <= k <= n, d >= 1.
+/// Thread-safety: reentrant. Cost per iteration ≈ n_train·k·d multiply-adds on one thread.
+kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k, const kmeans_options& opt);
+
+}  // namespace ivfstream::kernels

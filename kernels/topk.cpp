@@ -1,0 +1,55 @@
+#include "kernels/topk.hpp"
+
+#include <algorithm>
+
+namespace ivfstream::kernels {
+
+topk_heap::topk_heap(std::size_t k) : k_(k) { heap_.reserve(k < 4096 ? k : 4096); }
+
+bool topk_heap::push(float dist, std::uint64_t id) {
+  if (dist != dist || k_ == 0) return false;  // NaN, or nothing kept
+  const std::pair<float, std::uint64_t> entry{dist, id};
+  if (heap_.size() < k_) {
+    heap_.push_back(entry);
+    std::push_heap(heap_.begin(), heap_.end());
+    return true;
+  }
+  if (!(entry < heap_.front())) return false;
+  // replace the top, then sift it down
+  std::pop_heap(heap_.begin(), heap_.end());
+  heap_.back() = entry;
+  std::push_heap(heap_.begin(), heap_.end());
+  return true;
+}
+
+void topk_heap::push_batch(const float* dists, const std::uint64_t* ids, std::size_t n) {
+  float bound = threshold();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (dists[i] > bound) continue;
+    if (push(dists[i], ids[i])) bound = threshold();
+  }
+}
+
+void topk_heap::push_block(const float* dists, std::size_t n, std::uint64_t first_id) {
+  float bound = threshold();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (dists[i] > bound) continue;
+    if (push(dists[i], first_id + i)) bound = threshold();
+  }
+}
+
+void topk_heap::merge(const topk_heap& other) {
+  for (const auto& [dist, id] : other.heap_) {
+    if (dist > threshold()) continue;
+    push(dist, id);
+  }
+}
+
+std::vector<std::pair<float, std::uint64_t>> topk_heap::take_sorted() {
+  std::sort_heap(heap_.begin(), heap_.end());
+  std::vector<std::pair<float, std::uint64_t>> out;
+  out.swap(heap_);
+  return out;
+}
+
+}  // namespace ivfstream::kernels

@@ -1,0 +1,66 @@
+#define BOOST_TEST_MODULE gemm
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/gemm.hpp"
+
+namespace k = ivfstream::kernels;
+
+namespace {
+std::vector<float> integer_matrix(std::size_t rows, std::size_t cols, std::uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::vector<float> out(rows * cols);
+  for (auto& v : out) v = static_cast<float>(static_cast<int>(gen() % 9) - 4);
+  return out;
+}
+
+std::vector<float> naive(const std::vector<float>& a, std::size_t n, const std::vector<float>& b, std::size_t m,
+                         std::size_t d) {
+  std::vector<float> c(n * m);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < m; ++j) {
+      double s = 0;
+      for (std::size_t t = 0; t < d; ++t) s += double{a[i * d + t]} * b[j * d + t];
+      c[i * m + j] = static_cast<float>(s);
+    }
+  return c;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(matmul_nt_equals_naive_loop_on_awkward_sizes) {
+  for (std::size_t n : {1, 3, 17, 64, 257})
+    for (std::size_t m : {1, 7, 33, 256})
+      for (std::size_t d : {1, 15, 49, 128}) {
+        const auto a = integer_matrix(n, d, 1), b = integer_matrix(m, d, 2);
+        std::vector<float> c(n * m, -1.f);
+        k::matmul_nt(a.data(), n, b.data(), m, d, c.data());
+        const auto expected = naive(a, n, b, m, d);
+        BOOST_TEST_CONTEXT("n=" << n << " m=" << m << " d=" << d) {
+          BOOST_TEST(c == expected, boost::test_tools::per_element());
+        }
+      }
+}
+
+BOOST_AUTO_TEST_CASE(matmul_nt_handles_empty_operands) {
+  std::vector<float> a(8, 1.f), c(4, 7.f);
+  k::matmul_nt(a.data(), 0, a.data(), 2, 4, c.data());
+  k::matmul_nt(a.data(), 2, a.data(), 0, 4, c.data());
+  BOOST_TEST(c == std::vector<float>(4, 7.f), boost::test_tools::per_element());
+  k::matmul_nt(a.data(), 2, a.data(), 2, 0, c.data());
+  BOOST_TEST(c == std::vector<float>(4, 0.f), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_nt_large_product_matches_within_rounding) {
+  const std::size_t n = 300, m = 200, d = 784;
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> a(n * d), b(m * d), c(n * m);
+  for (auto& v : a) v = u(gen);
+  for (auto& v : b) v = u(gen);
+  k::matmul_nt(a.data(), n, b.data(), m, d, c.data());
+  const auto expected = naive(a, n, b, m, d);
+  for (std::size_t i = 0; i < n * m; ++i) BOOST_TEST(std::abs(c[i] - expected[i]) < 1e-3f);
+}
