@@ -1,0 +1,324 @@
+#include "index/codebook_set.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "kernels/gemm.hpp"
+#include "kernels/kmeans.hpp"
+#include "kernels/pq_codes.hpp"
+
+namespace ivfstream {
+
+namespace {
+
+/// Rows processed per block by encode/plan_queries: bounds scratch memory whatever n is.
+constexpr std::size_t k_block_rows = 1024;
+
+std::string str(std::size_t v) { return std::to_string(v); }
+
+/// Indices of a seeded uniform sample of min(count, n) rows of [0, n), ascending.
+std::vector<std::size_t> sample_rows(std::size_t n, std::size_t count, std::uint64_t seed) {
+  std::vector<std::size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), std::size_t{0});
+  if (count >= n) return idx;
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = 0; i < count; ++i) {  // partial Fisher–Yates
+    std::uniform_int_distribution<std::size_t> pick(i, n - 1);
+    std::swap(idx[i], idx[pick(rng)]);
+  }
+  idx.resize(count);
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+/// Copies sub-space m (dsub columns starting at m·dsub) of n rows of width d into out (n × dsub).
+void gather_sub(const float* x, std::size_t n, std::size_t d, std::size_t m, std::size_t dsub, float* out) {
+  for (std::size_t i = 0; i < n; ++i) std::copy_n(x + i * d + m * dsub, dsub, out + i * dsub);
+}
+
+/// Checks n rows (NaN/Inf; zero norm under cosine) and writes them prepared into out (normalised
+/// for cosine). `what` and `first` name the offending row in the message ("query 3 component 5 ...").
+status prepare_rows(const index_params& p, const float* x, std::size_t n, float* out, const char* what,
+                    std::size_t first) {
+  const std::size_t d = p.dimension;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* v = x + i * d;
+    double norm2 = 0;
+    for (std::size_t j = 0; j < d; ++j) {
+      if (!std::isfinite(v[j]))
+        return fail(errc::non_finite, std::string(what) + " " + str(first + i) + " component " + str(j) + " is " +
+                                          (std::isnan(v[j]) ? "NaN" : "Inf") + ": values must be finite");
+      norm2 += double(v[j]) * v[j];
+    }
+    float* o = out + i * d;
+    if (p.metric == metric::cosine) {
+      if (!(norm2 > 0) || !std::isfinite(norm2))
+        return fail(errc::invalid_argument, std::string(what) + " " + str(first + i) + " has norm " +
+                                                std::to_string(std::sqrt(norm2)) +
+                                                ": metric=cosine needs a non-zero finite norm");
+      const double inv = 1.0 / std::sqrt(norm2);
+      for (std::size_t j = 0; j < d; ++j) o[j] = static_cast<float>(v[j] * inv);
+    } else if (o != v) {
+      std::copy_n(v, d, o);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+codebook_set::codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
+                           std::vector<float> pq_codebooks)
+    : params_(p),
+      version_(version),
+      code_size_(p.code_size()),
+      kt_(&kernels::default_kernels()),
+      centroids_(std::move(centroids)),
+      pq_(std::move(pq_codebooks)) {
+  build_tables();
+}
+
+void codebook_set::build_tables() {
+  const std::size_t nlist = params_.num_partitions, d = params_.dimension, M = params_.num_sub_vectors;
+  const std::size_t ksub = params_.ksub(), dsub = params_.dsub();
+  centroid_norms_.resize(nlist);
+  for (std::size_t l = 0; l < nlist; ++l)
+    centroid_norms_[l] = kt_->inner_product(&centroids_[l * d], &centroids_[l * d], d);
+  code_norms_.resize(M * ksub);
+  for (std::size_t j = 0; j < M * ksub; ++j) code_norms_[j] = kt_->inner_product(&pq_[j * dsub], &pq_[j * dsub], dsub);
+  precomputed_.clear();
+  if (params_.metric == metric::dot) return;  // dot needs no per-list term (bias is ⟨q, c⟩)
+  if (nlist * M * ksub * sizeof(float) > k_max_precomputed_bytes) return;
+  // T[l][m][c] = ‖r_mc‖² + 2⟨c_l,m, r_mc⟩: one product (nlist × dsub)·(ksub × dsub)ᵀ per sub-space.
+  precomputed_.resize(nlist * M * ksub);
+  std::vector<float> cm(nlist * dsub), ip(nlist * ksub);
+  for (std::size_t m = 0; m < M; ++m) {
+    gather_sub(centroids_.data(), nlist, d, m, dsub, cm.data());
+    kernels::matmul_nt(cm.data(), nlist, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
+    for (std::size_t l = 0; l < nlist; ++l) {
+      float* t = &precomputed_[(l * M + m) * ksub];
+      const float* row = &ip[l * ksub];
+      for (std::size_t c = 0; c < ksub; ++c) t[c] = code_norms_[m * ksub + c] + 2.0f * row[c];
+    }
+  }
+}
+
+std::size_t codebook_set::memory_bytes() const noexcept {
+  return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
+                          code_norms_.capacity() + precomputed_.capacity());
+}
+
+status codebook_set::prepare_vectors(const float* x, std::size_t n, float* out) const {
+  return prepare_rows(params_, x, n, out, "vector", 0);
+}
+
+result<std::shared_ptr<const codebook_set>> codebook_set::train(const index_params& p, const float* x, std::size_t n,
+                                                                std::uint64_t version) {
+  IVF_TRY(p.validate_for_training(n));
+  const std::size_t ksub = p.ksub();
+  if (n < ksub)
+    return fail(errc::invalid_argument, "num_bits=" + str(p.num_bits) + ": PQ training needs at least 2^" +
+                                            str(p.num_bits) + "=" + str(ksub) + " training vectors, got " + str(n));
+  const std::size_t d = p.dimension, M = p.num_sub_vectors, dsub = p.dsub(), nlist = p.num_partitions;
+
+  std::vector<float> prepared(n * d);
+  IVF_TRY(prepare_rows(p, x, n, prepared.data(), "training vector", 0));
+
+  // Coarse quantizer: k-means subsamples sample_rate × num_partitions rows itself (seeded).
+  kernels::kmeans_options coarse_opt;
+  coarse_opt.max_iterations = p.max_iterations;
+  coarse_opt.seed = p.seed;
+  coarse_opt.max_points_per_centroid = p.sample_rate;
+  kernels::kmeans_result coarse = kernels::kmeans(prepared.data(), n, d, nlist, coarse_opt);
+
+  // PQ: residuals of a seeded sample of sample_rate × ksub rows, k-means per sub-space.
+  const std::size_t pq_n = std::min(n, p.sample_rate * ksub);  // ≥ ksub since sample_rate ≥ 1 and n ≥ ksub
+  const std::vector<std::size_t> rows = sample_rows(n, pq_n, p.seed ^ 0x9e3779b97f4a7c15ull);
+  std::vector<float> residuals(pq_n * d);
+  for (std::size_t i = 0; i < pq_n; ++i) std::copy_n(&prepared[rows[i] * d], d, &residuals[i * d]);
+  prepared.clear();
+  prepared.shrink_to_fit();
+  {
+    std::vector<std::uint32_t> labels(pq_n);
+    kernels::assign_nearest(residuals.data(), pq_n, coarse.centroids.data(), nlist, d, labels.data(), nullptr);
+    for (std::size_t i = 0; i < pq_n; ++i)
+      for (std::size_t j = 0; j < d; ++j) residuals[i * d + j] -= coarse.centroids[labels[i] * d + j];
+  }
+  std::vector<float> pq(M * ksub * dsub);
+  std::vector<float> sub(pq_n * dsub);
+  for (std::size_t m = 0; m < M; ++m) {
+    gather_sub(residuals.data(), pq_n, d, m, dsub, sub.data());
+    kernels::kmeans_options opt;
+    opt.max_iterations = p.max_iterations;
+    opt.seed = p.seed + 1 + m;
+    opt.max_points_per_centroid = p.sample_rate;
+    kernels::kmeans_result r = kernels::kmeans(sub.data(), pq_n, dsub, ksub, opt);
+    std::copy(r.centroids.begin(), r.centroids.end(), pq.begin() + m * ksub * dsub);
+  }
+  return std::shared_ptr<const codebook_set>(
+      new codebook_set(p, version, std::move(coarse.centroids), std::move(pq)));
+}
+
+result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index_params& p, std::uint64_t version,
+                                                                     std::vector<float> centroids,
+                                                                     std::vector<float> pq_codebooks) {
+  IVF_TRY(p.validate());
+  const std::size_t want_c = p.num_partitions * p.dimension;
+  const std::size_t want_pq = p.num_sub_vectors * p.ksub() * p.dsub();
+  if (centroids.size() != want_c)
+    return fail(errc::corrupt_data, "codebooks: centroids hold " + str(centroids.size()) + " floats, expected " +
+                                        "num_partitions × dimension = " + str(want_c));
+  if (pq_codebooks.size() != want_pq)
+    return fail(errc::corrupt_data, "codebooks: pq_codebooks hold " + str(pq_codebooks.size()) +
+                                        " floats, expected M × 2^num_bits × dsub = " + str(want_pq));
+  for (float v : centroids)
+    if (!std::isfinite(v)) return fail(errc::corrupt_data, "codebooks: a centroid value is not finite");
+  for (float v : pq_codebooks)
+    if (!std::isfinite(v)) return fail(errc::corrupt_data, "codebooks: a PQ codebook value is not finite");
+  return std::shared_ptr<const codebook_set>(
+      new codebook_set(p, version, std::move(centroids), std::move(pq_codebooks)));
+}
+
+void codebook_set::assign(const float* prepared, std::size_t n, std::uint32_t* lists) const {
+  kernels::assign_nearest(prepared, n, centroids_.data(), params_.num_partitions, params_.dimension, lists, nullptr);
+}
+
+void codebook_set::encode(const float* prepared, std::size_t n, std::uint32_t* lists, std::uint8_t* codes) const {
+  assign(prepared, n, lists);
+  encode_in_lists(prepared, n, lists, codes);
+}
+
+void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const std::uint32_t* lists,
+                                   std::uint8_t* codes) const {
+  const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
+  std::vector<float> residual(std::min(n, k_block_rows) * d), sub(std::min(n, k_block_rows) * dsub);
+  std::vector<std::uint32_t> labels(std::min(n, k_block_rows));
+  std::vector<std::uint16_t> sub_codes(std::min(n, k_block_rows) * M);
+  for (std::size_t b = 0; b < n; b += k_block_rows) {
+    const std::size_t nb = std::min(k_block_rows, n - b);
+    for (std::size_t i = 0; i < nb; ++i) {
+      const float* x = prepared + (b + i) * d;
+      const float* c = &centroids_[std::size_t{lists[b + i]} * d];
+      for (std::size_t j = 0; j < d; ++j) residual[i * d + j] = x[j] - c[j];
+    }
+    for (std::size_t m = 0; m < M; ++m) {
+      gather_sub(residual.data(), nb, d, m, dsub, sub.data());
+      kernels::assign_nearest(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, labels.data(), nullptr);
+      for (std::size_t i = 0; i < nb; ++i) sub_codes[i * M + m] = static_cast<std::uint16_t>(labels[i]);
+    }
+    kernels::pack_codes(sub_codes.data(), nb, M, params_.num_bits, codes + b * code_size_);
+  }
+}
+
+void codebook_set::decode(std::uint32_t list, const std::uint8_t* code, float* out) const {
+  const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
+  for (std::size_t m = 0; m < M; ++m) {
+    const std::uint32_t c = kernels::read_sub_code(code, code_size_, m, params_.num_bits);
+    for (std::size_t j = 0; j < dsub; ++j)
+      out[m * dsub + j] = centroids_[std::size_t{list} * d + m * dsub + j] + pq_[(m * ksub + c) * dsub + j];
+  }
+}
+
+result<query_plan> codebook_set::plan_query(const float* q, std::size_t nprobes) const {
+  auto plans = plan_queries(q, 1, nprobes);
+  if (!plans) return std::move(plans).error();
+  return std::move((*plans)[0]);
+}
+
+result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::size_t nq, std::size_t nprobes) const {
+  if (nprobes == 0) return fail(errc::invalid_argument, "nprobes=0: must be >= 1");
+  const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
+  const std::size_t nlist = params_.num_partitions;
+  const std::size_t probes = std::min(nprobes, nlist);
+  const bool dot = params_.metric == metric::dot;
+
+  std::vector<query_plan> plans(nq);
+  const std::size_t block = std::min(nq, k_block_rows / 4 > 0 ? k_block_rows / 4 : std::size_t{1});
+  std::vector<float> prepared(block * d), ip(block * std::max(nlist, ksub)), sub(block * dsub);
+  std::vector<std::uint32_t> order(nlist);
+  for (std::size_t b = 0; b < nq; b += block) {
+    const std::size_t nb = std::min(block, nq - b);
+    IVF_TRY(prepare_rows(params_, q + b * d, nb, prepared.data(), "query", b));
+    // Coarse: ⟨q, c⟩ for all lists in one product; l2 distance = ‖q‖² − 2⟨q,c⟩ + ‖c‖².
+    kernels::matmul_nt(prepared.data(), nb, centroids_.data(), nlist, d, ip.data());
+    for (std::size_t i = 0; i < nb; ++i) {
+      query_plan& plan = plans[b + i];
+      plan.query.assign(prepared.begin() + i * d, prepared.begin() + (i + 1) * d);
+      float* row = &ip[i * nlist];
+      if (!dot) {
+        const float qn = kt_->inner_product(plan.query.data(), plan.query.data(), d);
+        for (std::size_t l = 0; l < nlist; ++l) row[l] = std::max(0.0f, qn - 2.0f * row[l] + centroid_norms_[l]);
+      }
+      std::iota(order.begin(), order.end(), 0u);
+      // nearest first: smallest distance (l2/cosine) or largest inner product (dot); ties by index
+      auto nearer = [row, dot](std::uint32_t a, std::uint32_t c) {
+        if (row[a] != row[c]) return dot ? row[a] > row[c] : row[a] < row[c];
+        return a < c;
+      };
+      std::partial_sort(order.begin(), order.begin() + probes, order.end(), nearer);
+      plan.lists.assign(order.begin(), order.begin() + probes);
+      plan.coarse.resize(probes);
+      for (std::size_t j = 0; j < probes; ++j) plan.coarse[j] = row[plan.lists[j]];
+      plan.query_table.resize(M * ksub);
+    }
+    // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block.
+    for (std::size_t m = 0; m < M; ++m) {
+      gather_sub(prepared.data(), nb, d, m, dsub, sub.data());
+      kernels::matmul_nt(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
+      for (std::size_t i = 0; i < nb; ++i) {
+        float* qt = &plans[b + i].query_table[m * ksub];
+        const float* row = &ip[i * ksub];
+        if (dot) {
+          std::copy_n(row, ksub, qt);
+        } else {
+          for (std::size_t c = 0; c < ksub; ++c) qt[c] = -2.0f * row[c];
+        }
+      }
+    }
+  }
+  return plans;
+}
+
+float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut) const {
+  IVF_ASSERT(i < plan.lists.size());
+  const std::size_t M = params_.num_sub_vectors, ksub = params_.ksub(), n = M * ksub;
+  const float* qt = plan.query_table.data();
+  switch (params_.metric) {
+    case metric::dot:
+      // 1 − ⟨q, x⟩ ≈ (1 − ⟨q, c⟩) + Σ_m −⟨q_m, r_mc⟩
+      for (std::size_t j = 0; j < n; ++j) lut[j] = -qt[j];
+      return 1.0f - plan.coarse[i];
+    case metric::l2:
+    case metric::cosine: {
+      const std::uint32_t list = plan.lists[i];
+      if (!precomputed_.empty()) {
+        const float* t = &precomputed_[std::size_t{list} * n];
+        for (std::size_t j = 0; j < n; ++j) lut[j] = qt[j] + t[j];
+      } else {
+        // T[list] computed on the fly: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩
+        const std::size_t d = params_.dimension, dsub = params_.dsub();
+        for (std::size_t m = 0; m < M; ++m) {
+          kt_->inner_product_ny(&centroids_[std::size_t{list} * d + m * dsub], &pq_[m * ksub * dsub], ksub, dsub,
+                                lut + m * ksub);
+          for (std::size_t c = 0; c < ksub; ++c)
+            lut[m * ksub + c] = qt[m * ksub + c] + code_norms_[m * ksub + c] + 2.0f * lut[m * ksub + c];
+        }
+      }
+      if (params_.metric == metric::l2) return plan.coarse[i];
+      // cosine: 1 − cos = ‖q − x‖² / 2 on unit vectors
+      for (std::size_t j = 0; j < n; ++j) lut[j] *= 0.5f;
+      return 0.5f * plan.coarse[i];
+    }
+  }
+  return 0.0f;
+}
+
+float codebook_set::exact_distance(const float* prepared_q, const float* prepared_x) const {
+  if (params_.metric == metric::l2) return kt_->l2sqr(prepared_q, prepared_x, params_.dimension);
+  return 1.0f - kt_->inner_product(prepared_q, prepared_x, params_.dimension);
+}
+
+}  // namespace ivfstream

@@ -1,0 +1,114 @@
+#pragma once
+// The trained, immutable half of an IVF-PQ index: coarse centroids (IVF), residual product-quantiser
+// codebooks (PQ) and the per-list precomputed term of the ADC tables. Shared by every partition and
+// query as std::shared_ptr<const codebook_set>; a retrain makes a new one with version + 1.
+//
+// Metrics (DESIGN.md "Semantics to keep exact"):
+//  - l2:     vectors as given; IVF and PQ by squared L2; distance ‖q − x‖².
+//  - cosine: vectors L2-normalised at insert and query, then quantised with L2 on the unit sphere;
+//            distance 1 − cos = ‖q − x‖² / 2 for unit vectors (the ADC tables carry the ½).
+//  - dot:    vectors as given. Data are assigned to lists and PQ-encoded by L2 (k-means minimises the
+//            residual ‖x − c‖, which bounds the error of every ⟨q, r⟩ estimate whatever q is), and
+//            lists are probed by largest ⟨q, c⟩, the list's share of the score ⟨q, x⟩ = ⟨q, c⟩ + ⟨q, r⟩.
+//            Distance 1 − ⟨q, x⟩.
+//
+// ADC derivation for l2/cosine, x = c + r, r = (r_1 … r_M) by sub-space:
+//   ‖q − c − r‖² = ‖q − c‖² + Σ_m (‖r_m‖² + 2⟨c_m, r_m⟩) − 2 Σ_m ⟨q_m, r_m⟩
+// The middle term depends on the list and the code only: precomputed once per codebook_set as
+// T[list][m][c] (nlist × M × ksub floats), so a probed list's table is qt + T[list] (one add per
+// entry) and its bias ‖q − c‖². When T would exceed k_max_precomputed_bytes it is computed per probe.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "index/error.hpp"
+#include "index/index_params.hpp"
+#include "index/query_plan.hpp"
+#include "kernels/kernel_table.hpp"
+
+namespace ivfstream {
+
+/// Largest per-list precomputed table kept (bytes); above it the term is computed per probe.
+inline constexpr std::size_t k_max_precomputed_bytes = std::size_t{256} << 20;
+
+/// Trained codebooks. Immutable after construction: every const member is safe to call from any
+/// number of threads at once.
+class codebook_set {
+public:
+  /// Trains on x (n × d, as given by the user: normalised here for cosine). Coarse k-means on a
+  /// seeded sample of sample_rate × num_partitions vectors; PQ k-means per sub-space on the residuals
+  /// of a seeded sample of sample_rate × 2^num_bits vectors (both capped at n).
+  /// Errors: invalid params (validate_for_training), n < 2^num_bits (PQ needs as many training
+  /// vectors as sub-centroids), NaN/Inf, a zero vector under cosine.
+  static result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
+                                                           std::uint64_t version = 1);
+  /// Rebuilds from stored arrays (snapshot, codebooks topic): checks params, sizes and finiteness.
+  ///   centroids: num_partitions × d; pq_codebooks: M × ksub × dsub (row-major).
+  static result<std::shared_ptr<const codebook_set>> from_parts(const index_params& p, std::uint64_t version,
+                                                                std::vector<float> centroids,
+                                                                std::vector<float> pq_codebooks);
+
+  const index_params& params() const noexcept { return params_; }
+  std::uint64_t version() const noexcept { return version_; }
+  std::size_t dimension() const noexcept { return params_.dimension; }
+  /// Bytes of one packed code: ceil(M · nbits / 8).
+  std::size_t code_size() const noexcept { return code_size_; }
+  std::size_t num_partitions() const noexcept { return params_.num_partitions; }
+  std::size_t num_sub_vectors() const noexcept { return params_.num_sub_vectors; }
+  std::size_t ksub() const noexcept { return params_.ksub(); }
+  std::size_t dsub() const noexcept { return params_.dsub(); }
+  /// num_partitions × d, row-major.
+  const std::vector<float>& centroids() const noexcept { return centroids_; }
+  /// M × ksub × dsub, row-major.
+  const std::vector<float>& pq_codebooks() const noexcept { return pq_; }
+  /// True when the per-list term T is precomputed (else it is computed per probe).
+  bool has_precomputed_table() const noexcept { return !precomputed_.empty(); }
+  /// Heap bytes of centroids, codebooks and tables.
+  std::size_t memory_bytes() const noexcept;
+  /// The kernels this set scans with (chosen at construction).
+  const kernels::kernel_table& kernels() const noexcept { return *kt_; }
+
+  /// Validates n vectors of dimension() (NaN/Inf; zero norm under cosine); for cosine writes the
+  /// normalised copy into `out` (n × d), else copies. `out` may equal `x`.
+  status prepare_vectors(const float* x, std::size_t n, float* out) const;
+  /// Nearest list (L2) of each prepared vector. lists: n.
+  void assign(const float* prepared, std::size_t n, std::uint32_t* lists) const;
+  /// Assigns prepared vectors to lists and PQ-encodes their residuals. lists: n; codes: n × code_size.
+  void encode(const float* prepared, std::size_t n, std::uint32_t* lists, std::uint8_t* codes) const;
+  /// PQ-encodes prepared vectors against given lists (re-encoding, tests). codes: n × code_size.
+  void encode_in_lists(const float* prepared, std::size_t n, const std::uint32_t* lists,
+                       std::uint8_t* codes) const;
+  /// Reconstruction c_list + r(code) of one code (prepared space). out: d floats.
+  void decode(std::uint32_t list, const std::uint8_t* code, float* out) const;
+
+  /// Per-query work done once: validate and normalise (cosine), nearest min(nprobes, nlist) lists,
+  /// query table. q: d floats. Errors: nprobes = 0, NaN/Inf, zero query under cosine.
+  result<query_plan> plan_query(const float* q, std::size_t nprobes) const;
+  /// Batch version (q: nq × d): one matmul for the coarse distances and one per sub-space for the
+  /// query tables, in blocks of queries. plan_query(q) equals plan_queries(q, 1)[0] bit for bit.
+  result<std::vector<query_plan>> plan_queries(const float* q, std::size_t nq, std::size_t nprobes) const;
+  /// Fills lut (M × ksub floats, row-major) for probe i of plan and returns its bias, so that
+  /// bias + Σ_m lut[m·ksub + code_m] estimates the reported distance (LanceDB semantics).
+  /// @pre i < plan.lists.size().
+  float list_table(const query_plan& plan, std::size_t i, float* lut) const;
+  /// Exact distance (LanceDB semantics) between a prepared query and a prepared raw vector.
+  float exact_distance(const float* prepared_q, const float* prepared_x) const;
+
+private:
+  codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
+               std::vector<float> pq_codebooks);
+  void build_tables();
+
+  index_params params_;
+  std::uint64_t version_;
+  std::size_t code_size_;
+  const kernels::kernel_table* kt_;
+  std::vector<float> centroids_;        // nlist × d
+  std::vector<float> centroid_norms_;   // nlist: ‖c‖²
+  std::vector<float> pq_;               // M × ksub × dsub
+  std::vector<float> code_norms_;       // M × ksub: ‖r_mc‖²
+  std::vector<float> precomputed_;      // nlist × M × ksub: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩ (l2/cosine), or empty
+};
+
+}  // namespace ivfstream

@@ -1,0 +1,43 @@
+#include "index/inverted_list.hpp"
+
+#include <limits>
+
+namespace ivfstream {
+
+inverted_list::inverted_list(std::size_t code_size) : code_size_(code_size) { IVF_ASSERT(code_size >= 1); }
+
+std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code) {
+  // Slots are u32 (the id map stores them so): 4 G entries per list is far beyond any sane list.
+  IVF_ASSERT(ids_.size() < std::numeric_limits<std::uint32_t>::max());
+  const auto slot = static_cast<std::uint32_t>(ids_.size());
+  ids_.push_back(id);
+  codes_.insert(codes_.end(), code, code + code_size_);
+  if ((slot & 63) == 0) live_bits_.push_back(0);
+  live_bits_[slot >> 6] |= std::uint64_t{1} << (slot & 63);
+  ++live_;
+  return slot;
+}
+
+void inverted_list::tombstone(std::uint32_t slot) {
+  IVF_ASSERT(slot < ids_.size());
+  auto& word = live_bits_[slot >> 6];
+  const std::uint64_t bit = std::uint64_t{1} << (slot & 63);
+  if (word & bit) {
+    word &= ~bit;
+    --live_;
+  }
+}
+
+void inverted_list::shrink_to_fit() {
+  codes_.shrink_to_fit();
+  ids_.shrink_to_fit();
+  live_bits_.shrink_to_fit();
+}
+
+void inverted_list::reserve(std::size_t n) {
+  codes_.reserve(n * code_size_);
+  ids_.reserve(n);
+  live_bits_.reserve((n + 63) / 64);
+}
+
+}  // namespace ivfstream

@@ -1,0 +1,91 @@
+#pragma once
+// One inverted list of an IVF index: the PQ codes and ids of the vectors assigned to one coarse
+// centroid, in insertion order, with tombstones for deleted/replaced entries.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/assert.hpp"
+
+namespace ivfstream {
+
+/// Codes + ids of one list. Layout: codes() is size() × code_size bytes row-major (packed PQ codes,
+/// kernels/kernel_table.hpp); ids() is size() u64; slot i is row i of both. A tombstoned slot stays in
+/// place (scans skip it) until compact() drops it. Memory per entry: code_size + 8 bytes + 1 bit.
+/// Not thread-safe: owned by one partition (actor) or one ivfpq_index at a time; concurrent const
+/// reads are safe while nobody mutates.
+class inverted_list {
+public:
+  /// @pre code_size ≥ 1.
+  explicit inverted_list(std::size_t code_size);
+
+  /// Appends one entry and returns its slot. code: code_size bytes.
+  std::uint32_t append(std::uint64_t id, const std::uint8_t* code);
+  /// Marks slot deleted (idempotent). @pre slot < size().
+  void tombstone(std::uint32_t slot);
+  /// Rewrites the list without tombstones, keeping the order of live entries; calls
+  /// relocate(id, new_slot) for every live entry whose slot changed.
+  template <class F>
+  void compact(F&& relocate);
+
+  /// Slots, live or not.
+  std::size_t size() const noexcept { return ids_.size(); }
+  /// Live (not tombstoned) slots.
+  std::size_t live() const noexcept { return live_; }
+  /// size() − live().
+  std::size_t tombstones() const noexcept { return ids_.size() - live_; }
+  std::size_t code_size() const noexcept { return code_size_; }
+  /// size() × code_size bytes.
+  const std::uint8_t* codes() const noexcept { return codes_.data(); }
+  /// size() ids.
+  const std::uint64_t* ids() const noexcept { return ids_.data(); }
+  /// Code of one slot (code_size bytes). @pre slot < size().
+  const std::uint8_t* code(std::uint32_t slot) const noexcept { return codes_.data() + slot * code_size_; }
+  bool is_live(std::uint32_t slot) const noexcept {
+    return (live_bits_[slot >> 6] >> (slot & 63)) & 1u;
+  }
+  /// True when no slot is tombstoned (scans may then skip the per-slot check).
+  bool all_live() const noexcept { return live_ == ids_.size(); }
+
+  /// Bytes held by codes, ids and the tombstone bitmap (capacity, not size).
+  std::size_t code_bytes() const noexcept { return codes_.capacity(); }
+  std::size_t id_bytes() const noexcept { return ids_.capacity() * sizeof(std::uint64_t); }
+  std::size_t tombstone_bytes() const noexcept { return live_bits_.capacity() * sizeof(std::uint64_t); }
+
+  /// Releases spare capacity (after a bulk load).
+  void shrink_to_fit();
+  /// Reserves room for n slots.
+  void reserve(std::size_t n);
+
+private:
+  std::size_t code_size_;
+  std::vector<std::uint8_t> codes_;        // size() × code_size_
+  std::vector<std::uint64_t> ids_;         // size()
+  std::vector<std::uint64_t> live_bits_;   // bit i set ⇔ slot i live; ceil(size()/64) words
+  std::size_t live_ = 0;
+};
+
+template <class F>
+void inverted_list::compact(F&& relocate) {
+  if (all_live()) return;
+  std::size_t out = 0;
+  const std::size_t n = ids_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!is_live(static_cast<std::uint32_t>(i))) continue;
+    if (out != i) {
+      ids_[out] = ids_[i];
+      std::copy(codes_.begin() + i * code_size_, codes_.begin() + (i + 1) * code_size_,
+                codes_.begin() + out * code_size_);
+      relocate(ids_[out], static_cast<std::uint32_t>(out));
+    }
+    ++out;
+  }
+  IVF_ASSERT(out == live_);
+  ids_.resize(out);
+  codes_.resize(out * code_size_);
+  live_bits_.assign((out + 63) / 64, ~std::uint64_t{0});
+  if (out % 64 != 0) live_bits_.back() = (std::uint64_t{1} << (out % 64)) - 1;
+}
+
+}  // namespace ivfstream

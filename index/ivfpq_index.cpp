@@ -1,0 +1,251 @@
+#include "index/ivfpq_index.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "index/list_scan.hpp"
+#include "kernels/topk.hpp"
+
+namespace ivfstream {
+
+namespace {
+
+std::string str(std::size_t v) { return std::to_string(v); }
+
+/// Rows encoded per block when re-encoding from the vector store.
+constexpr std::size_t k_reencode_block = 4096;
+
+std::size_t saturating_mul(std::size_t a, std::size_t b) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a) return std::numeric_limits<std::size_t>::max();
+  return a * b;
+}
+
+}  // namespace
+
+result<ivfpq_index> ivfpq_index::create(const index_params& p, index_options opts) {
+  IVF_TRY(p.validate());
+  if (!(opts.compact_fraction >= 0.0))
+    return fail(errc::invalid_argument, "compact_fraction=" + std::to_string(opts.compact_fraction) +
+                                            ": must be >= 0 (0 = compact at once, >= 1 = never)");
+  ivfpq_index index(p, std::move(opts));
+  if (p.keep_raw_vectors) {
+    auto store = vector_store::create(index.options_.storage_dir, p.dimension, index.options_.segment_bytes);
+    if (!store) return std::move(store).error();
+    index.store_ = std::move(*store);
+  }
+  return index;
+}
+
+status ivfpq_index::check_dimension(std::size_t d, const char* what) const {
+  if (d != params_.dimension)
+    return fail(errc::dimension_mismatch, std::string(what) + " dimension=" + str(d) +
+                                              ": must equal the index dimension=" + str(params_.dimension));
+  return {};
+}
+
+status ivfpq_index::train(const float* x, std::size_t n, std::size_t d) {
+  IVF_TRY(check_dimension(d, "training vector"));
+  return train(x, n);
+}
+
+status ivfpq_index::train(const float* x, std::size_t n) {
+  if (size() > 0 && !store_)
+    return fail(errc::invalid_argument, "train: the index holds " + str(size()) +
+                                            " vectors and keep_raw_vectors=false, so they cannot be re-encoded");
+  const std::uint64_t version = codebooks_ ? codebooks_->version() + 1 : 1;
+  auto cb = codebook_set::train(params_, x, n, version);
+  if (!cb) return std::move(cb).error();
+  codebooks_ = std::move(*cb);
+  if (size() > 0) return reencode_all();
+  lists_.assign(params_.num_partitions, inverted_list(codebooks_->code_size()));
+  return {};
+}
+
+status ivfpq_index::reencode_all() {
+  // Live entries in list order, then re-encoded from their stored (prepared) rows.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;  // (id, row)
+  entries.reserve(size());
+  for (const auto& list : lists_)
+    for (std::uint32_t s = 0; s < list.size(); ++s)
+      if (list.is_live(s)) entries.emplace_back(list.ids()[s], ids_.find(list.ids()[s])->row);
+  lists_.assign(params_.num_partitions, inverted_list(codebooks_->code_size()));
+  const std::size_t d = params_.dimension, cs = codebooks_->code_size();
+  std::vector<float> rows(std::min(entries.size(), k_reencode_block) * d);
+  std::vector<std::uint32_t> assigned(std::min(entries.size(), k_reencode_block));
+  std::vector<std::uint8_t> codes(assigned.size() * cs);
+  for (std::size_t b = 0; b < entries.size(); b += k_reencode_block) {
+    const std::size_t nb = std::min(k_reencode_block, entries.size() - b);
+    for (std::size_t i = 0; i < nb; ++i) std::copy_n(store_->row(entries[b + i].second), d, &rows[i * d]);
+    codebooks_->encode(rows.data(), nb, assigned.data(), codes.data());
+    for (std::size_t i = 0; i < nb; ++i) {
+      const std::uint32_t slot = lists_[assigned[i]].append(entries[b + i].first, &codes[i * cs]);
+      ids_.upsert(entries[b + i].first, {assigned[i], slot, entries[b + i].second});
+    }
+  }
+  return {};
+}
+
+status ivfpq_index::add(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d) {
+  IVF_TRY(check_dimension(d, "added vector"));
+  return add(ids, x, n);
+}
+
+status ivfpq_index::add(const std::uint64_t* ids, const float* x, std::size_t n) {
+  if (!trained()) return fail(errc::not_trained, "add before train: call train() first");
+  if (n == 0) return {};
+  std::vector<float> prepared(n * params_.dimension);
+  IVF_TRY(codebooks_->prepare_vectors(x, n, prepared.data()));
+  return insert_prepared(ids, prepared.data(), n);
+}
+
+status ivfpq_index::insert_prepared(const std::uint64_t* ids, const float* prepared, std::size_t n) {
+  const std::size_t cs = codebooks_->code_size();
+  std::vector<std::uint32_t> assigned(n);
+  std::vector<std::uint8_t> codes(n * cs);
+  codebooks_->encode(prepared, n, assigned.data(), codes.data());
+  std::uint64_t first_row = k_no_row;
+  if (store_) {
+    auto r = store_->append(prepared, n);
+    if (!r) return std::move(r).error();
+    first_row = *r;
+  }
+  std::vector<std::uint32_t> touched;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t list = assigned[i];
+    const std::uint32_t slot = lists_[list].append(ids[i], &codes[i * cs]);
+    const std::uint64_t row = store_ ? first_row + i : k_no_row;
+    if (auto old = ids_.upsert(ids[i], {list, slot, row})) {
+      lists_[old->list].tombstone(old->slot);
+      touched.push_back(old->list);
+    }
+  }
+  for (std::uint32_t list : touched) maybe_compact(list);
+  return {};
+}
+
+status ivfpq_index::remove(const std::uint64_t* ids, std::size_t n) {
+  std::vector<std::uint32_t> touched;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (auto old = ids_.erase(ids[i])) {
+      lists_[old->list].tombstone(old->slot);
+      touched.push_back(old->list);
+    }
+  }
+  for (std::uint32_t list : touched) maybe_compact(list);
+  return {};
+}
+
+void ivfpq_index::maybe_compact(std::uint32_t list) {
+  const inverted_list& l = lists_[list];
+  if (l.tombstones() == 0 || options_.compact_fraction >= 1.0) return;
+  if (double(l.tombstones()) > options_.compact_fraction * double(l.size()) || options_.compact_fraction == 0.0)
+    compact_list(list);
+}
+
+void ivfpq_index::compact_list(std::uint32_t list) {
+  lists_[list].compact([&](std::uint64_t id, std::uint32_t slot) { ids_.relocate(id, list, slot); });
+}
+
+status ivfpq_index::compact() {
+  for (std::uint32_t l = 0; l < lists_.size(); ++l) compact_list(l);
+  return {};
+}
+
+const float* ivfpq_index::raw_vector(std::uint64_t id) const {
+  if (!store_) return nullptr;
+  const auto loc = ids_.find(id);
+  return loc ? store_->row(loc->row) : nullptr;
+}
+
+result<std::vector<search_hit>> ivfpq_index::search(const float* q, std::size_t d, const search_params& sp) const {
+  IVF_TRY(check_dimension(d, "query"));
+  return search(q, sp);
+}
+
+result<std::vector<search_hit>> ivfpq_index::search(const float* q, const search_params& sp) const {
+  IVF_TRY(sp.validate());
+  if (!trained()) return fail(errc::not_trained, "search before train: call train() first");
+  auto plan = codebooks_->plan_query(q, sp.nprobes);
+  if (!plan) return std::move(plan).error();
+  return search_planned(*plan, sp);
+}
+
+result<std::vector<std::vector<search_hit>>> ivfpq_index::search_batch(const float* q, std::size_t nq, std::size_t d,
+                                                                       const search_params& sp) const {
+  IVF_TRY(check_dimension(d, "query"));
+  return search_batch(q, nq, sp);
+}
+
+result<std::vector<std::vector<search_hit>>> ivfpq_index::search_batch(const float* q, std::size_t nq,
+                                                                       const search_params& sp) const {
+  IVF_TRY(sp.validate());
+  if (!trained()) return fail(errc::not_trained, "search before train: call train() first");
+  auto plans = codebooks_->plan_queries(q, nq, sp.nprobes);
+  if (!plans) return std::move(plans).error();
+  std::vector<std::vector<search_hit>> out(nq);
+  for (std::size_t i = 0; i < nq; ++i) {
+    auto hits = search_planned((*plans)[i], sp);
+    if (!hits) return std::move(hits).error();
+    out[i] = std::move(*hits);
+  }
+  return out;
+}
+
+result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& plan, const search_params& sp) const {
+  IVF_TRY(sp.validate());
+  if (!trained()) return fail(errc::not_trained, "search before train: call train() first");
+  if (sp.refine_factor > 0 && !store_)
+    return fail(errc::invalid_argument, "refine_factor=" + str(sp.refine_factor) +
+                                            ": needs raw vectors, but the index has keep_raw_vectors=false");
+  if (plan.query.size() != params_.dimension ||
+      plan.query_table.size() != codebooks_->num_sub_vectors() * codebooks_->ksub())
+    return fail(errc::invalid_argument, "query_plan does not match these codebooks (query of " +
+                                            str(plan.query.size()) + " floats, dimension=" + str(params_.dimension) + ")");
+  const codebook_set& cb = *codebooks_;
+  // Candidates: k × refine_factor when refining (LanceDB), capped by what the index holds.
+  const std::size_t want = std::min(saturating_mul(sp.limit, std::max<std::size_t>(1, sp.refine_factor)), size());
+  kernels::topk_heap heap(want);
+  std::vector<float> lut(cb.num_sub_vectors() * cb.ksub());
+  for (std::size_t i = 0; i < plan.lists.size(); ++i) {
+    const inverted_list& list = lists_[plan.lists[i]];
+    if (list.live() == 0) continue;
+    const float bias = cb.list_table(plan, i, lut.data());
+    scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
+  }
+  auto cands = heap.take_sorted();
+  std::vector<search_hit> hits;
+  hits.reserve(cands.size());
+  if (sp.refine_factor > 0) {
+    // Re-rank on the raw vectors: exact distances, order by (distance, id) as the heap does.
+    for (const auto& [dist, id] : cands)
+      hits.push_back({id, cb.exact_distance(plan.query.data(), store_->row(ids_.find(id)->row))});
+    std::sort(hits.begin(), hits.end(), [](const search_hit& a, const search_hit& b) {
+      return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+    });
+  } else {
+    for (const auto& [dist, id] : cands) hits.push_back({id, dist});
+  }
+  if (hits.size() > sp.limit) hits.resize(sp.limit);
+  return hits;
+}
+
+memory_stats ivfpq_index::memory() const {
+  memory_stats m;
+  m.vectors = size();
+  for (const auto& l : lists_) {
+    m.slots += l.size();
+    m.code_bytes += l.size() * l.code_size();
+    m.id_bytes += l.size() * sizeof(std::uint64_t);
+    m.tombstone_bytes += (l.size() + 63) / 64 * sizeof(std::uint64_t);
+    m.list_capacity_bytes += l.code_bytes() + l.id_bytes() + l.tombstone_bytes();
+  }
+  m.id_map_bytes = ids_.memory_bytes();
+  m.codebook_bytes = codebooks_ ? codebooks_->memory_bytes() : 0;
+  if (store_) {
+    m.vector_store_used_bytes = store_->used_bytes();
+    m.vector_store_mapped_bytes = store_->mapped_bytes();
+  }
+  return m;
+}
+
+}  // namespace ivfstream

@@ -1,0 +1,115 @@
+#pragma once
+// The single-process IVF-PQ library: train, add (upsert), remove, search (one or a batch of queries,
+// nprobes/limit/refine_factor as LanceDB), compact, save/load. Knows nothing of CAF or Kafka.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "index/codebook_set.hpp"
+#include "index/error.hpp"
+#include "index/id_map.hpp"
+#include "index/index_params.hpp"
+#include "index/inverted_list.hpp"
+#include "index/memory_stats.hpp"
+#include "index/query_plan.hpp"
+#include "index/search_hit.hpp"
+#include "index/vector_store.hpp"
+
+namespace ivfstream {
+
+/// Where and how an index keeps what is not in its lists.
+struct index_options {
+  /// Directory of the vector store segments (must not already hold segments). Empty = a private
+  /// temporary directory removed when the index is destroyed.
+  std::string storage_dir;
+  /// Bytes of rows per vector store segment file.
+  std::size_t segment_bytes = k_default_segment_bytes;
+  /// A list is compacted automatically once its tombstones exceed this fraction of its slots
+  /// (checked after add/remove on the lists they touched). 0 compacts at once; ≥ 1 never.
+  double compact_fraction = 0.25;
+};
+
+/// An IVF-PQ index over u64 ids (layout of its parts: codebook_set, inverted_list, id_map, vector_store).
+/// Thread-safety: const members (search, search_batch, save, memory, accessors) may run concurrently
+/// with each other; every non-const member needs exclusive access (one writer, no readers).
+class ivfpq_index {
+public:
+  /// An empty, untrained index. Errors: invalid params, bad options, storage_dir unusable.
+  static result<ivfpq_index> create(const index_params& p, index_options opts = {});
+
+  /// Trains the codebooks on x (n × d). On an index that already holds vectors this retrains
+  /// (codebook version + 1) and re-encodes every live vector from the vector store (needs
+  /// keep_raw_vectors). Errors: see codebook_set::train.
+  status train(const float* x, std::size_t n);
+  /// Same, checking the caller's dimension d against params().dimension.
+  status train(const float* x, std::size_t n, std::size_t d);
+  /// Adds n vectors (x: n × d) with their ids; an id already present is replaced (its old slot is
+  /// tombstoned; within one call the last occurrence wins). All-or-nothing: a bad vector rejects
+  /// the whole call. Errors: not_trained, NaN/Inf, zero vector under cosine.
+  status add(const std::uint64_t* ids, const float* x, std::size_t n);
+  /// Same, checking d.
+  status add(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d);
+  /// Deletes ids (unknown ids are ignored).
+  status remove(const std::uint64_t* ids, std::size_t n);
+
+  /// k nearest of q (params().dimension floats), nearest first, distances in LanceDB semantics.
+  /// Returns min(limit, size()) hits at most (fewer if the probed lists hold fewer).
+  /// Errors: not_trained, limit = 0, nprobes = 0, NaN/Inf in q, refine without raw vectors.
+  result<std::vector<search_hit>> search(const float* q, const search_params& sp) const;
+  /// Same, checking the caller's dimension d.
+  result<std::vector<search_hit>> search(const float* q, std::size_t d, const search_params& sp) const;
+  /// nq queries (q: nq × d); answer i is what search(q + i·d) returns.
+  result<std::vector<std::vector<search_hit>>> search_batch(const float* q, std::size_t nq,
+                                                            const search_params& sp) const;
+  /// Same, checking d.
+  result<std::vector<std::vector<search_hit>>> search_batch(const float* q, std::size_t nq, std::size_t d,
+                                                            const search_params& sp) const;
+  /// Answers one planned query (codebook_set::plan_query with these codebooks): scan, merge, refine.
+  result<std::vector<search_hit>> search_planned(const query_plan& plan, const search_params& sp) const;
+
+  /// Writes the index to `path` (FlatBuffers, schemas/index_snapshot.fbs) and the raw vectors to
+  /// `path + ".vectors"` (layout in schemas/README.md), each through a temp file and rename.
+  /// Errors: io_error, resource_exhausted (snapshot over FlatBuffers' 2 GiB limit).
+  status save(const std::string& path) const;
+  /// Reads what save wrote. Every byte is verified: a truncated, foreign or inconsistent file is
+  /// errc::corrupt_data (an unknown format_version errc::version_mismatch), never a crash.
+  static result<ivfpq_index> load(const std::string& path, index_options opts = {});
+
+  /// Compacts every list (drops tombstones). Search results are unchanged.
+  status compact();
+
+  bool trained() const noexcept { return codebooks_ != nullptr; }
+  /// Live vectors.
+  std::size_t size() const noexcept { return ids_.size(); }
+  const index_params& params() const noexcept { return params_; }
+  const index_options& options() const noexcept { return options_; }
+  /// The current codebooks (nullptr before training).
+  std::shared_ptr<const codebook_set> codebooks() const { return codebooks_; }
+  memory_stats memory() const;
+  /// num_partitions lists (empty before training).
+  const std::vector<inverted_list>& lists() const noexcept { return lists_; }
+  /// Location of a live id, or nullopt.
+  std::optional<entry_location> find(std::uint64_t id) const { return ids_.find(id); }
+  /// The prepared raw vector of a live id (d floats), or nullptr (unknown id or no raw vectors).
+  const float* raw_vector(std::uint64_t id) const;
+
+private:
+  ivfpq_index(const index_params& p, index_options opts) : params_(p), options_(std::move(opts)) {}
+  status check_dimension(std::size_t d, const char* what) const;
+  /// Appends prepared vectors to lists, store and id map (no validation).
+  status insert_prepared(const std::uint64_t* ids, const float* prepared, std::size_t n);
+  void maybe_compact(std::uint32_t list);
+  void compact_list(std::uint32_t list);
+  status reencode_all();
+
+  index_params params_;
+  index_options options_;
+  std::shared_ptr<const codebook_set> codebooks_;
+  std::vector<inverted_list> lists_;
+  id_map ids_;
+  std::unique_ptr<vector_store> store_;   // null when keep_raw_vectors is false
+};
+
+}  // namespace ivfstream

@@ -1,0 +1,131 @@
+#include "index/vector_store.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace ivfstream {
+
+namespace {
+
+constexpr char k_magic[8] = {'I', 'V', 'F', 'S', 'V', 'S', 'E', 'G'};
+
+error io_fail(const std::string& what, const std::string& path, int err) {
+  return fail(errc::io_error, what + " " + path + ": " + std::strerror(err));
+}
+
+void put_u32(unsigned char* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+void put_u64(unsigned char* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+
+}  // namespace
+
+vector_store::vector_store(std::string directory, bool owns_directory, std::size_t dimension,
+                           std::size_t rows_per_segment)
+    : directory_(std::move(directory)),
+      owns_directory_(owns_directory),
+      dimension_(dimension),
+      rows_per_segment_(rows_per_segment) {}
+
+result<std::unique_ptr<vector_store>> vector_store::create(const std::string& directory, std::size_t dimension,
+                                                           std::size_t segment_bytes) {
+  if (dimension == 0) return fail(errc::invalid_argument, "vector_store dimension=0: must be >= 1");
+  const std::size_t row_bytes = dimension * sizeof(float);
+  if (segment_bytes < row_bytes)
+    return fail(errc::invalid_argument, "segment_bytes=" + std::to_string(segment_bytes) +
+                                            ": must be >= one row (" + std::to_string(row_bytes) + " bytes)");
+  std::string dir = directory;
+  bool owns = false;
+  if (dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/ivfstream-vectors-XXXXXX";
+    if (!::mkdtemp(templ.data())) return io_fail("cannot create temporary directory", templ, errno);
+    dir = templ;
+    owns = true;
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return fail(errc::io_error, "cannot create storage_dir " + dir + ": " + ec.message());
+  }
+  std::unique_ptr<vector_store> store(new vector_store(dir, owns, dimension, segment_bytes / row_bytes));
+  if (!owns) {
+    std::error_code ec;
+    if (std::filesystem::exists(store->segment_path(0), ec))
+      return fail(errc::invalid_argument, "storage_dir=" + dir + ": already holds vector segments (" +
+                                              store->segment_path(0) + "); use an empty directory");
+  }
+  return store;
+}
+
+vector_store::~vector_store() {
+  for (auto& s : segments_) ::munmap(s.base, s.bytes);
+  if (owns_directory_) {
+    std::error_code ec;
+    std::filesystem::remove_all(directory_, ec);  // best effort: nothing to report to in a destructor
+  }
+}
+
+std::string vector_store::segment_path(std::size_t i) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "vectors-%06zu.seg", i);
+  return directory_ + "/" + name;
+}
+
+std::size_t vector_store::mapped_bytes() const noexcept {
+  std::size_t total = 0;
+  for (const auto& s : segments_) total += s.bytes;
+  return total;
+}
+
+status vector_store::add_segment() {
+  const std::size_t index = segments_.size();
+  const std::string path = segment_path(index);
+  const std::size_t bytes = k_vector_segment_header_bytes + rows_per_segment_ * dimension_ * sizeof(float);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return io_fail("cannot create vector segment", path, errno);
+  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return io_fail("cannot size vector segment", path, err);
+  }
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const int err = errno;
+  ::close(fd);  // the mapping keeps the file open
+  if (base == MAP_FAILED) return io_fail("cannot mmap vector segment", path, err);
+  auto* header = static_cast<unsigned char*>(base);
+  std::memcpy(header, k_magic, sizeof(k_magic));
+  put_u32(header + 8, k_vector_segment_version);
+  put_u32(header + 12, static_cast<std::uint32_t>(dimension_));
+  put_u64(header + 16, rows_per_segment_);
+  put_u64(header + 24, index);
+  segments_.push_back({base, bytes, reinterpret_cast<float*>(header + k_vector_segment_header_bytes)});
+  return {};
+}
+
+result<std::uint64_t> vector_store::append(const float* x, std::size_t n) {
+  const std::uint64_t first = size_;
+  std::size_t done = 0;
+  while (done < n) {
+    if (size_ == segments_.size() * rows_per_segment_) IVF_TRY(add_segment());
+    const std::size_t in_seg = size_ % rows_per_segment_;
+    const std::size_t take = std::min(n - done, rows_per_segment_ - in_seg);
+    std::memcpy(segments_.back().rows + in_seg * dimension_, x + done * dimension_,
+                take * dimension_ * sizeof(float));
+    size_ += take;
+    done += take;
+  }
+  return first;
+}
+
+}  // namespace ivfstream

@@ -1,0 +1,86 @@
+#pragma once
+// Raw vectors of an index, append-only, in fixed-size memory-mapped segment files. Used for refine
+// (exact re-ranking) and for re-encoding under new codebooks. Rows are the *prepared* vectors
+// (L2-normalised for cosine), so refine compares like with like.
+//
+// On-disk layout (one directory per store; all integers little-endian):
+//   <dir>/vectors-NNNNNN.seg   NNNNNN = segment index, 6 decimal digits, from 000000, no gaps
+//   segment file = header (64 bytes) + rows_per_segment × dimension float32 rows, row-major
+//     offset 0  : 8 bytes  magic "IVFSVSEG"
+//     offset 8  : u32      format version (k_vector_segment_version = 1)
+//     offset 12 : u32      dimension d
+//     offset 16 : u64      rows_per_segment (capacity of this file)
+//     offset 24 : u64      segment index NNNNNN
+//     offset 32 : 32 bytes reserved, zero
+//   Global row r lives in segment r / rows_per_segment at row r % rows_per_segment. Every file has the
+//   full size from creation (ftruncate: sparse until written); the store grows by adding a segment.
+//   The files do not record how many rows are valid: the owner (index snapshot, checkpoint
+//   manifest) does. Rows are never rewritten: a replaced vector leaves its old row as garbage.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "index/error.hpp"
+
+namespace ivfstream {
+
+/// Current segment format version (header offset 8).
+inline constexpr std::uint32_t k_vector_segment_version = 1;
+/// Size of the segment header in bytes.
+inline constexpr std::size_t k_vector_segment_header_bytes = 64;
+/// Default segment file size (header excluded): 64 MiB.
+inline constexpr std::size_t k_default_segment_bytes = std::size_t{64} << 20;
+
+/// Append-only store of d-float rows in mmap'd segment files (layout above).
+/// Thread-safety: one writer (append) at a time; row() may be called concurrently by many readers
+/// while nobody appends (the same discipline as inverted_list). Not copyable; movable via unique_ptr.
+class vector_store {
+public:
+  /// Creates an empty store in `directory` (created if missing; it must not already hold segment
+  /// files). An empty directory string makes a private temporary directory that the destructor
+  /// removes with its files. segment_bytes: bytes of rows per segment (≥ one row).
+  static result<std::unique_ptr<vector_store>> create(const std::string& directory, std::size_t dimension,
+                                                      std::size_t segment_bytes = k_default_segment_bytes);
+  ~vector_store();
+  vector_store(const vector_store&) = delete;
+  vector_store& operator=(const vector_store&) = delete;
+
+  /// Appends n rows (x: n × d floats) and returns the row number of the first one.
+  result<std::uint64_t> append(const float* x, std::size_t n);
+  /// Row r (d floats, valid until the store is destroyed). @pre r < size().
+  const float* row(std::uint64_t r) const noexcept {
+    return segments_[r / rows_per_segment_].rows + (r % rows_per_segment_) * dimension_;
+  }
+  /// Rows appended so far.
+  std::uint64_t size() const noexcept { return size_; }
+  std::size_t dimension() const noexcept { return dimension_; }
+  std::size_t rows_per_segment() const noexcept { return rows_per_segment_; }
+  std::size_t num_segments() const noexcept { return segments_.size(); }
+  /// Bytes of rows written (size() × d × 4): what a full read of the store touches.
+  std::size_t used_bytes() const noexcept { return size_ * dimension_ * sizeof(float); }
+  /// Bytes mapped (all segment files, headers included).
+  std::size_t mapped_bytes() const noexcept;
+  const std::string& directory() const noexcept { return directory_; }
+  /// Path of segment i.
+  std::string segment_path(std::size_t i) const;
+
+private:
+  struct segment {
+    void* base = nullptr;      // mmap'd file
+    std::size_t bytes = 0;     // file size
+    float* rows = nullptr;     // base + header
+  };
+  vector_store(std::string directory, bool owns_directory, std::size_t dimension, std::size_t rows_per_segment);
+  status add_segment();
+
+  std::string directory_;
+  bool owns_directory_;
+  std::size_t dimension_;
+  std::size_t rows_per_segment_;
+  std::vector<segment> segments_;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace ivfstream
