@@ -31,6 +31,14 @@ struct kernel_table {
   /// nbits ∈ {4, 6, 8, 10, 12}. Codes of 8 bits take a dedicated unrolled path.
   void (*adc_scan)(const std::uint8_t* codes, std::size_t n, std::size_t M, unsigned nbits,
                    const float* lut, float bias, float* out);
+
+  /// k-means assignment step on a block of inner products ip (rows × k, row-major) with ‖c_j‖² in
+  /// c_norms (k): labels[r] = argmin_j (c_norms[j] − 2·ip[r·k + j]) (ties: lowest j), best[r] = that
+  /// minimum (add ‖x_r‖² for the squared distance). @pre k >= 1.
+  void (*nearest_from_ip)(const float* ip, std::size_t rows, std::size_t k, const float* c_norms,
+                          std::uint32_t* labels, float* best);
+  /// acc[t] += x[t] for t < d (float widened to double; k-means centroid sums).
+  void (*accumulate_f64)(double* acc, const float* x, std::size_t d);
 };
 
 /// The immutable table for a level (a level not compiled in falls back to the next lower one).

@@ -50,24 +50,14 @@ void assign_with_norms(const float* x, const float* x_norms, std::size_t n, cons
                        const float* c_norms, std::size_t k, std::size_t d, std::uint32_t* labels,
                        float* dists) {
   const std::size_t bn = block_rows(n, k);
-  std::vector<float> ip(bn * k);
+  std::vector<float> ip(bn * k), best(bn);
+  const auto& kt = default_kernels();
   for (std::size_t i0 = 0; i0 < n; i0 += bn) {
     const std::size_t rows = std::min(bn, n - i0);
     matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data());
-    for (std::size_t r = 0; r < rows; ++r) {
-      const float* row = ip.data() + r * k;
-      float best = c_norms[0] - 2.f * row[0];
-      std::uint32_t best_j = 0;
-      for (std::size_t j = 1; j < k; ++j) {
-        const float v = c_norms[j] - 2.f * row[j];
-        if (v < best) {
-          best = v;
-          best_j = static_cast<std::uint32_t>(j);
-        }
-      }
-      labels[i0 + r] = best_j;
-      if (dists != nullptr) dists[i0 + r] = std::max(0.f, x_norms[i0 + r] + best);
-    }
+    kt.nearest_from_ip(ip.data(), rows, k, c_norms, labels + i0, best.data());
+    if (dists != nullptr)
+      for (std::size_t r = 0; r < rows; ++r) dists[i0 + r] = std::max(0.f, x_norms[i0 + r] + best[r]);
   }
 }
 
@@ -226,12 +216,11 @@ kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k
     // update
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), std::size_t{0});
+    const auto& kt = default_kernels();
     for (std::size_t i = 0; i < nt; ++i) {
       const std::size_t j = labels[i];
       ++counts[j];
-      double* s = sums.data() + j * d;
-      const float* xi = train + i * d;
-      for (std::size_t t = 0; t < d; ++t) s[t] += xi[t];
+      kt.accumulate_f64(sums.data() + j * d, train + i * d, d);
     }
     // empty-cluster repair: the empty centroid takes the farthest point of the largest cluster
     repaired = false;

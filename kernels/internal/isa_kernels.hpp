@@ -12,6 +12,9 @@
   void inner_product_ny(const float* x, const float* y, std::size_t ny, std::size_t d, float* out);   \
   void adc_scan(const std::uint8_t* codes, std::size_t n, std::size_t M, unsigned nbits,              \
                 const float* lut, float bias, float* out);                                            \
+  void nearest_from_ip(const float* ip, std::size_t rows, std::size_t k, const float* c_norms,         \
+                       std::uint32_t* labels, float* best);                                            \
+  void accumulate_f64(double* acc, const float* x, std::size_t d);                                    \
   }
 
 namespace ivfstream::kernels {

@@ -91,3 +91,35 @@ BOOST_AUTO_TEST_CASE(adc_scan_equals_scalar_for_every_nbits_and_size) {
       }
     }
 }
+
+BOOST_AUTO_TEST_CASE(kmeans_steps_equal_scalar) {
+  std::mt19937 gen(3);
+  const auto& ref = k::kernels_for(k::simd_level::scalar);
+  for (std::size_t kk : k_sizes) {
+    const std::size_t rows = 9;
+    // few distinct values so that ties occur and must go to the lowest index
+    const auto ip = integers(rows * kk, gen, -3, 3), norms = integers(kk, gen, 0, 4);
+    std::vector<std::uint32_t> want_l(rows);
+    std::vector<float> want_b(rows);
+    ref.nearest_from_ip(ip.data(), rows, kk, norms.data(), want_l.data(), want_b.data());
+    for (auto* t : levels_under_test()) {
+      std::vector<std::uint32_t> got_l(rows, 99999);
+      std::vector<float> got_b(rows);
+      t->nearest_from_ip(ip.data(), rows, kk, norms.data(), got_l.data(), got_b.data());
+      BOOST_TEST_CONTEXT(k::to_string(t->level) << " k=" << kk) {
+        BOOST_TEST(got_l == want_l, boost::test_tools::per_element());
+        BOOST_TEST(got_b == want_b, boost::test_tools::per_element());
+      }
+    }
+  }
+  for (std::size_t d : k_sizes) {
+    const auto x = integers(d, gen, -100, 100);
+    std::vector<double> want(d, 0.5);
+    ref.accumulate_f64(want.data(), x.data(), d);
+    for (auto* t : levels_under_test()) {
+      std::vector<double> got(d, 0.5);
+      t->accumulate_f64(got.data(), x.data(), d);
+      BOOST_TEST(got == want, boost::test_tools::per_element());
+    }
+  }
+}

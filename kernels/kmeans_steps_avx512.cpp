@@ -1,0 +1,55 @@
+// AVX-512 k-means inner steps; bit-identical to kmeans_steps_scalar.cpp (c − 2·ip is computed with
+// one rounding in both: 2·ip is exact), ties resolved to the lowest centroid index as there.
+#include <immintrin.h>
+
+#include <limits>
+
+#include "kernels/internal/isa_kernels.hpp"
+
+namespace ivfstream::kernels::avx512 {
+
+void nearest_from_ip(const float* ip, std::size_t rows, std::size_t k, const float* c_norms,
+                     std::uint32_t* labels, float* best) {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  const __m512 two = _mm512_set1_ps(2.f);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* row = ip + r * k;
+    __m512 bv = inf;
+    __m512i bi = _mm512_setzero_si512();
+    __m512i idx = iota;
+    std::size_t j = 0;
+    for (; j + 16 <= k; j += 16, idx = _mm512_add_epi32(idx, sixteen)) {
+      const __m512 v = _mm512_sub_ps(_mm512_loadu_ps(c_norms + j), _mm512_mul_ps(two, _mm512_loadu_ps(row + j)));
+      const __mmask16 lt = _mm512_cmp_ps_mask(v, bv, _CMP_LT_OQ);
+      bv = _mm512_mask_blend_ps(lt, bv, v);
+      bi = _mm512_mask_blend_epi32(lt, bi, idx);
+    }
+    if (j < k) {
+      const __mmask16 live = static_cast<__mmask16>((1u << (k - j)) - 1u);
+      const __m512 v = _mm512_mask_sub_ps(inf, live, _mm512_maskz_loadu_ps(live, c_norms + j),
+                                          _mm512_mul_ps(two, _mm512_maskz_loadu_ps(live, row + j)));
+      const __mmask16 lt = _mm512_mask_cmp_ps_mask(live, v, bv, _CMP_LT_OQ);
+      bv = _mm512_mask_blend_ps(lt, bv, v);
+      bi = _mm512_mask_blend_epi32(lt, bi, idx);
+    }
+    const float m = _mm512_reduce_min_ps(bv);
+    const __mmask16 at_min = _mm512_cmp_ps_mask(bv, _mm512_set1_ps(m), _CMP_EQ_OQ);
+    if (at_min == 0) {  // NaNs only: fall back to the scalar definition
+      scalar::nearest_from_ip(row, 1, k, c_norms, labels + r, best + r);
+      continue;
+    }
+    labels[r] = static_cast<std::uint32_t>(_mm512_mask_reduce_min_epu32(at_min, bi));
+    best[r] = m;
+  }
+}
+
+void accumulate_f64(double* acc, const float* x, std::size_t d) {
+  std::size_t t = 0;
+  for (; t + 8 <= d; t += 8)
+    _mm512_storeu_pd(acc + t, _mm512_add_pd(_mm512_loadu_pd(acc + t), _mm512_cvtps_pd(_mm256_loadu_ps(x + t))));
+  for (; t < d; ++t) acc[t] += x[t];
+}
+
+}  // namespace ivfstream::kernels::avx512
