@@ -112,6 +112,28 @@ auto with_aligned(const std::uint8_t* bytes, std::size_t size, Fn&& fn) {
 
 }  // namespace
 
+record_limits make_record_limits(const service_config& c) {
+  record_limits l;
+  l.dimension = static_cast<std::uint32_t>(c.index.dimension);
+  l.max_k = c.caps.max_k;
+  l.max_nprobes = c.caps.max_nprobes;
+  l.max_refine_factor = c.caps.max_refine_factor;
+  l.max_vectors_per_request = c.caps.max_vectors_per_request;
+  l.max_request_bytes = static_cast<std::size_t>(c.caps.max_request_bytes);
+  l.max_batch_vectors = static_cast<std::size_t>(c.caps.max_batch_vectors);
+  l.max_batch_bytes = static_cast<std::size_t>(c.caps.max_batch_bytes);
+  return l;
+}
+
+query_defaults make_query_defaults(const service_config& c) {
+  query_defaults d;
+  d.k = static_cast<std::uint32_t>(c.search.limit);
+  d.nprobes = static_cast<std::uint32_t>(c.search.nprobes);
+  d.refine_factor = static_cast<std::uint32_t>(c.search.refine_factor);
+  d.deadline_ms = c.engine.query_deadline_ms;
+  return d;
+}
+
 std::array<std::uint8_t, 8> vector_record_key(std::uint64_t id) noexcept {
   std::array<std::uint8_t, 8> key{};
   for (int i = 0; i < 8; ++i) key[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(id >> (56 - 8 * i));

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/service_config.hpp"
 #include "index/error.hpp"
 #include "index/index_params.hpp"
 
@@ -50,6 +51,11 @@ struct query_defaults {
   std::uint32_t refine_factor = 0;
   std::uint32_t deadline_ms = 1000;
 };
+
+/// The decoder limits of a service: index.dimension and the [caps] section.
+record_limits make_record_limits(const service_config& config);
+/// The request defaults of a service: [search] limit/nprobes/refine_factor, engine.query_deadline_ms.
+query_defaults make_query_defaults(const service_config& config);
 
 /// One decoded vectors-topic record.
 enum class vector_record_kind : std::uint8_t { upsert = 1, remove = 2 };

@@ -1,0 +1,146 @@
+#include "config/service_config.hpp"
+
+#include <array>
+#include <cctype>
+
+namespace ivfstream {
+
+namespace {
+
+std::string str(std::uint64_t v) { return std::to_string(v); }
+
+status in_range(const char* key, std::uint64_t value, std::uint64_t lo, std::uint64_t hi) {
+  if (value < lo || value > hi) {
+    return fail(errc::invalid_argument, std::string(key) + "=" + str(value) + ": must be in " + str(lo) +
+                                            ".." + str(hi));
+  }
+  return {};
+}
+
+status topic_name(const char* key, const std::string& topic) {
+  constexpr std::size_t k_max_topic = 249;  // Kafka's limit
+  bool ok = !topic.empty() && topic.size() <= k_max_topic && topic != "." && topic != "..";
+  for (char c : topic) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  }
+  if (!ok) {
+    return fail(errc::invalid_argument, std::string(key) + "='" + topic +
+                                            "': must be a Kafka topic name of 1..249 characters [A-Za-z0-9._-]");
+  }
+  return {};
+}
+
+status prefixed(const char* section, status s) {
+  if (s) return s;
+  return fail(s.error().code(), std::string(section) + "." + s.error().message());
+}
+
+}  // namespace
+
+service_config::service_config() {
+  // Defaults for the embedded demo (128-d vectors, LanceDB-like index parameters).
+  index.dimension = 128;
+  index.num_partitions = 256;
+  index.num_sub_vectors = 16;
+  index.num_bits = 8;
+}
+
+status service_config::validate() const {
+  // [kafka]
+  if (kafka.embedded_broker && !kafka.brokers.empty()) {
+    return fail(errc::invalid_argument, "kafka.brokers='" + kafka.brokers +
+                                            "': must be empty when kafka.embedded_broker=true "
+                                            "(set kafka.embedded_broker=false to use these brokers)");
+  }
+  if (!kafka.embedded_broker && kafka.brokers.empty()) {
+    return fail(errc::invalid_argument,
+                "kafka.brokers is empty: set it to host:port[,host:port...] or set kafka.embedded_broker=true");
+  }
+  IVF_TRY(in_range("kafka.embedded_broker_count", kafka.embedded_broker_count, 1, 16));
+  IVF_TRY(in_range("kafka.topic_partitions", kafka.topic_partitions, 1, 1024));
+  IVF_TRY(in_range("kafka.session_timeout_ms", kafka.session_timeout_ms, 1000, 3600000));
+  if (kafka.group_id.empty()) return fail(errc::invalid_argument, "kafka.group_id is empty: must be non-empty");
+  if (kafka.client_id.empty()) return fail(errc::invalid_argument, "kafka.client_id is empty: must be non-empty");
+  IVF_TRY(topic_name("kafka.topics.vectors", kafka.topics.vectors));
+  IVF_TRY(topic_name("kafka.topics.queries", kafka.topics.queries));
+  IVF_TRY(topic_name("kafka.topics.replies", kafka.topics.replies));
+  IVF_TRY(topic_name("kafka.topics.dead_letter", kafka.topics.dead_letter));
+  IVF_TRY(topic_name("kafka.topics.codebooks", kafka.topics.codebooks));
+  const std::array<std::pair<const char*, const std::string*>, 5> topics{{
+      {"vectors", &kafka.topics.vectors},
+      {"queries", &kafka.topics.queries},
+      {"replies", &kafka.topics.replies},
+      {"dead_letter", &kafka.topics.dead_letter},
+      {"codebooks", &kafka.topics.codebooks},
+  }};
+  for (std::size_t i = 0; i < topics.size(); ++i) {
+    for (std::size_t j = i + 1; j < topics.size(); ++j) {
+      if (*topics[i].second == *topics[j].second) {
+        return fail(errc::invalid_argument, std::string("kafka.topics.") + topics[j].first + "='" +
+                                                *topics[j].second + "': must differ from kafka.topics." +
+                                                topics[i].first);
+      }
+    }
+  }
+  for (const auto& [key, value] : kafka.properties) {
+    if (key.empty()) return fail(errc::invalid_argument, "kafka.properties: empty property name");
+    (void)value;
+  }
+
+  // [index], [search]
+  IVF_TRY(prefixed("index", index.validate()));
+  IVF_TRY(in_range("index.dimension", index.dimension, 1, 1u << 16));
+  IVF_TRY(prefixed("search", search.validate()));
+
+  // [caps]
+  IVF_TRY(in_range("caps.max_k", caps.max_k, 1, 1000000));
+  IVF_TRY(in_range("caps.max_nprobes", caps.max_nprobes, 1, 1u << 24));
+  IVF_TRY(in_range("caps.max_refine_factor", caps.max_refine_factor, 0, 10000));
+  IVF_TRY(in_range("caps.max_vectors_per_request", caps.max_vectors_per_request, 1, 1u << 20));
+  IVF_TRY(in_range("caps.max_request_bytes", caps.max_request_bytes, 64, std::uint64_t{1} << 31));
+  IVF_TRY(in_range("caps.max_inflight_queries", caps.max_inflight_queries, 1, 1u << 20));
+  IVF_TRY(in_range("caps.max_batch_vectors", caps.max_batch_vectors, 1, std::uint64_t{1} << 32));
+  IVF_TRY(in_range("caps.max_batch_bytes", caps.max_batch_bytes, 64, std::uint64_t{1} << 31));
+  if (search.limit > caps.max_k) {
+    return fail(errc::invalid_argument, "search.limit=" + str(search.limit) +
+                                            ": must be <= caps.max_k=" + str(caps.max_k));
+  }
+  if (search.nprobes > caps.max_nprobes) {
+    return fail(errc::invalid_argument, "search.nprobes=" + str(search.nprobes) +
+                                            ": must be <= caps.max_nprobes=" + str(caps.max_nprobes));
+  }
+  if (search.refine_factor > caps.max_refine_factor) {
+    return fail(errc::invalid_argument, "search.refine_factor=" + str(search.refine_factor) +
+                                            ": must be <= caps.max_refine_factor=" +
+                                            str(caps.max_refine_factor));
+  }
+
+  // [engine]
+  IVF_TRY(in_range("engine.partition_actors", engine.partition_actors, 1, 1024));
+  if (engine.data_dir.empty()) return fail(errc::invalid_argument, "engine.data_dir is empty: must be a directory path");
+  IVF_TRY(in_range("engine.query_deadline_ms", engine.query_deadline_ms, 1, 3600000));
+  IVF_TRY(in_range("engine.train_after", engine.train_after, 1, std::uint64_t{1} << 40));
+  IVF_TRY(in_range("engine.max_pending_vectors", engine.max_pending_vectors, 1, std::uint64_t{1} << 40));
+  if (engine.train_after < index.num_partitions) {
+    return fail(errc::invalid_argument, "engine.train_after=" + str(engine.train_after) +
+                                            ": must be >= index.num_partitions=" + str(index.num_partitions) +
+                                            " (k-means needs at least one vector per list)");
+  }
+  return {};
+}
+
+bool is_secret_property(std::string_view key) noexcept {
+  // librdkafka's secret-bearing properties: *.password (sasl.password, ssl.key.password,
+  // ssl.keystore.password), ssl.key.pem, sasl.oauthbearer.client.secret and sasl.oauthbearer.config
+  // (may embed a secret). Match by substring so that future ones like them are masked too.
+  std::string lower(key);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find("password") != std::string::npos || lower.find("secret") != std::string::npos ||
+         lower == "ssl.key.pem" || lower == "sasl.oauthbearer.config";
+}
+
+std::string masked_property_value(std::string_view key, std::string_view value) {
+  return is_secret_property(key) ? std::string("********") : std::string(value);
+}
+
+}  // namespace ivfstream

@@ -1,0 +1,82 @@
+#pragma once
+// The typed configuration of an ivfstream service (serve, demo, load, query, inspect) and of the
+// embedded engine. Loaded from a TOML file plus command-line overrides by config/config_loader.hpp;
+// every key is listed, typed and documented there (config_keys()). Defaults suit the embedded demo.
+// Plain value types: copy freely; not synchronised.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "index/error.hpp"
+#include "index/index_params.hpp"
+
+namespace ivfstream {
+
+/// Topic names ([kafka.topics]).
+struct kafka_topics_config {
+  std::string vectors = "ivfstream.vectors";        ///< upsert/delete records (VectorRecord)
+  std::string queries = "ivfstream.queries";        ///< query requests (QueryRequest)
+  std::string replies = "ivfstream.replies";        ///< reply topic used by the CLI's own queries
+  std::string dead_letter = "ivfstream.dead_letter";///< rejected records (DeadLetter)
+  std::string codebooks = "ivfstream.codebooks";    ///< compacted codebook versions
+};
+
+/// Kafka clients ([kafka]).
+struct kafka_config {
+  std::string brokers;                  ///< bootstrap.servers "host:port,..."; empty iff embedded_broker
+  bool embedded_broker = true;          ///< start librdkafka's mock cluster in-process
+  std::uint32_t embedded_broker_count = 1;  ///< mock brokers, 1..16
+  std::uint32_t topic_partitions = 8;   ///< partitions of each topic the embedded broker creates, 1..1024
+  std::string group_id = "ivfstream";   ///< consumer group of the ingest/query consumers
+  std::string client_id = "ivfstream";  ///< client.id of every client
+  std::uint32_t session_timeout_ms = 10000;  ///< consumer group session timeout, 1000..3600000
+  kafka_topics_config topics;
+  /// librdkafka properties applied verbatim to every client (security.protocol, sasl.*, ssl.*, ...),
+  /// after ivfstream's own settings so they win. Secret values are masked in every dump and error.
+  std::map<std::string, std::string> properties;
+};
+
+/// Limits on what one request may cost ([caps]); a request over a cap gets an error reply.
+struct caps_config {
+  std::uint32_t max_k = 1000;                    ///< largest k (limit)
+  std::uint32_t max_nprobes = 4096;              ///< largest nprobes
+  std::uint32_t max_refine_factor = 100;         ///< largest refine_factor
+  std::uint32_t max_vectors_per_request = 1024;  ///< query vectors per QueryRequest
+  std::uint64_t max_request_bytes = 4u << 20;    ///< bytes of one QueryRequest
+  std::uint32_t max_inflight_queries = 1024;     ///< queries being answered at once
+  std::uint64_t max_batch_vectors = 100000;      ///< ids per upsert/delete record
+  std::uint64_t max_batch_bytes = 64u << 20;     ///< bytes of one vectors record
+};
+
+/// The streaming engine ([engine]).
+struct engine_config {
+  std::uint32_t partition_actors = 4;              ///< partition actors that share the inverted lists, 1..1024
+  std::string data_dir = "ivfstream-data";         ///< checkpoints, list files, vector store
+  std::uint64_t checkpoint_interval_ms = 5000;     ///< checkpoint at least this often (0 = never by time)
+  std::uint64_t checkpoint_interval_records = 100000;  ///< ... or after this many records (0 = never by count)
+  std::uint32_t query_deadline_ms = 1000;          ///< default relative deadline of a query, ≥ 1
+  std::uint64_t train_after = 20000;               ///< train the first codebooks after this many vectors, ≥ 1
+  std::uint64_t max_pending_vectors = 500000;      ///< pause the vectors consumer above this backlog, ≥ 1
+};
+
+/// Everything a service needs. Build with config_loader.hpp, then call validate().
+struct service_config {
+  kafka_config kafka;
+  index_params index;        ///< [index]: metric, dimension, num_partitions, num_sub_vectors, num_bits, ...
+  search_params search;      ///< [search]: default nprobes, limit, refine_factor
+  caps_config caps;
+  engine_config engine;
+
+  service_config();
+  /// Checks every value and the relations between them (search defaults within caps, brokers vs
+  /// embedded_broker, topic names, ...). The message names the key, the value and what is allowed.
+  status validate() const;
+};
+
+/// True for librdkafka properties whose values are secrets (passwords, private keys, OAuth secrets).
+bool is_secret_property(std::string_view key) noexcept;
+/// `value`, or "********" if `key` is a secret property.
+std::string masked_property_value(std::string_view key, std::string_view value);
+
+}  // namespace ivfstream

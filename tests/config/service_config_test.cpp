@@ -1,0 +1,217 @@
+#define BOOST_TEST_MODULE service_config
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include "config/config_loader.hpp"
+#include "config/service_config.hpp"
+
+using namespace ivfstream;
+
+namespace {
+
+// A TOML file in the temp dir, removed at scope exit.
+struct temp_toml {
+  std::string path;
+  explicit temp_toml(const std::string& text) {
+    path = "/tmp/ivfstream_config_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++) + ".toml";
+    std::ofstream(path) << text;
+  }
+  ~temp_toml() { std::remove(path.c_str()); }
+  static int& counter() {
+    static int c = 0;
+    return c;
+  }
+};
+
+std::string error_of(const status& s) { return s ? std::string("<ok>") : s.error().message(); }
+
+template <class T>
+std::string error_of(const result<T>& r) {
+  return r ? std::string("<ok>") : r.error().message();
+}
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(defaults_are_valid_for_the_embedded_demo) {
+  service_config c;
+  BOOST_TEST(error_of(c.validate()) == "<ok>");
+  BOOST_TEST(c.kafka.embedded_broker);
+  BOOST_TEST(c.kafka.brokers.empty());
+  BOOST_TEST(c.index.dimension == 128u);
+}
+
+BOOST_AUTO_TEST_CASE(file_values_are_applied_and_typed) {
+  temp_toml file(R"(
+[kafka]
+embedded_broker = false
+brokers = "kafka-1:9092,kafka-2:9092"
+group_id = "g1"
+[kafka.topics]
+vectors = "v"
+[kafka.properties]
+"security.protocol" = "SASL_SSL"
+sasl.mechanism = "PLAIN"
+"queue.buffering.max.ms" = 5
+[index]
+metric = "cosine"
+dimension = 64
+num_sub_vectors = 8
+num_bits = 4
+[search]
+nprobes = 7
+[caps]
+max_k = 50
+[engine]
+data_dir = "/var/lib/ivf"
+)");
+  config_cli_options opts;
+  opts.config_file = file.path;
+  auto c = load_service_config(opts);
+  BOOST_REQUIRE_MESSAGE(c.has_value(), error_of(c));
+  BOOST_TEST(c->kafka.brokers == "kafka-1:9092,kafka-2:9092");
+  BOOST_TEST(!c->kafka.embedded_broker);
+  BOOST_TEST(c->kafka.group_id == "g1");
+  BOOST_TEST(c->kafka.topics.vectors == "v");
+  BOOST_TEST(c->kafka.topics.queries == "ivfstream.queries");  // untouched default
+  BOOST_TEST(c->kafka.properties.at("security.protocol") == "SASL_SSL");
+  BOOST_TEST(c->kafka.properties.at("sasl.mechanism") == "PLAIN");  // nested TOML table flattened
+  BOOST_TEST(c->kafka.properties.at("queue.buffering.max.ms") == "5");
+  BOOST_TEST(std::string(to_string(c->index.metric)) == "cosine");
+  BOOST_TEST(c->index.dimension == 64u);
+  BOOST_TEST(c->index.num_sub_vectors == 8u);
+  BOOST_TEST(c->index.num_bits == 4u);
+  BOOST_TEST(c->search.nprobes == 7u);
+  BOOST_TEST(c->caps.max_k == 50u);
+  BOOST_TEST(c->engine.data_dir == "/var/lib/ivf");
+}
+
+BOOST_AUTO_TEST_CASE(command_line_overrides_the_file_in_order) {
+  temp_toml file("[index]\nnum_bits = 4\nnprobes_typo_is_not_here = 1\n");
+  temp_toml good("[index]\nnum_bits = 4\n[search]\nnprobes = 3\n[engine]\ndata_dir = \"from-file\"\n");
+  CLI::App app("test");
+  config_cli_options opts;
+  add_config_options(app, opts);
+  const char* argv[] = {"test", "--config", good.path.c_str(), "--set", "index.num_bits=6",
+                        "--set", "search.nprobes = 9", "--set", "search.nprobes=11",
+                        "--data-dir", "from-flag", "--brokers", "b:1"};
+  BOOST_REQUIRE_NO_THROW(app.parse(static_cast<int>(std::size(argv)), argv));
+  BOOST_TEST(opts.overrides.size() == 3u);
+  auto c = load_service_config(opts);
+  BOOST_REQUIRE_MESSAGE(c.has_value(), error_of(c));
+  BOOST_TEST(c->index.num_bits == 6u);    // --set beats the file
+  BOOST_TEST(c->search.nprobes == 11u);   // the last --set wins
+  BOOST_TEST(c->engine.data_dir == "from-flag");  // flag beats the file
+  BOOST_TEST(c->kafka.brokers == "b:1");
+  BOOST_TEST(!c->kafka.embedded_broker);  // --brokers turns the embedded broker off
+
+  // A --set after the flag beats the flag.
+  config_cli_options o2 = opts;
+  o2.overrides.push_back("engine.data_dir=from-set");
+  auto c2 = load_service_config(o2);
+  BOOST_REQUIRE_MESSAGE(c2.has_value(), error_of(c2));
+  BOOST_TEST(c2->engine.data_dir == "from-set");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_keys_are_errors_naming_the_key) {
+  temp_toml file("[index]\nnum_bits = 8\nnum_partitons = 10\n");
+  config_cli_options opts;
+  opts.config_file = file.path;
+  auto c = load_service_config(opts);
+  BOOST_REQUIRE(!c.has_value());
+  const std::string msg = error_of(c);
+  BOOST_TEST(contains(msg, "unknown configuration key 'index.num_partitons'"), msg);
+  BOOST_TEST(contains(msg, file.path + ":3"), msg);
+  BOOST_TEST(contains(msg, "did you mean 'index.num_partitions'?"), msg);
+
+  temp_toml section("[indx]\ndimension = 8\n");
+  opts.config_file = section.path;
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "unknown configuration key 'indx'"));
+
+  service_config s;
+  BOOST_TEST(contains(error_of(apply_config_override(s, "engine.nope=1")),
+                      "unknown configuration key 'engine.nope'"));
+  BOOST_TEST(contains(error_of(apply_config_override(s, "novalue")), "must have the form key=value"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_the_key_value_and_allowed_set) {
+  service_config c;
+  BOOST_TEST(error_of(apply_config_override(c, "index.num_bits=abc")) ==
+             "index.num_bits='abc': must be an unsigned integer");
+  BOOST_TEST(error_of(apply_config_override(c, "index.num_bits=-3")) ==
+             "index.num_bits='-3': must be an unsigned integer");
+  BOOST_TEST(error_of(apply_config_override(c, "kafka.embedded_broker=maybe")) ==
+             "kafka.embedded_broker='maybe': must be one of true, false, 1, 0, yes, no, on, off");
+  BOOST_TEST(contains(error_of(apply_config_override(c, "index.metric=hamming")), "index.metric: "));
+  BOOST_TEST(contains(error_of(apply_config_override(c, "caps.max_k=99999999999")),
+                      "caps.max_k=99999999999: must be <= 4294967295"));
+
+  // Semantic validation after loading.
+  config_cli_options opts;
+  opts.overrides = {"index.num_bits=7"};
+  BOOST_TEST(error_of(load_service_config(opts)) == "index.num_bits=7: must be one of 4, 6, 8, 10, 12");
+  opts.overrides = {"index.num_sub_vectors=5"};
+  BOOST_TEST(error_of(load_service_config(opts)) == "index.num_sub_vectors=5: must divide dimension=128");
+  opts.overrides = {"search.nprobes=50", "caps.max_nprobes=40"};
+  BOOST_TEST(error_of(load_service_config(opts)) == "search.nprobes=50: must be <= caps.max_nprobes=40");
+  opts.overrides = {"kafka.topics.vectors=bad topic"};
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "kafka.topics.vectors='bad topic': must be a Kafka topic name"));
+  opts.overrides = {"kafka.topics.queries=ivfstream.vectors"};
+  BOOST_TEST(error_of(load_service_config(opts)) ==
+             "kafka.topics.queries='ivfstream.vectors': must differ from kafka.topics.vectors");
+  opts.overrides = {"kafka.embedded_broker=false"};
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "kafka.brokers is empty"));
+  opts.overrides = {"kafka.brokers=x:1"};
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "must be empty when kafka.embedded_broker=true"));
+  opts.overrides = {"kafka.session_timeout_ms=10"};
+  BOOST_TEST(error_of(load_service_config(opts)) == "kafka.session_timeout_ms=10: must be in 1000..3600000");
+
+  // Type errors in a file carry the location.
+  temp_toml file("[index]\ndimension = \"big\"\n");
+  opts = {};
+  opts.config_file = file.path;
+  BOOST_TEST(error_of(load_service_config(opts)) ==
+             "index.dimension: expected an unsigned integer, got a string (" + file.path + ":2)");
+  temp_toml broken("[index\n");
+  opts.config_file = broken.path;
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "not valid TOML"));
+}
+
+BOOST_AUTO_TEST_CASE(secrets_are_masked_in_dumps) {
+  service_config c;
+  BOOST_REQUIRE(apply_config_override(c, "kafka.properties.sasl.password=hunter2"));
+  BOOST_REQUIRE(apply_config_override(c, "kafka.properties.ssl.key.password=s3cr3t"));
+  BOOST_REQUIRE(apply_config_override(c, "kafka.properties.sasl.oauthbearer.client.secret=abc123xyz"));
+  BOOST_REQUIRE(apply_config_override(c, "kafka.properties.sasl.username=alice"));
+  const std::string dump = dump_config(c);
+  BOOST_TEST(!contains(dump, "hunter2"), dump);
+  BOOST_TEST(!contains(dump, "s3cr3t"), dump);
+  BOOST_TEST(!contains(dump, "abc123xyz"), dump);
+  BOOST_TEST(contains(dump, "\"sasl.password\" = \"********\""), dump);
+  BOOST_TEST(contains(dump, "\"sasl.username\" = \"alice\""), dump);
+  BOOST_TEST(c.kafka.properties.at("sasl.password") == "hunter2");  // the value itself is kept
+  BOOST_TEST(is_secret_property("ssl.keystore.password"));
+  BOOST_TEST(is_secret_property("ssl.key.pem"));
+  BOOST_TEST(!is_secret_property("security.protocol"));
+}
+
+BOOST_AUTO_TEST_CASE(dump_round_trips_through_the_loader) {
+  service_config c;
+  BOOST_REQUIRE(apply_config_override(c, "index.metric=dot"));
+  BOOST_REQUIRE(apply_config_override(c, "engine.data_dir=a \"quoted\" dir"));
+  BOOST_REQUIRE(apply_config_override(c, "kafka.properties.linger.ms=2"));
+  service_config back;
+  BOOST_REQUIRE_MESSAGE(apply_toml_text(back, dump_config(c), "dump"), error_of(apply_toml_text(back, dump_config(c), "dump")));
+  BOOST_TEST(dump_config(back) == dump_config(c));
+  BOOST_TEST(back.engine.data_dir == "a \"quoted\" dir");
+  BOOST_TEST(std::string(to_string(back.index.metric)) == "dot");
+  BOOST_TEST(back.kafka.properties.at("linger.ms") == "2");
+  BOOST_TEST(config_keys().size() > 30u);
+}
