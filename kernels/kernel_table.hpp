@@ -39,6 +39,17 @@ struct kernel_table {
                           std::uint32_t* labels, float* best);
   /// acc[t] += x[t] for t < d (float widened to double; k-means centroid sums).
   void (*accumulate_f64)(double* acc, const float* x, std::size_t d);
+
+  /// 4-bit fast-scan (layouts in kernels/fast_scan.hpp): out[i] = Σ_{m<Mp} lut[16·m + code_i[m]] (u16,
+  /// wrapping; quantize_lut keeps it below 65536) for the n slots of `blocks` (ceil(n/32) blocks).
+  ///   lut : fast_scan_lut_bytes(M) bytes      out : n u16
+  void (*fast_scan)(const std::uint8_t* blocks, std::size_t n, std::size_t M, const std::uint8_t* lut,
+                    std::uint16_t* out);
+  /// Fused fast-scan + threshold: appends, in slot order, each slot i < n whose sum is ≤ bound:
+  /// out_slots[r] = i, out_sums[r] = its sum; returns the count r (≤ n; size both outputs for n).
+  std::size_t (*fast_scan_filter)(const std::uint8_t* blocks, std::size_t n, std::size_t M,
+                                  const std::uint8_t* lut, std::uint16_t bound, std::uint32_t* out_slots,
+                                  std::uint16_t* out_sums);
 };
 
 /// The immutable table for a level (a level not compiled in falls back to the next lower one).
