@@ -1,0 +1,23 @@
+#pragma once
+// Message tags of the actor layer (CAF 0.17 atoms: at most 10 characters each).
+#include <caf/atom.hpp>
+
+namespace ivfstream::actors {
+
+using scan_atom = caf::atom_constant<caf::atom("scan")>;            ///< query → partition
+using apply_atom = caf::atom_constant<caf::atom("apply")>;          ///< ingest → partition
+using codebooks_atom = caf::atom_constant<caf::atom("codebooks")>;  ///< install trained codebooks
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;    ///< write a partition snapshot
+using restore_atom = caf::atom_constant<caf::atom("restore")>;      ///< load a partition snapshot
+using stats_atom = caf::atom_constant<caf::atom("stats")>;          ///< counters / sizes
+using search_atom = caf::atom_constant<caf::atom("search")>;        ///< client → query actor
+using remove_atom = caf::atom_constant<caf::atom("remove")>;        ///< client → ingest
+using upsert_atom = caf::atom_constant<caf::atom("upsert")>;        ///< client → ingest
+using train_atom = caf::atom_constant<caf::atom("train")>;          ///< client → ingest
+using create_atom = caf::atom_constant<caf::atom("create")>;        ///< client → ingest
+using poll_atom = caf::atom_constant<caf::atom("poll")>;            ///< self-tick of Kafka consumers
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;   ///< client → ingest
+using delay_atom = caf::atom_constant<caf::atom("delay")>;          ///< fault injection on a partition
+using stop_atom = caf::atom_constant<caf::atom("stop")>;            ///< orderly shutdown of a loop
+
+}  // namespace ivfstream::actors

@@ -1,0 +1,171 @@
+#include "actors/checkpoint.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "actors/internal/durable_file.hpp"
+#include "schemas/checkpoint_generated.h"
+#include "schemas/partition_snapshot_generated.h"
+
+namespace ivfstream::actors {
+namespace {
+
+constexpr std::uint32_t k_manifest_format_version = 1;
+constexpr const char* k_manifest_prefix = "manifest-";
+constexpr const char* k_manifest_suffix = ".ivcm";
+
+namespace fs = std::filesystem;
+
+// Sequences of every manifest file in data_dir (names manifest-<digits>.ivcm), ascending.
+std::vector<std::uint64_t> manifest_sequences(const std::string& data_dir) {
+  std::vector<std::uint64_t> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(data_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::string prefix = k_manifest_prefix, suffix = k_manifest_suffix;
+    if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    out.push_back(std::stoull(digits));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool partition_file_ok(const std::string& path) {
+  auto bytes = internal::read_file(path);
+  if (!bytes) return false;
+  flatbuffers::Verifier v(bytes->data(), bytes->size(), 64, 100000000);
+  return ivfstream::schema::VerifyPartitionSnapshotBuffer(v);
+}
+
+}  // namespace
+
+std::string checkpoint_directory(const std::string& data_dir, std::uint64_t seq) {
+  return (fs::path(data_dir) / ("checkpoint-" + std::to_string(seq))).string();
+}
+
+std::string manifest_path(const std::string& data_dir, std::uint64_t seq) {
+  return (fs::path(data_dir) / (k_manifest_prefix + std::to_string(seq) + k_manifest_suffix)).string();
+}
+
+status write_manifest(const std::string& data_dir, const checkpoint_manifest& m) {
+  namespace sc = ivfstream::schema;
+  namespace sn = ivfstream::snapshot;
+  IVF_ASSERT(m.codebooks != nullptr);
+  flatbuffers::FlatBufferBuilder b(4096 + m.codebooks->memory_bytes());
+  std::vector<flatbuffers::Offset<sc::PartitionFile>> parts;
+  for (std::size_t p = 0; p < m.partition_files.size(); ++p)
+    parts.push_back(sc::CreatePartitionFile(b, static_cast<std::uint32_t>(p),
+                                            b.CreateString(fs::path(m.partition_files[p]).filename().string()),
+                                            p < m.partition_sizes.size() ? m.partition_sizes[p] : 0));
+  std::vector<flatbuffers::Offset<sc::TopicOffset>> offs;
+  for (const auto& [tp, off] : m.offsets) offs.push_back(sc::CreateTopicOffset(b, b.CreateString(tp.first), tp.second, off));
+  const auto& p = m.codebooks->params();
+  auto params = sn::CreateIndexParams(b, p.dimension, static_cast<sn::Metric>(p.metric), p.num_partitions,
+                                      p.num_sub_vectors, p.num_bits, p.max_iterations, p.sample_rate, p.seed,
+                                      p.keep_raw_vectors);
+  auto cbs = sn::CreateCodebooks(b, m.codebooks->version(), b.CreateVector(m.codebooks->centroids()),
+                                 b.CreateVector(m.codebooks->pq_codebooks()));
+  auto root = sc::CreateManifest(b, k_manifest_format_version, m.sequence, m.created_unix_ms, m.codebooks->version(),
+                                 m.num_partition_actors, b.CreateVector(parts), b.CreateVector(offs), params, cbs,
+                                 m.train_after);
+  sc::FinishManifestBuffer(b, root);
+  return internal::write_file_durably(manifest_path(data_dir, m.sequence), b.GetBufferPointer(), b.GetSize());
+}
+
+result<checkpoint_manifest> read_manifest(const std::string& data_dir, std::uint64_t seq) {
+  namespace sc = ivfstream::schema;
+  const std::string path = manifest_path(data_dir, seq);
+  auto bytes = internal::read_file(path);
+  if (!bytes) return std::move(bytes).error();
+  flatbuffers::Verifier v(bytes->data(), bytes->size());
+  if (!sc::VerifyManifestBuffer(v))
+    return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': failed FlatBuffers verification");
+  const auto* m = sc::GetManifest(bytes->data());
+  if (m->format_version() != k_manifest_format_version)
+    return fail(errc::version_mismatch, "checkpoint manifest '" + path + "' format_version=" +
+                                            std::to_string(m->format_version()) + ": this build reads " +
+                                            std::to_string(k_manifest_format_version));
+  if (!m->params() || !m->codebooks() || !m->codebooks()->centroids() || !m->codebooks()->pq_codebooks() ||
+      !m->partitions() || m->num_partition_actors() == 0 ||
+      m->partitions()->size() != m->num_partition_actors())
+    return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': missing params, codebooks or partitions");
+  index_params p;
+  const auto* fp = m->params();
+  p.dimension = fp->dimension();
+  p.metric = static_cast<metric>(fp->metric());
+  p.num_partitions = fp->num_partitions();
+  p.num_sub_vectors = fp->num_sub_vectors();
+  p.num_bits = fp->num_bits();
+  p.max_iterations = fp->max_iterations();
+  p.sample_rate = fp->sample_rate();
+  p.seed = fp->seed();
+  p.keep_raw_vectors = fp->keep_raw_vectors();
+  const auto* c = m->codebooks();
+  auto cb = codebook_set::from_parts(p, c->version(), std::vector<float>(c->centroids()->begin(), c->centroids()->end()),
+                                     std::vector<float>(c->pq_codebooks()->begin(), c->pq_codebooks()->end()));
+  if (!cb) return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': " + cb.error().to_string());
+  checkpoint_manifest out;
+  out.sequence = m->sequence();
+  out.created_unix_ms = m->created_unix_ms();
+  out.num_partition_actors = m->num_partition_actors();
+  out.codebooks = std::move(*cb);
+  out.train_after = m->train_after();
+  out.partition_files.resize(out.num_partition_actors);
+  out.partition_sizes.resize(out.num_partition_actors);
+  const std::string dir = checkpoint_directory(data_dir, seq);
+  for (const auto* pf : *m->partitions()) {
+    if (pf->partition() >= out.num_partition_actors || !pf->file() ||
+        pf->file()->str().find('/') != std::string::npos)
+      return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': bad partition entry");
+    out.partition_files[pf->partition()] = (fs::path(dir) / pf->file()->str()).string();
+    out.partition_sizes[pf->partition()] = pf->live_vectors();
+  }
+  if (m->offsets())
+    for (const auto* o : *m->offsets()) {
+      if (!o->topic()) return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': offset without topic");
+      out.offsets[{o->topic()->str(), o->partition()}] = o->offset();
+    }
+  return out;
+}
+
+std::optional<checkpoint_manifest> latest_checkpoint(const std::string& data_dir) {
+  auto seqs = manifest_sequences(data_dir);
+  for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) {
+    auto m = read_manifest(data_dir, *it);
+    if (!m) continue;
+    bool ok = true;
+    for (const auto& f : m->partition_files) ok = ok && !f.empty() && partition_file_ok(f);
+    if (ok) return std::move(*m);
+  }
+  return std::nullopt;
+}
+
+void remove_checkpoints_before(const std::string& data_dir, std::uint64_t keep_seq) {
+  std::error_code ec;
+  for (std::uint64_t seq : manifest_sequences(data_dir)) {
+    if (seq >= keep_seq) continue;
+    fs::remove(manifest_path(data_dir, seq), ec);
+  }
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(data_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::string prefix = "checkpoint-";
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    if (std::stoull(digits) < keep_seq) stale.push_back(it->path());
+  }
+  for (const auto& dir : stale) {
+    std::error_code rm;
+    fs::remove_all(dir, rm);
+  }
+}
+
+}  // namespace ivfstream::actors

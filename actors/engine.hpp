@@ -1,0 +1,140 @@
+#pragma once
+// ivfstream::engine — the embedded API. Owns a CAF actor system with the partition, query and ingest
+// actors; usable with no Kafka at all. LanceDB-like:
+//
+//   auto eng = ivfstream::engine::open({});                 // result<std::unique_ptr<engine>>
+//   (*eng)->create_index(params);                            // trains after train_after vectors
+//   (*eng)->upsert(ids, x, n);                               // searchable when it returns
+//   auto hits = (*eng)->search(q).nprobes(10).limit(10).refine_factor(2).to_list();
+//
+// Thread-safety: every member may be called from any number of threads at once (each call is a
+// message to the actors); destroy the engine only when no call is running.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "index/error.hpp"
+#include "index/index_params.hpp"
+#include "index/search_hit.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace ivfstream {
+
+struct service_config;
+
+/// How an engine is laid out.
+struct engine_options {
+  std::uint32_t partition_actors = 4;     ///< actors sharing the inverted lists (list l → l % P), ≥ 1
+  std::uint32_t query_actors = 2;         ///< actors planning/merging queries, ≥ 1
+  std::uint32_t scheduler_threads = 0;    ///< CAF worker threads; 0 = hardware concurrency
+  std::string data_dir;                   ///< checkpoints; empty = none (nothing survives a restart)
+  std::chrono::milliseconds query_deadline{1000};  ///< default deadline of a search
+  std::uint64_t train_after = 0;          ///< train after this many vectors; 0 = default (ingest_state)
+  search_params default_search;           ///< what search() starts from
+
+  /// The engine part of a service configuration ([engine], [search]).
+  static engine_options from(const service_config& cfg);
+  /// Checks the values (message names the field and the allowed range).
+  status validate() const;
+};
+
+/// Answer of one search.
+struct search_result {
+  std::vector<search_hit> hits;                   ///< nearest first
+  bool partial = false;                           ///< a partition missed the deadline or failed
+  std::vector<std::uint32_t> missing_partitions;  ///< those partitions (sorted)
+};
+
+/// Sizes and counters of an engine.
+struct engine_stats {
+  bool configured = false;
+  std::uint64_t codebook_version = 0;          ///< 0 = not trained
+  std::uint64_t vectors = 0;                   ///< live vectors in the partitions
+  std::uint64_t buffered = 0;                  ///< vectors waiting for training
+  std::uint64_t upserts = 0, deletes = 0, rejected = 0;
+  std::uint64_t last_checkpoint = 0;           ///< newest checkpoint sequence, 0 = none
+  std::vector<std::uint64_t> partition_sizes;  ///< live vectors per partition actor
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;  ///< (list, live vectors), by list
+  std::vector<std::tuple<std::string, std::int32_t, std::int64_t>> offsets;  ///< Kafka (topic, partition, next)
+};
+
+class engine;
+
+/// A search being built: engine.search(q).nprobes(10).limit(10).refine_factor(2).to_list().
+/// Holds a reference to its engine (which must outlive it). Cheap to copy.
+class search_builder {
+public:
+  search_builder& nprobes(std::size_t n) { params_.nprobes = n; return *this; }
+  search_builder& limit(std::size_t k) { params_.limit = k; return *this; }
+  search_builder& refine_factor(std::size_t f) { params_.refine_factor = f; return *this; }
+  /// Relative deadline; partitions that have not answered by then are reported as missing.
+  search_builder& deadline(std::chrono::milliseconds d) { deadline_ = d; return *this; }
+
+  /// Runs the search and waits for it (at most the deadline plus a margin).
+  result<search_result> to_list() const;
+  /// Runs the search asynchronously.
+  std::future<result<search_result>> to_future() const;
+  /// Runs the search asynchronously and calls `callback` (on an actor thread: keep it short).
+  void then(std::function<void(result<search_result>)> callback) const;
+
+  const search_params& params() const noexcept { return params_; }
+
+private:
+  friend class engine;
+  search_builder(const engine& e, std::vector<float> q, search_params p, std::chrono::milliseconds d)
+      : engine_(&e), query_(std::move(q)), params_(p), deadline_(d) {}
+  const engine* engine_;
+  std::vector<float> query_;
+  search_params params_;
+  std::chrono::milliseconds deadline_;
+};
+
+/// The embedded streaming index (see the file comment).
+class engine {
+public:
+  /// Starts the actor system and actors. With a data_dir holding a checkpoint, restores it (the index
+  /// is then already created and trained). Errors: invalid options, unreadable data_dir.
+  static result<std::unique_ptr<engine>> open(const engine_options& options = {});
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  /// Configures the index (LanceDB create_index IVF_PQ parameters). Training happens once
+  /// train_after vectors arrived. Re-creating the restored index with the same parameters is a no-op.
+  status create_index(const index_params& params);
+  /// Configures the index and trains it now on `training` (n × d).
+  status create_index(const index_params& params, const float* training, std::size_t n);
+  /// Upserts n vectors (x: n × d); when it returns they are searchable (or buffered until training).
+  status upsert(const std::uint64_t* ids, const float* x, std::size_t n);
+  /// Deletes ids (unknown ids are ignored); applied when it returns.
+  status remove(const std::uint64_t* ids, std::size_t n);
+  /// Starts a search for q (dimension floats).
+  search_builder search(const float* q, std::size_t dimension) const;
+  search_builder search(std::vector<float> q) const;
+  /// Writes a checkpoint now (needs a data_dir); returns its sequence.
+  result<std::uint64_t> checkpoint();
+  /// Sizes and counters.
+  result<engine_stats> stats() const;
+
+  const engine_options& options() const noexcept;
+  /// The actor system (for services that add their own actors, e.g. the Kafka ingest/query topic).
+  caf::actor_system& system() const;
+  /// Opaque access for the service layer (actors/service.hpp).
+  struct impl;
+  impl& internals() const { return *impl_; }
+
+private:
+  explicit engine(std::unique_ptr<impl> p);
+  friend class search_builder;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace ivfstream

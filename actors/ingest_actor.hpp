@@ -1,0 +1,79 @@
+#pragma once
+// ingest_actor: the single writer of a node. Validates and stages upserts/deletes (embedded API and,
+// when a source is attached, the Kafka vectors topic), trains the first codebooks once enough
+// vectors arrived, encodes batches and routes them to the partition actors, and takes checkpoints.
+// It answers a write only once every partition it touched has applied it (then it is searchable).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/checkpoint.hpp"
+#include "actors/ingest_state.hpp"
+#include "actors/messages.hpp"
+#include "actors/partition_actor.hpp"
+#include "actors/query_actor.hpp"
+
+namespace ivfstream::actors {
+
+/// What stats_atom returns.
+struct ingest_stats {
+  ingest_counters counters;
+  bool configured = false;
+  std::uint64_t codebook_version = 0;       ///< 0 = not trained
+  std::uint64_t train_after = 0;
+  std::uint64_t last_checkpoint = 0;        ///< sequence of the newest checkpoint, 0 = none
+  offset_map offsets;                       ///< next Kafka offset per topic-partition staged
+  std::uint64_t inflight_batches = 0;       ///< batches sent to partitions but not yet applied
+};
+
+/// Messages the ingest actor understands.
+using ingest_actor = caf::typed_actor<
+    /// Configures the index; train_after = 0 picks the default.
+    caf::replies_to<create_atom, index_params, std::uint64_t>::with<ack_reply>,
+    /// Trains now on a training set (n × d floats) and routes what was buffered.
+    caf::replies_to<train_atom, std::vector<float>>::with<ack_reply>,
+    /// Upserts ids with vectors (n × d); replies once searchable (or buffered before training).
+    caf::replies_to<upsert_atom, std::vector<std::uint64_t>, std::vector<float>>::with<ack_reply>,
+    /// Deletes ids; replies once applied.
+    caf::replies_to<remove_atom, std::vector<std::uint64_t>>::with<ack_reply>,
+    /// Writes a checkpoint (partition snapshots + manifest); count = its sequence.
+    caf::replies_to<checkpoint_atom>::with<ack_reply>,
+    caf::replies_to<stats_atom>::with<ingest_stats>>;
+
+/// Construction arguments of an ingest actor.
+struct ingest_setup {
+  std::shared_ptr<ingest_state> state;          ///< possibly restored
+  std::vector<partition_actor> partitions;
+  std::vector<query_actor> queries;
+  std::string data_dir;                         ///< empty: checkpoints are refused
+  std::uint64_t last_checkpoint = 0;            ///< restored sequence
+};
+
+struct ingest_actor_state {
+  ingest_setup setup;
+  bool checkpoint_running = false;
+  std::uint64_t inflight = 0;
+  static inline const char* name = "ivfstream.ingest";
+};
+
+/// Spawnable behaviour.
+ingest_actor::behavior_type ingest_behavior(ingest_actor::stateful_pointer<ingest_actor_state> self,
+                                            ingest_setup setup);
+
+/// Sends a routed batch to the partitions (codebooks first when it trained them) and calls `done`
+/// once all applied (failure = the first partition error). Used by the ingest actor and the Kafka
+/// ingest path. Must run inside `self`'s handler.
+template <class Self>
+void dispatch_batch(Self* self, const std::vector<partition_actor>& partitions, const std::vector<query_actor>& queries,
+                    routed_batch batch, std::function<void(ack_reply)> done);
+
+}  // namespace ivfstream::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::ingest_stats)
+
+#include "actors/internal/dispatch_batch.hpp"

@@ -1,0 +1,99 @@
+#pragma once
+// The logic of the ingest actor, free of CAF: validates upserts/deletes, buffers vectors until the
+// index is trained (then trains once), encodes batches with the codebook_set and routes each entry
+// to the partition owning its list (list l → partition l % P). Keeps a global id → partition map so an
+// upsert that moves an id to a list of another partition also removes it from the old one.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "index/codebook_set.hpp"
+#include "index/error.hpp"
+#include "index/index_params.hpp"
+
+namespace ivfstream::actors {
+
+/// Result of staging one batch: what each partition must apply, in this order.
+struct routed_batch {
+  /// Set when this batch triggered training: install on every partition before `updates`.
+  std::shared_ptr<const codebook_set> new_codebooks;
+  /// One entry per partition (index = partition); empty updates need not be sent.
+  std::vector<partition_update> updates;
+  /// Vectors that became searchable with this batch (routed now, including a trained buffer).
+  std::size_t routed_vectors = 0;
+};
+
+/// Counters of the ingest path.
+struct ingest_counters {
+  std::uint64_t upserts = 0;         ///< ids accepted for upsert
+  std::uint64_t deletes = 0;         ///< ids accepted for delete
+  std::uint64_t routed = 0;          ///< vectors encoded and sent to partitions
+  std::uint64_t buffered = 0;        ///< vectors waiting for training now
+  std::uint64_t rejected = 0;        ///< batches rejected (bad dimension, NaN/Inf, …)
+};
+
+/// Not thread-safe: owned by the ingest actor (or a test).
+class ingest_state {
+public:
+  /// @pre num_partitions ≥ 1.
+  explicit ingest_state(std::uint32_t num_partitions);
+
+  /// Configures the index. Training happens automatically once `train_after` distinct vectors are
+  /// buffered (0 = default: max(40 × num_partitions, 2^num_bits, 1000)). Errors: invalid params; an
+  /// index already configured with other params.
+  status create_index(const index_params& params, std::size_t train_after = 0);
+  /// Trains now on x (n × d) and returns the batch that routes everything buffered so far.
+  /// @pre create_index() was called. Errors: those of codebook_set::train; already trained.
+  result<routed_batch> train(const float* x, std::size_t n);
+  /// Adopts restored codebooks (checkpoint) and rebuilds the routing map from partition contents.
+  void adopt(std::shared_ptr<const codebook_set> codebooks);
+  /// Records that partition p holds id (restore).
+  void note_route(std::uint64_t id, std::uint32_t partition) { route_[id] = partition; }
+
+  /// Upserts n vectors (x: n × d): the last occurrence of a repeated id wins. Errors (nothing
+  /// staged): not configured, dimension/NaN/Inf.
+  result<routed_batch> upsert(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d);
+  /// Deletes n ids (unknown ids are ignored).
+  result<routed_batch> remove(const std::uint64_t* ids, std::size_t n);
+
+  bool configured() const noexcept { return params_.has_value(); }
+  bool trained() const noexcept { return codebooks_ != nullptr; }
+  const std::optional<index_params>& params() const noexcept { return params_; }
+  const std::shared_ptr<const codebook_set>& codebooks() const noexcept { return codebooks_; }
+  std::uint32_t num_partitions() const noexcept { return num_partitions_; }
+  std::size_t train_after() const noexcept { return train_after_; }
+  /// Ids currently held (routed + buffered).
+  std::size_t size() const noexcept { return route_.size() + pending_.size(); }
+  const ingest_counters& counters() const noexcept { return counters_; }
+
+  /// Next Kafka offset of every topic-partition whose records were staged (for checkpoints).
+  const std::map<std::pair<std::string, std::int32_t>, std::int64_t>& offsets() const noexcept { return offsets_; }
+  /// Records that the record at `offset` of (topic, partition) was staged (or rejected).
+  void note_offset(const std::string& topic, std::int32_t partition, std::int64_t offset);
+  /// Restores offsets from a checkpoint.
+  void set_offsets(std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets) {
+    offsets_ = std::move(offsets);
+  }
+
+private:
+  routed_batch empty_batch() const;
+  result<routed_batch> train_on_buffer(const float* extra, std::size_t n_extra);
+  status route(const std::uint64_t* ids, const float* x, std::size_t n, routed_batch& out);
+
+  std::uint32_t num_partitions_;
+  std::optional<index_params> params_;
+  std::size_t train_after_ = 0;
+  std::shared_ptr<const codebook_set> codebooks_;
+  std::unordered_map<std::uint64_t, std::uint32_t> route_;          // routed id → partition
+  std::unordered_map<std::uint64_t, std::vector<float>> pending_;   // before training: id → raw vector
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_;
+  ingest_counters counters_;
+};
+
+}  // namespace ivfstream::actors

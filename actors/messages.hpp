@@ -1,0 +1,113 @@
+#pragma once
+// Payloads exchanged between the actors of one process. They never leave the process (what crosses a
+// process boundary is FlatBuffers bytes, schemas/), so they are registered as unsafe message types:
+// CAF moves them between mailboxes without serialising them.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "index/codebook_set.hpp"
+#include "index/error.hpp"
+#include "index/index_params.hpp"
+#include "index/query_plan.hpp"
+#include "index/search_hit.hpp"
+
+namespace ivfstream::actors {
+
+using clock = std::chrono::steady_clock;
+
+/// Upserts and deletes for the lists one partition owns, already encoded by the ingest actor.
+/// Ids in `ids` and `removes` are disjoint (the ingest actor collapses each batch to the last operation
+/// per id), so the order in which a partition applies them does not matter.
+struct partition_update {
+  std::uint64_t codebook_version = 0;   ///< version the codes were encoded with
+  std::vector<std::uint64_t> ids;       ///< n upserted ids
+  std::vector<std::uint32_t> lists;     ///< n assigned lists, each owned by the receiving partition
+  std::vector<std::uint8_t> codes;      ///< n × code_size bytes, row-major
+  std::vector<float> vectors;           ///< n × d prepared vectors (normalised for cosine), or empty
+  std::vector<std::uint64_t> removes;   ///< ids to drop if this partition holds them
+  bool empty() const { return ids.empty() && removes.empty(); }
+};
+
+/// One scan candidate of a partition: the ADC distance of its code and, when the request asked for
+/// it (refine), the exact distance of its raw vector. Both in LanceDB semantics (metric.hpp).
+struct scan_candidate {
+  std::uint64_t id = 0;
+  float distance = 0.f;        ///< estimated (ADC) distance
+  float exact_distance = 0.f;  ///< exact distance; equals `distance` when not requested
+};
+
+/// Scan of some probes of one query plan. The plan and codebooks are shared read-only between the
+/// partitions of one query.
+struct scan_request {
+  std::shared_ptr<const codebook_set> codebooks;
+  std::shared_ptr<const query_plan> plan;
+  std::vector<std::uint32_t> probes;  ///< indices into plan->lists of the lists this partition owns
+  std::size_t k = 10;                 ///< candidates to return (k × refine_factor for refine)
+  bool exact = false;                 ///< also compute exact distances of the candidates
+};
+
+/// Local top-k of one partition, nearest first.
+struct scan_reply {
+  std::uint32_t partition = 0;
+  std::vector<scan_candidate> hits;
+  std::optional<ivfstream::error> failure;  ///< set when the scan could not run (e.g. version skew)
+};
+
+/// One query as the query actor receives it.
+struct search_request {
+  std::vector<float> query;              ///< d floats
+  search_params params;
+  clock::time_point deadline;            ///< partitions that have not answered by then are reported
+};
+
+/// The answer to one query.
+struct search_response {
+  std::vector<search_hit> hits;                   ///< nearest first, at most params.limit
+  bool partial = false;                           ///< some partitions missed the deadline or failed
+  std::vector<std::uint32_t> missing_partitions;  ///< which ones (sorted)
+  std::optional<ivfstream::error> failure;        ///< the query could not run at all
+};
+
+/// Counters and sizes of one partition.
+struct partition_stats {
+  std::uint32_t partition = 0;
+  std::uint64_t codebook_version = 0;
+  std::uint64_t live_vectors = 0;     ///< searchable vectors
+  std::uint64_t stored_slots = 0;     ///< slots including tombstones
+  std::uint64_t applied_updates = 0;  ///< partition_update messages applied
+  std::uint64_t scans = 0;            ///< scan requests served
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;  ///< (list, live vectors)
+};
+
+/// Where a partition snapshot went (or why it failed).
+struct snapshot_reply {
+  std::uint32_t partition = 0;
+  std::string file;                          ///< file name relative to the checkpoint directory
+  std::optional<ivfstream::error> failure;
+};
+
+/// Outcome of a command (apply, install, create, train, upsert, checkpoint).
+struct ack_reply {
+  std::optional<ivfstream::error> failure;  ///< empty on success
+  std::uint64_t count = 0;                  ///< what the command counts (vectors applied, …)
+};
+
+}  // namespace ivfstream::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::ack_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::index_params)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::search_params)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::partition_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::scan_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::scan_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::search_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::search_response)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::partition_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::snapshot_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const ivfstream::codebook_set>)

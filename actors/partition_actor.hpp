@@ -1,0 +1,43 @@
+#pragma once
+// partition_actor: the thin CAF shell around partition_state. One per share of the inverted lists;
+// scans of different partitions run in parallel on the scheduler's threads.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+#include "actors/partition_state.hpp"
+
+namespace ivfstream::actors {
+
+/// Messages a partition understands (every reply is in-band: failures travel in the reply).
+using partition_actor = caf::typed_actor<
+    /// Local top-k' of the probes it owns.
+    caf::replies_to<scan_atom, scan_request>::with<scan_reply>,
+    /// Applies one encoded update; count = live vectors afterwards.
+    caf::replies_to<apply_atom, partition_update>::with<ack_reply>,
+    /// Installs trained codebooks (drops entries of older ones).
+    caf::replies_to<codebooks_atom, std::shared_ptr<const codebook_set>>::with<ack_reply>,
+    /// Writes a snapshot to the given path.
+    caf::replies_to<snapshot_atom, std::string>::with<snapshot_reply>,
+    /// Sizes and counters.
+    caf::replies_to<stats_atom>::with<partition_stats>,
+    /// Fault injection (tests, drills): the partition stalls for the given milliseconds, as a slow
+    /// or overloaded partition would; queries meanwhile see it miss their deadline.
+    caf::reacts_to<delay_atom, std::uint32_t>>;
+
+/// Actor state: the plain partition_state.
+struct partition_actor_state {
+  std::shared_ptr<partition_state> core;
+  static inline const char* name = "ivfstream.partition";
+};
+
+/// Spawnable behaviour. `initial` is the (possibly restored) state the actor takes ownership of.
+partition_actor::behavior_type
+partition_behavior(partition_actor::stateful_pointer<partition_actor_state> self,
+                   std::shared_ptr<partition_state> initial);
+
+}  // namespace ivfstream::actors
