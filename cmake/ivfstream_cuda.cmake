@@ -8,7 +8,9 @@ if(NOT IVFSTREAM_CUDA MATCHES "^(auto|on|off)$")
 endif()
 
 set(IVFSTREAM_WITH_CUDA OFF)
-if(NOT IVFSTREAM_CUDA STREQUAL "off")
+if(IVFSTREAM_CUDA STREQUAL "off")
+  message(STATUS "ivfstream: CUDA training kernels OFF (IVFSTREAM_CUDA=off)")
+else()
   # nvcc is often installed outside PATH (/usr/local/cuda/bin): point check_language at it.
   if(NOT DEFINED CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX})
     find_program(IVFSTREAM_NVCC nvcc HINTS ENV CUDA_HOME ENV CUDA_PATH /usr/local/cuda PATH_SUFFIXES bin)

@@ -44,7 +44,9 @@ pid_hs=$!
 "$nvcc" "${common[@]}" -c tests/gpu/cpu_lloyd.cpp -o "$build/cpu_lloyd.o" &
 pid_cl=$!
 "$nvcc" "${common[@]}" -c tests/gpu/kmeans_check.cpp -o "$build/kmeans_check.o"
-wait "$pid_cu" && wait "$pid_hs" && wait "$pid_cl"
+wait "$pid_cu"
+wait "$pid_hs"
+wait "$pid_cl"
 "$nvcc" -arch="$arch" -o "$build/kmeans_check" "$build"/gpu_kmeans.o "$build"/kmeans_host_steps.o \
   "$build"/cpu_lloyd.o "$build"/kmeans_check.o -lcublas -Xcompiler -pthread
 echo "build: $(( $(date +%s) - t0 )) s -> $build/kmeans_check"
