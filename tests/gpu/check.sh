@@ -47,8 +47,10 @@ pid_cl=$!
 wait "$pid_cu"
 wait "$pid_hs"
 wait "$pid_cl"
+# rpath to the toolkit's libraries, so libcublas.so is found even where ld.so.conf does not list them.
+cuda_lib="$(cd "$(dirname "$(readlink -f "$nvcc")")/.." && pwd)/lib64"
 "$nvcc" -arch="$arch" -o "$build/kmeans_check" "$build"/gpu_kmeans.o "$build"/kmeans_host_steps.o \
-  "$build"/cpu_lloyd.o "$build"/kmeans_check.o -lcublas -Xcompiler -pthread
+  "$build"/cpu_lloyd.o "$build"/kmeans_check.o -lcublas -Xcompiler -pthread -Xlinker -rpath="$cuda_lib"
 echo "build: $(( $(date +%s) - t0 )) s -> $build/kmeans_check"
 
 timeout "${CHECK_TIMEOUT:-480}" "$build/kmeans_check" "$@"
