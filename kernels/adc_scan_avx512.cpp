@@ -6,9 +6,8 @@
 // M < 16: the unrolled scalar loop (4 codes, independent accumulators), which wins there because a
 // gather would run half empty. Both are load-port bound (one table load per sub-code); measured on a
 // Xeon with AVX-512 (M=16: 312 vs 303 Mcodes/s; M=64: 74 vs 59; M=8: 316 vs 527).
-// Other widths: the same per-code structure, with each lane fetching the 32-bit word that holds its
-// sub-code (a gather with byte offsets (m·nbits)/8), shifting by (m·nbits)%8 and masking. Rows too close
-// to the end of `codes` for the 4-byte fetch take the scalar path.
+// Other widths: the same per-code structure; the sub-codes are unpacked without a gather (masked load
+// + vpermb + variable shift, AVX-512VBMI), so only the table lookup is a gather.
 #include <immintrin.h>
 
 
@@ -63,29 +62,42 @@ void adc_scan_8bit(const std::uint8_t* codes, std::size_t n, std::size_t M, cons
   }
 }
 
-/// Sub-code m of a row = (load32(row + byte_off[m]) >> shift[m]) & mask, vectorised over 16 m.
+/// Per code and chunk of 16 sub-quantizers (which starts on a byte boundary, 16·nbits being a multiple
+/// of 8): a masked 64-byte load of the row from the chunk's first byte (never past the row), one vpermb
+/// that gives each dword lane j the 4 bytes from (j·nbits)/8, a shift by (j·nbits)%8 and a mask; then
+/// the table gather. Two codes in flight.
 void adc_scan_generic(const std::uint8_t* codes, std::size_t n, std::size_t M, unsigned nbits,
                       const float* lut, float bias, float* out) {
   const std::size_t code_size = (M * nbits + 7) / 8;
-  const std::size_t ksub = std::size_t{1} << nbits;
-  const __m512i mask = _mm512_set1_epi32(static_cast<int>(ksub - 1));
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  // rows whose 4-byte fetches stay inside codes: the last byte read is row + code_size - 1 + 3
-  const std::size_t n_vec = rows_safe_for_word_fetch(n, code_size);
+  const __m512i mask = _mm512_set1_epi32(static_cast<int>((1u << nbits) - 1));
+  alignas(64) std::uint8_t ctrl_bytes[64];
+  alignas(64) std::uint32_t shift_words[16];
+  for (unsigned j = 0; j < 16; ++j) {
+    const unsigned bit = j * nbits;
+    for (unsigned t = 0; t < 4; ++t) ctrl_bytes[4 * j + t] = static_cast<std::uint8_t>((bit >> 3) + t);
+    shift_words[j] = bit & 7;
+  }
+  const __m512i ctrl = _mm512_load_si512(ctrl_bytes);
+  const __m512i shift = _mm512_load_si512(shift_words);
+  const __m512i base0 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          static_cast<unsigned>(nbits));
+  const __m512i base_step = _mm512_set1_epi32(16 << nbits);
+  const std::size_t chunk_bytes = 2 * nbits;  // 16 sub-codes
+  auto window_mask = [&](std::size_t start) -> __mmask64 {
+    const std::size_t left = code_size - start;
+    return left >= 64 ? ~__mmask64{0} : ((__mmask64{1} << left) - 1);
+  };
   std::size_t i = 0;
-  for (; i + 2 <= n_vec; i += 2) {
+  for (; i + 2 <= n; i += 2) {
     const std::uint8_t* r0 = codes + i * code_size;
     const std::uint8_t* r1 = r0 + code_size;
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    for (std::size_t m = 0; m < M; m += 16) {
+    __m512i base = base0;
+    for (std::size_t m = 0, start = 0; m < M; m += 16, start += chunk_bytes, base = _mm512_add_epi32(base, base_step)) {
       const __mmask16 k = lanes(M - m);
-      const __m512i mv = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(m)));
-      const __m512i bit = _mm512_mullo_epi32(mv, _mm512_set1_epi32(static_cast<int>(nbits)));
-      const __m512i byte = _mm512_srli_epi32(bit, 3);
-      const __m512i shift = _mm512_and_si512(bit, _mm512_set1_epi32(7));
-      const __m512i base = _mm512_slli_epi32(mv, static_cast<unsigned>(nbits));
-      const __m512i w0 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, byte, r0, 1);
-      const __m512i w1 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, byte, r1, 1);
+      const __mmask64 wm = window_mask(start);
+      const __m512i w0 = _mm512_permutexvar_epi8(ctrl, _mm512_maskz_loadu_epi8(wm, r0 + start));
+      const __m512i w1 = _mm512_permutexvar_epi8(ctrl, _mm512_maskz_loadu_epi8(wm, r1 + start));
       const __m512i i0 = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(w0, shift), mask));
       const __m512i i1 = _mm512_add_epi32(base, _mm512_and_si512(_mm512_srlv_epi32(w1, shift), mask));
       a0 = _mm512_add_ps(a0, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, i0, lut, 4));

@@ -27,12 +27,12 @@ void matmul_nt_loop(const float* a, std::size_t n, const float* b, std::size_t m
 }
 
 /// Restores the calling thread's OpenMP thread count on scope exit.
-class omp_single_thread_scope {
+class omp_thread_scope {
  public:
-  omp_single_thread_scope() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~omp_single_thread_scope() { omp_set_num_threads(previous_); }
-  omp_single_thread_scope(const omp_single_thread_scope&) = delete;
-  omp_single_thread_scope& operator=(const omp_single_thread_scope&) = delete;
+  explicit omp_thread_scope(int threads) : previous_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+  ~omp_thread_scope() { omp_set_num_threads(previous_); }
+  omp_thread_scope(const omp_thread_scope&) = delete;
+  omp_thread_scope& operator=(const omp_thread_scope&) = delete;
 
  private:
   int previous_;
@@ -46,7 +46,8 @@ const dnnl::engine& cpu_engine() {
 
 }  // namespace
 
-void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
+void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c,
+               int max_threads) {
   if (n == 0 || m == 0) return;
   if (d == 0) {
     std::fill(c, c + n * m, 0.f);
@@ -62,7 +63,7 @@ void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std
   using tag = dnnl::memory::format_tag;
   const auto N = static_cast<dnnl::memory::dim>(n), M = static_cast<dnnl::memory::dim>(m),
              D = static_cast<dnnl::memory::dim>(d);
-  omp_single_thread_scope single_thread;
+  omp_thread_scope threads(max_threads < 1 ? 1 : max_threads);
   try {
   const auto& engine = cpu_engine();
   const dnnl::memory::desc src_md(dims{N, D}, dt::f32, tag::ab);

@@ -9,8 +9,9 @@ namespace ivfstream::kernels {
 ///   c : n × m floats, row-major (written completely; need not be initialised)
 /// n or m may be 0 (nothing is written); d == 0 writes zeros.
 ///
-/// Runs on the calling thread only: the OpenMP thread count of the calling thread is set to 1
-/// for the duration of the call and restored afterwards (CAF's scheduler owns the cores).
+/// Runs on the calling thread only by default: the OpenMP thread count of the calling thread is set
+/// to max_threads (default 1) for the duration of the call and restored afterwards (CAF's scheduler
+/// owns the cores; pass more only from a thread that owns spare cores, e.g. offline training).
 /// Tiny products (n·m·d below ~32k multiply-adds) take a plain loop.
 ///
 /// Cost: the first call for a new (n, m, d) shape creates a oneDNN primitive (JIT code
@@ -19,6 +20,7 @@ namespace ivfstream::kernels {
 /// should therefore use a fixed block size (assign_nearest in kernels/kmeans.hpp does).
 ///
 /// Thread-safety: reentrant; concurrent calls from different threads are safe.
-void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c);
+void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c,
+               int max_threads = 1);
 
 }  // namespace ivfstream::kernels

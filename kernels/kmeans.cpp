@@ -48,13 +48,13 @@ std::size_t block_rows(std::size_t n, std::size_t k) {
 /// assign_nearest with precomputed ‖x_i‖² (x_norms) and ‖c_j‖² (c_norms).
 void assign_with_norms(const float* x, const float* x_norms, std::size_t n, const float* centroids,
                        const float* c_norms, std::size_t k, std::size_t d, std::uint32_t* labels,
-                       float* dists) {
+                       float* dists, int max_threads) {
   const std::size_t bn = block_rows(n, k);
   std::vector<float> ip(bn * k), best(bn);
   const auto& kt = default_kernels();
   for (std::size_t i0 = 0; i0 < n; i0 += bn) {
     const std::size_t rows = std::min(bn, n - i0);
-    matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data());
+    matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data(), max_threads);
     kt.nearest_from_ip(ip.data(), rows, k, c_norms, labels + i0, best.data());
     if (dists != nullptr)
       for (std::size_t r = 0; r < rows; ++r) dists[i0 + r] = std::max(0.f, x_norms[i0 + r] + best[r]);
@@ -128,17 +128,17 @@ std::vector<float> gather_rows(const float* x, std::size_t d, const std::vector<
 }  // namespace
 
 void assign_nearest(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
-                    std::uint32_t* labels, float* dists) {
+                    std::uint32_t* labels, float* dists, int max_threads) {
   IVF_ASSERT(k >= 1);
   if (n == 0) return;
   std::vector<float> x_norms(n), c_norms(k);
   row_norms(x, n, d, x_norms.data());
   row_norms(centroids, k, d, c_norms.data());
-  assign_with_norms(x, x_norms.data(), n, centroids, c_norms.data(), k, d, labels, dists);
+  assign_with_norms(x, x_norms.data(), n, centroids, c_norms.data(), k, d, labels, dists, max_threads);
 }
 
 void nearest_centroids(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
-                       std::size_t count, std::uint32_t* out_labels, float* out_dists) {
+                       std::size_t count, std::uint32_t* out_labels, float* out_dists, int max_threads) {
   IVF_ASSERT(count >= 1 && count <= k);
   if (n == 0) return;
   std::vector<float> c_norms(k);
@@ -149,7 +149,7 @@ void nearest_centroids(const float* x, std::size_t n, const float* centroids, st
   const auto& kt = default_kernels();
   for (std::size_t i0 = 0; i0 < n; i0 += bn) {
     const std::size_t rows = std::min(bn, n - i0);
-    matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data());
+    matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data(), max_threads);
     for (std::size_t r = 0; r < rows; ++r) {
       const float* xi = x + (i0 + r) * d;
       const float xn = kt.inner_product(xi, xi, d);
@@ -205,7 +205,8 @@ kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k
   bool repaired = false;
   for (std::size_t it = 0;; ++it) {
     row_norms(cent, k, d, c_norms.data());
-    assign_with_norms(train, x_norms.data(), nt, cent, c_norms.data(), k, d, labels.data(), dists.data());
+    assign_with_norms(train, x_norms.data(), nt, cent, c_norms.data(), k, d, labels.data(), dists.data(),
+                      opt.max_threads);
     double objective = 0;
     for (std::size_t i = 0; i < nt; ++i) objective += dists[i];
     result.objective = objective;

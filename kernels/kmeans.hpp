@@ -1,6 +1,6 @@
 #pragma once
 // Nearest-centroid assignment and Lloyd k-means (coarse quantiser and PQ codebook training).
-// All arrays row-major float, no padding. Single-threaded (see kernels/gemm.hpp).
+// All arrays row-major float, no padding. Single-threaded unless max_threads > 1 (see kernels/gemm.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -11,15 +11,15 @@ namespace ivfstream::kernels {
 /// labels[i] in [0,k), dists[i] = ‖x_i − c‖². Computed as ‖x‖² − 2⟨x,c⟩ + ‖c‖² through matmul_nt in row
 /// blocks (scratch bounded to ~4 MiB + k floats), clamped at 0. Ties go to the lower centroid index.
 ///   labels : n uint32      dists : n floats (may be nullptr when not needed)
-/// @pre k >= 1. Thread-safety: reentrant (no shared state).
+/// max_threads: see matmul_nt. @pre k >= 1. Thread-safety: reentrant (no shared state).
 void assign_nearest(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
-                    std::uint32_t* labels, float* dists);
+                    std::uint32_t* labels, float* dists, int max_threads = 1);
 
 /// For each of the n rows, the `count` nearest centroids ascending by (distance, index):
 ///   out_labels : n × count uint32      out_dists : n × count floats (squared L2, clamped at 0)
 /// @pre 1 <= count <= k (the caller clamps count to k). Thread-safety: reentrant.
 void nearest_centroids(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
-                       std::size_t count, std::uint32_t* out_labels, float* out_dists);
+                       std::size_t count, std::uint32_t* out_labels, float* out_dists, int max_threads = 1);
 
 /// Options of kmeans().
 struct kmeans_options {
@@ -27,6 +27,7 @@ struct kmeans_options {
   std::uint64_t seed = 42;                    ///< seeds subsampling and k-means++
   std::size_t max_points_per_centroid = 256;  ///< subsample to k × this (LanceDB sample_rate), seeded
   bool spherical = false;                     ///< renormalise centroids to unit length each step
+  int max_threads = 1;                        ///< OpenMP threads for the matrix products (matmul_nt)
 };
 
 /// Result of kmeans().

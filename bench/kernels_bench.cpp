@@ -1,0 +1,136 @@
+// Kernel throughput for the performance note (not a test): ADC scans per SIMD level and nbits, 4-bit
+// fast-scan per level, matmul_nt and k-means at Fashion-MNIST scale (synthetic data of that shape).
+// Usage: ivfstream_kernels_bench [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/fast_scan.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/kernel_table.hpp"
+#include "kernels/kmeans.hpp"
+#include "kernels/pq_codes.hpp"
+
+namespace k = ivfstream::kernels;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+template <class F>
+double best_seconds(int repeats, F&& f) {
+  double best = 1e30;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = clock_type::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(clock_type::now() - t0).count());
+  }
+  return best;
+}
+
+std::vector<const k::kernel_table*> levels() {
+  std::vector<const k::kernel_table*> out;
+  for (auto level : {k::simd_level::scalar, k::simd_level::avx2, k::simd_level::avx512})
+    if (level <= k::detect_simd_level()) out.push_back(&k::kernels_for(level));
+  return out;
+}
+
+void bench_adc(std::size_t n) {
+  std::mt19937 gen(1);
+  std::printf("ADC scan, %zu codes per call, Mcodes/s (best of 5)\n", n);
+  std::printf("%6s %4s", "nbits", "M");
+  for (auto* t : levels()) std::printf(" %10s", k::to_string(t->level));
+  std::printf("\n");
+  for (unsigned nbits : {4u, 6u, 8u, 10u, 12u})
+    for (std::size_t M : {8, 16, 32, 64}) {
+      const std::size_t ksub = std::size_t{1} << nbits, cs = k::code_size(M, nbits);
+      std::vector<std::uint8_t> codes(n * cs);
+      for (auto& c : codes) c = static_cast<std::uint8_t>(gen());
+      std::vector<float> lut(M * ksub), out(n);
+      for (auto& v : lut) v = static_cast<float>(gen() % 1000);
+      std::printf("%6u %4zu", nbits, M);
+      for (auto* t : levels()) {
+        const double s = best_seconds(5, [&] { t->adc_scan(codes.data(), n, M, nbits, lut.data(), 0.f, out.data()); });
+        std::printf(" %10.1f", static_cast<double>(n) / s / 1e6);
+      }
+      std::printf("\n");
+    }
+}
+
+void bench_fast_scan(std::size_t n) {
+  std::mt19937 gen(2);
+  std::printf("\n4-bit fast-scan, %zu codes per call, Mcodes/s (best of 5): sums | fused filter (pass ~1%%)\n", n);
+  std::printf("%4s", "M");
+  for (auto* t : levels()) std::printf(" %21s", k::to_string(t->level));
+  std::printf("\n");
+  for (std::size_t M : {8, 16, 32, 64}) {
+    std::vector<std::uint16_t> sub(n * M);
+    for (auto& c : sub) c = static_cast<std::uint16_t>(gen() % 16);
+    std::vector<std::uint8_t> codes(n * k::code_size(M, 4)), blocks(k::fast_scan_bytes(n, M)),
+        lut(k::fast_scan_lut_bytes(M), 0);
+    k::pack_codes(sub.data(), n, M, 4, codes.data());
+    k::fast_scan_pack(codes.data(), n, M, blocks.data());
+    for (std::size_t i = 0; i < M * 16; ++i) lut[i] = static_cast<std::uint8_t>(gen() % 256);
+    std::vector<std::uint16_t> sums(n);
+    k::kernels_for(k::simd_level::scalar).fast_scan(blocks.data(), n, M, lut.data(), sums.data());
+    std::vector<std::uint16_t> sorted = sums;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(n / 100), sorted.end());
+    const std::uint16_t bound = sorted[n / 100];
+    std::vector<std::uint32_t> slots(n);
+    std::printf("%4zu", M);
+    for (auto* t : levels()) {
+      const double s1 = best_seconds(5, [&] { t->fast_scan(blocks.data(), n, M, lut.data(), sums.data()); });
+      const double s2 = best_seconds(
+          5, [&] { t->fast_scan_filter(blocks.data(), n, M, lut.data(), bound, slots.data(), sums.data()); });
+      std::printf(" %10.1f %10.1f", static_cast<double>(n) / s1 / 1e6, static_cast<double>(n) / s2 / 1e6);
+    }
+    std::printf("\n");
+  }
+}
+
+void bench_training(bool quick) {
+  const std::size_t n = quick ? 10000 : 60000, d = 784;
+  std::mt19937 gen(3);
+  // clustered synthetic data of Fashion-MNIST's shape: 10 centres, pixel noise
+  std::uniform_real_distribution<float> u(0.f, 255.f), noise(-40.f, 40.f);
+  std::vector<float> centres(10 * d), x(n * d);
+  for (auto& v : centres) v = u(gen);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t t = 0; t < d; ++t) x[i * d + t] = centres[(i % 10) * d + t] + noise(gen);
+
+  std::vector<float> c(4096 * 256);
+  k::matmul_nt(x.data(), 4096, x.data(), 256, d, c.data());
+  const double sm = best_seconds(5, [&] { k::matmul_nt(x.data(), 4096, x.data(), 256, d, c.data()); });
+  std::printf("\nmatmul_nt 4096x256x784 (1 thread): %.2f ms, %.1f GFLOP/s\n", sm * 1e3, 2.0 * 4096 * 256 * 784 / sm / 1e9);
+
+  k::kmeans_options opt;
+  auto t0 = clock_type::now();
+  const auto coarse = k::kmeans(x.data(), n, d, 256, opt);
+  const double tc = std::chrono::duration<double>(clock_type::now() - t0).count();
+  std::printf("kmeans %zux%zu k=256 (coarse): %.2f s, %zu iterations\n", n, d, tc, coarse.iterations);
+
+  const std::size_t M = 16, dsub = d / M;
+  std::vector<float> sub(n * dsub);
+  t0 = clock_type::now();
+  std::size_t iters = 0;
+  for (std::size_t m = 0; m < M; ++m) {
+    for (std::size_t i = 0; i < n; ++i) std::memcpy(&sub[i * dsub], &x[i * d + m * dsub], dsub * sizeof(float));
+    iters += k::kmeans(sub.data(), n, dsub, 256, opt).iterations;
+  }
+  const double tp = std::chrono::duration<double>(clock_type::now() - t0).count();
+  std::printf("kmeans PQ 16 x (%zux%zu k=256): %.2f s, %zu iterations in all\n", n, dsub, tp, iters);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  std::printf("detected SIMD level: %s\n\n", k::to_string(k::detect_simd_level()));
+  bench_adc(quick ? 20000 : 200000);
+  bench_fast_scan(quick ? 32000 : 320000);
+  bench_training(quick);
+  return 0;
+}
