@@ -1,5 +1,7 @@
 #include "index/error.hpp"
 
+#include <ostream>
+
 namespace ivfstream {
 
 const char* to_string(errc code) noexcept {
@@ -19,6 +21,8 @@ const char* to_string(errc code) noexcept {
   }
   return "unknown";
 }
+
+std::ostream& operator<<(std::ostream& os, errc code) { return os << to_string(code); }
 
 std::string error::to_string() const { return std::string(ivfstream::to_string(code_)) + ": " + message_; }
 

@@ -3,6 +3,7 @@
 // value and what was allowed, and result<T> = value or error. No exceptions cross these boundaries.
 // The actor layer converts them to caf::error at its edge.
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <utility>
 #include <variant>
@@ -29,6 +30,8 @@ enum class errc : std::uint8_t {
 
 /// Stable lower-case name of a code, e.g. "invalid_argument".
 const char* to_string(errc code) noexcept;
+/// Writes to_string(code) (test diagnostics, logs).
+std::ostream& operator<<(std::ostream& os, errc code);
 
 /// An error: a code and a human-readable message naming the value and what was allowed.
 class [[nodiscard]] error {

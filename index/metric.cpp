@@ -1,5 +1,6 @@
 #include "index/metric.hpp"
 
+#include <ostream>
 #include <string>
 
 namespace ivfstream {
@@ -12,6 +13,8 @@ const char* to_string(metric m) noexcept {
   }
   return "l2";
 }
+
+std::ostream& operator<<(std::ostream& os, metric m) { return os << to_string(m); }
 
 result<metric> parse_metric(std::string_view text) {
   if (text == "l2" || text == "euclidean") return metric::l2;

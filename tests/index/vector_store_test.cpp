@@ -1,0 +1,122 @@
+#define BOOST_TEST_MODULE vector_store
+#include <boost/test/unit_test.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "index/vector_store.hpp"
+
+using namespace ivfstream;
+namespace fs = std::filesystem;
+
+namespace {
+std::vector<float> rows(std::size_t n, std::size_t d, float base) {
+  std::vector<float> x(n * d);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = base + static_cast<float>(i);
+  return x;
+}
+fs::path fresh_dir(const char* name) {
+  const fs::path p = fs::temp_directory_path() / (std::string("ivfstream-vs-test-") + name + "-" +
+                                                  std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(append_spans_segments_and_reads_back) {
+  const std::size_t d = 7;
+  // 10 rows per segment: 3 appends of 4, 9, 15 rows cross segment ends.
+  auto store = vector_store::create("", d, 10 * d * sizeof(float));
+  BOOST_REQUIRE(store);
+  auto& s = **store;
+  BOOST_TEST(s.rows_per_segment() == 10u);
+  std::vector<float> all;
+  std::size_t first = 0;
+  for (std::size_t n : {4u, 9u, 15u}) {
+    const auto x = rows(n, d, 1000.0f * n);
+    auto r = s.append(x.data(), n);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(*r == first);
+    first += n;
+    all.insert(all.end(), x.begin(), x.end());
+  }
+  BOOST_TEST(s.size() == 28u);
+  BOOST_TEST(s.num_segments() == 3u);
+  for (std::size_t r = 0; r < 28; ++r)
+    BOOST_TEST(std::vector<float>(s.row(r), s.row(r) + d) ==
+                   std::vector<float>(all.begin() + r * d, all.begin() + (r + 1) * d),
+               boost::test_tools::per_element());
+  BOOST_TEST(s.used_bytes() == 28u * d * sizeof(float));
+  BOOST_TEST(s.mapped_bytes() == 3u * (k_vector_segment_header_bytes + 10 * d * sizeof(float)));
+}
+
+BOOST_AUTO_TEST_CASE(segment_files_follow_the_documented_layout) {
+  const fs::path dir = fresh_dir("layout");
+  const std::size_t d = 3;
+  {
+    auto store = vector_store::create(dir.string(), d, 4 * d * sizeof(float));
+    BOOST_REQUIRE(store);
+    const auto x = rows(6, d, 0.5f);
+    BOOST_REQUIRE((*store)->append(x.data(), 6));
+    BOOST_TEST(fs::exists(dir / "vectors-000000.seg"));
+    BOOST_TEST(fs::exists(dir / "vectors-000001.seg"));
+    BOOST_TEST(fs::file_size(dir / "vectors-000001.seg") == k_vector_segment_header_bytes + 4 * d * sizeof(float));
+  }
+  // the files stay (storage_dir given) and hold header + rows
+  std::ifstream in(dir / "vectors-000001.seg", std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(std::string(bytes.data(), 8) == "IVFSVSEG");
+  std::uint32_t version, dim;
+  std::uint64_t cap, index;
+  std::memcpy(&version, bytes.data() + 8, 4);
+  std::memcpy(&dim, bytes.data() + 12, 4);
+  std::memcpy(&cap, bytes.data() + 16, 8);
+  std::memcpy(&index, bytes.data() + 24, 8);
+  BOOST_TEST(version == k_vector_segment_version);
+  BOOST_TEST(dim == d);
+  BOOST_TEST(cap == 4u);
+  BOOST_TEST(index == 1u);
+  float row4[3];
+  std::memcpy(row4, bytes.data() + k_vector_segment_header_bytes, sizeof(row4));  // global row 4 = segment 1 row 0
+  BOOST_TEST(row4[0] == 0.5f + 12.0f);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(private_directory_is_removed_on_destruction) {
+  std::string dir;
+  {
+    auto store = vector_store::create("", 4);
+    BOOST_REQUIRE(store);
+    dir = (*store)->directory();
+    const auto x = rows(2, 4, 0.0f);
+    BOOST_REQUIRE((*store)->append(x.data(), 2));
+    BOOST_TEST(fs::exists(dir));
+  }
+  BOOST_TEST(!fs::exists(dir));
+}
+
+BOOST_AUTO_TEST_CASE(directory_with_segments_is_refused) {
+  const fs::path dir = fresh_dir("reuse");
+  {
+    auto a = vector_store::create(dir.string(), 2, 64);
+    BOOST_REQUIRE(a);
+    const auto x = rows(1, 2, 0.0f);
+    BOOST_REQUIRE((*a)->append(x.data(), 1));
+  }
+  auto b = vector_store::create(dir.string(), 2, 64);
+  BOOST_REQUIRE(!b);
+  BOOST_TEST(b.error().code() == errc::invalid_argument);
+  BOOST_TEST(b.error().message().find("already holds vector segments") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(bad_arguments_are_errors) {
+  auto a = vector_store::create("", 0);
+  BOOST_REQUIRE(!a);
+  BOOST_TEST(a.error().message().find("dimension=0") != std::string::npos);
+  auto b = vector_store::create("", 16, 8);
+  BOOST_REQUIRE(!b);
+  BOOST_TEST(b.error().message().find("segment_bytes=8") != std::string::npos);
+}
