@@ -4,7 +4,11 @@
 // second time per forced level (IVFSTREAM_SIMD), which also checks default_kernels() honours it.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -122,4 +126,37 @@ BOOST_AUTO_TEST_CASE(kmeans_steps_equal_scalar) {
       BOOST_TEST(got == want, boost::test_tools::per_element());
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(adc_scan_never_reads_past_the_codes) {
+  // codes end exactly at a PROT_NONE guard page: any over-read (a 4-byte fetch or a full-width load
+  // past the last row) crashes the test
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_TEST_REQUIRE(mem != MAP_FAILED);
+  auto* base = static_cast<std::uint8_t*>(mem);
+  BOOST_TEST_REQUIRE(mprotect(base + page, page, PROT_NONE) == 0);
+  std::mt19937 gen(4);
+  const auto& ref = k::kernels_for(k::simd_level::scalar);
+  for (unsigned nbits : {4u, 6u, 8u, 10u, 12u})
+    for (std::size_t M : {1, 3, 8, 16, 17, 33})
+      for (std::size_t n : {1, 2, 3, 5}) {
+        const std::size_t bytes = n * k::code_size(M, nbits), ksub = std::size_t{1} << nbits;
+        std::uint8_t* codes = base + page - bytes;
+        for (std::size_t i = 0; i < bytes; ++i) codes[i] = static_cast<std::uint8_t>(gen());
+        if (nbits == 6 || nbits == 10 || nbits == 12 || nbits == 4) {
+          // clear the unused high bits of each row (pack_codes leaves them zero)
+          std::vector<std::uint16_t> sub(n * M);
+          k::unpack_codes(codes, n, M, nbits, sub.data());
+          k::pack_codes(sub.data(), n, M, nbits, codes);
+        }
+        const auto lut = integers(M * ksub, gen, 0, 100);
+        std::vector<float> want(n), got(n);
+        ref.adc_scan(codes, n, M, nbits, lut.data(), 0.f, want.data());
+        for (auto* t : levels_under_test()) {
+          t->adc_scan(codes, n, M, nbits, lut.data(), 0.f, got.data());
+          BOOST_TEST(got == want, boost::test_tools::per_element());
+        }
+      }
+  munmap(mem, 2 * page);
 }
