@@ -18,6 +18,7 @@ using create_atom = caf::atom_constant<caf::atom("create")>;        ///< client 
 using poll_atom = caf::atom_constant<caf::atom("poll")>;            ///< self-tick of Kafka consumers
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;   ///< client → ingest
 using delay_atom = caf::atom_constant<caf::atom("delay")>;          ///< fault injection on a partition
+using attach_atom = caf::atom_constant<caf::atom("attach")>;        ///< hand a Kafka feed to an actor
 using stop_atom = caf::atom_constant<caf::atom("stop")>;            ///< orderly shutdown of a loop
 
 }  // namespace ivfstream::actors

@@ -41,6 +41,8 @@ engine_options engine_options::from(const service_config& cfg) {
   o.query_deadline = std::chrono::milliseconds(cfg.engine.query_deadline_ms);
   o.train_after = cfg.engine.train_after;
   o.default_search = cfg.search;
+  o.checkpoint_interval_ms = cfg.engine.checkpoint_interval_ms;
+  o.checkpoint_interval_records = cfg.engine.checkpoint_interval_records;
   return o;
 }
 
@@ -105,7 +107,7 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
                                                 options.data_dir + "' was written with " +
                                                 std::to_string(m->num_partition_actors));
       codebooks = m->codebooks;
-      ingest->create_index(codebooks->params(), m->train_after ? m->train_after : options.train_after);
+      IVF_TRY(ingest->create_index(codebooks->params(), m->train_after ? m->train_after : options.train_after));
       ingest->adopt(codebooks);
       for (std::uint32_t p = 0; p < P; ++p) {
         IVF_TRY(parts[p]->install(codebooks));
@@ -131,6 +133,8 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
   setup.queries = im->queries;
   setup.data_dir = options.data_dir;
   setup.last_checkpoint = last_checkpoint;
+  setup.checkpoint_interval_ms = options.checkpoint_interval_ms;
+  setup.checkpoint_interval_records = options.checkpoint_interval_records;
   im->restored_ingest = ingest;
   im->ingest = sys.spawn<caf::detached>(actors::ingest_behavior, std::move(setup));
   return std::unique_ptr<engine>(new engine(std::move(im)));
@@ -224,6 +228,14 @@ result<engine_stats> engine::stats() const {
             out.rejected = s.counters.rejected;
             out.last_checkpoint = s.last_checkpoint;
             for (const auto& [tp, off] : s.offsets) out.offsets.emplace_back(tp.first, tp.second, off);
+            out.applied_vectors = s.applied_vectors;
+            out.kafka_records = s.feed.records;
+            out.dead_letters = s.feed.dead_letters;
+            out.freshness_samples = s.freshness.samples;
+            out.freshness_p50_us = s.freshness.p50_us;
+            out.freshness_p99_us = s.freshness.p99_us;
+            out.freshness_max_us = s.freshness.max_us;
+            if (s.last_error) out.last_error = s.last_error->to_string();
           },
           [&](caf::error& e) { failure = from_caf(e, "stats"); });
   if (failure) return std::move(*failure);

@@ -16,6 +16,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "index/error.hpp"
@@ -39,6 +40,8 @@ struct engine_options {
   std::chrono::milliseconds query_deadline{1000};  ///< default deadline of a search
   std::uint64_t train_after = 0;          ///< train after this many vectors; 0 = default (ingest_state)
   search_params default_search;           ///< what search() starts from
+  std::uint64_t checkpoint_interval_ms = 5000;        ///< Kafka ingest: checkpoint this often (0 = never by time)
+  std::uint64_t checkpoint_interval_records = 100000; ///< ... or after this many records (0 = never by count)
 
   /// The engine part of a service configuration ([engine], [search]).
   static engine_options from(const service_config& cfg);
@@ -64,6 +67,12 @@ struct engine_stats {
   std::vector<std::uint64_t> partition_sizes;  ///< live vectors per partition actor
   std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;  ///< (list, live vectors), by list
   std::vector<std::tuple<std::string, std::int32_t, std::int64_t>> offsets;  ///< Kafka (topic, partition, next)
+  std::uint64_t applied_vectors = 0;           ///< vectors acknowledged by partitions (Kafka path)
+  std::uint64_t kafka_records = 0;             ///< vectors-topic records read
+  std::uint64_t dead_letters = 0;              ///< records sent to the dead-letter topic
+  std::uint64_t freshness_samples = 0;         ///< Kafka records timed produce → searchable
+  double freshness_p50_us = 0, freshness_p99_us = 0, freshness_max_us = 0;
+  std::string last_error;                      ///< last Kafka/checkpoint failure, "" if none
 };
 
 class engine;

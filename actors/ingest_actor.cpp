@@ -1,5 +1,6 @@
 #include "actors/ingest_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "actors/internal/durable_file.hpp"
@@ -26,7 +27,11 @@ void send_and_reply(ingest_pointer self, routed_batch batch, caf::typed_response
 }
 
 // Snapshots every partition into checkpoint-<seq>/, then writes manifest-<seq>.
-void run_checkpoint(ingest_pointer self, caf::typed_response_promise<ack_reply> rp) {
+void run_checkpoint(ingest_pointer self, std::function<void(ack_reply)> rp_done) {
+  struct deliverer {
+    std::function<void(ack_reply)> f;
+    void deliver(ack_reply r) { f(std::move(r)); }
+  } rp{std::move(rp_done)};
   auto& st = self->state;
   const auto& core = *st.setup.state;
   const std::uint64_t seq = st.setup.last_checkpoint + 1;
@@ -49,6 +54,8 @@ void run_checkpoint(ingest_pointer self, caf::typed_response_promise<ack_reply> 
   auto left = std::make_shared<std::size_t>(st.setup.partitions.size());
   auto failure = std::make_shared<std::optional<ivfstream::error>>();
   st.checkpoint_running = true;
+  st.last_checkpoint_time = std::chrono::steady_clock::now();
+  st.records_since_checkpoint = 0;
   auto finish = [self, rp, manifest, left, failure, seq]() mutable {
     if (--*left != 0) return;
     self->state.checkpoint_running = false;
@@ -81,6 +88,107 @@ void run_checkpoint(ingest_pointer self, caf::typed_response_promise<ack_reply> 
               finish();
             });
   }
+}
+
+// Kafka loop constants: records per poll, how long a poll may wait, pause when idle or failing.
+constexpr std::size_t k_poll_records = 1024;
+constexpr std::chrono::milliseconds k_poll_wait{2};
+constexpr std::chrono::milliseconds k_backoff{50};
+constexpr std::size_t k_freshness_samples = 1u << 16;
+
+std::uint64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void record_freshness(ingest_actor_state& st, const std::vector<std::uint64_t>& created) {
+  const std::uint64_t now = now_us();
+  for (auto c : created) {
+    if (c == 0) continue;
+    const float v = now > c ? static_cast<float>(now - c) : 0.f;
+    if (st.freshness_us.size() < k_freshness_samples)
+      st.freshness_us.push_back(v);
+    else
+      st.freshness_us[st.freshness_next++ % k_freshness_samples] = v;
+    ++st.freshness_count;
+  }
+}
+
+// Stages a batch produced by the Kafka loop and dispatches it; freshness is measured on the ack.
+void dispatch_kafka(ingest_pointer self, routed_batch batch, std::vector<std::uint64_t> created) {
+  ++self->state.inflight;
+  dispatch_batch(self, self->state.setup.partitions, self->state.setup.queries, std::move(batch),
+                 [self, created = std::move(created)](ack_reply r) {
+                   auto& st = self->state;
+                   --st.inflight;
+                   if (r.failure) st.last_error = std::move(r.failure);
+                   st.applied_vectors += r.count;
+                   record_freshness(st, created);
+                 });
+}
+
+// One round of the Kafka loop: poll, validate, coalesce consecutive upserts, stage, dispatch.
+void kafka_round(ingest_pointer self) {
+  auto& st = self->state;
+  auto& core = *st.setup.state;
+  auto& feed = *st.feed;
+  auto records = feed.poll(k_poll_records, k_poll_wait);
+  if (!records) {
+    st.last_error = std::move(records).error();
+    self->delayed_send(self, k_backoff, poll_atom::value);
+    return;
+  }
+  const std::size_t d = core.params() ? core.params()->dimension : 0;
+  std::vector<std::uint64_t> ids;
+  std::vector<float> x;
+  std::vector<std::uint64_t> created;
+  auto flush = [&]() {
+    if (ids.empty()) return;
+    auto batch = core.upsert(ids.data(), x.data(), ids.size(), d);
+    if (!batch)
+      st.last_error = std::move(batch).error();  // cannot happen: every record was checked alone
+    else
+      dispatch_kafka(self, std::move(*batch), std::move(created));
+    ids.clear();
+    x.clear();
+    created.clear();
+  };
+  for (auto& r : *records) {
+    ++st.records_since_checkpoint;
+    if (!r.rejected) {
+      auto& rec = r.record;
+      if (rec.kind == connectors::vector_record_kind::upsert) {
+        auto ok = core.check_upsert(rec.ids.data(), rec.vectors.data(), rec.ids.size(), rec.dimension);
+        if (!ok) {
+          feed.reject(r, ok.error());
+        } else {
+          ids.insert(ids.end(), rec.ids.begin(), rec.ids.end());
+          x.insert(x.end(), rec.vectors.begin(), rec.vectors.end());
+          created.push_back(rec.created_at_us);
+        }
+      } else {
+        flush();
+        auto batch = core.remove(rec.ids.data(), rec.ids.size());
+        if (batch) dispatch_kafka(self, std::move(*batch), {});
+      }
+    }
+    core.note_offset(r.topic, r.partition, r.offset);
+  }
+  flush();
+  // Periodic checkpoint (only once trained: before that a restart replays from the start).
+  const auto since = std::chrono::steady_clock::now() - st.last_checkpoint_time;
+  const bool by_time = st.setup.checkpoint_interval_ms > 0 &&
+                       since >= std::chrono::milliseconds(st.setup.checkpoint_interval_ms);
+  const bool by_count = st.setup.checkpoint_interval_records > 0 &&
+                        st.records_since_checkpoint >= st.setup.checkpoint_interval_records;
+  if ((by_time || by_count) && !st.checkpoint_running && core.trained() && !st.setup.data_dir.empty())
+    run_checkpoint(self, [self](ack_reply r) {
+      if (r.failure) self->state.last_error = std::move(r.failure);
+    });
+  if (records->empty() || st.inflight > st.setup.max_inflight_batches)
+    self->delayed_send(self, std::chrono::milliseconds(1), poll_atom::value);
+  else
+    self->send(self, poll_atom::value);
 }
 
 }  // namespace
@@ -147,7 +255,7 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         if (st.checkpoint_running)
           return failed(fail(errc::resource_exhausted, "checkpoint: another checkpoint is still being written"));
         auto rp = self->make_response_promise<ack_reply>();
-        run_checkpoint(self, rp);
+        run_checkpoint(self, [rp](ack_reply r) mutable { rp.deliver(std::move(r)); });
         return rp;
       },
       [self](stats_atom) {
@@ -160,7 +268,27 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         s.last_checkpoint = self->state.setup.last_checkpoint;
         s.offsets = core.offsets();
         s.inflight_batches = self->state.inflight;
+        if (self->state.feed) s.feed = self->state.feed->counters();
+        s.applied_vectors = self->state.applied_vectors;
+        s.last_error = self->state.last_error;
+        auto samples = self->state.freshness_us;
+        s.freshness.samples = self->state.freshness_count;
+        if (!samples.empty()) {
+          std::sort(samples.begin(), samples.end());
+          auto at = [&](double q) { return samples[std::min(samples.size() - 1, std::size_t(q * samples.size()))]; };
+          s.freshness.p50_us = at(0.5);
+          s.freshness.p99_us = at(0.99);
+          s.freshness.max_us = samples.back();
+        }
         return s;
+      },
+      [self](attach_atom, std::shared_ptr<vector_feed>& feed) {
+        const bool first = !self->state.feed;
+        self->state.feed = std::move(feed);
+        if (first) self->send(self, poll_atom::value);
+      },
+      [self](poll_atom) {
+        if (self->state.feed) kafka_round(self);
       },
   };
 }

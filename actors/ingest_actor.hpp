@@ -17,8 +17,15 @@
 #include "actors/messages.hpp"
 #include "actors/partition_actor.hpp"
 #include "actors/query_actor.hpp"
+#include "actors/vector_feed.hpp"
 
 namespace ivfstream::actors {
+
+/// Produce → searchable latency of Kafka records that carry created_at_us, in microseconds.
+struct freshness_summary {
+  std::uint64_t samples = 0;
+  double p50_us = 0, p99_us = 0, max_us = 0;
+};
 
 /// What stats_atom returns.
 struct ingest_stats {
@@ -29,6 +36,10 @@ struct ingest_stats {
   std::uint64_t last_checkpoint = 0;        ///< sequence of the newest checkpoint, 0 = none
   offset_map offsets;                       ///< next Kafka offset per topic-partition staged
   std::uint64_t inflight_batches = 0;       ///< batches sent to partitions but not yet applied
+  feed_counters feed;                       ///< Kafka records read / dead-lettered
+  std::uint64_t applied_vectors = 0;        ///< vectors acknowledged by the partitions
+  freshness_summary freshness;              ///< produce → searchable (Kafka records)
+  std::optional<ivfstream::error> last_error;  ///< last failure of the Kafka path / checkpoints
 };
 
 /// Messages the ingest actor understands.
@@ -43,7 +54,11 @@ using ingest_actor = caf::typed_actor<
     caf::replies_to<remove_atom, std::vector<std::uint64_t>>::with<ack_reply>,
     /// Writes a checkpoint (partition snapshots + manifest); count = its sequence.
     caf::replies_to<checkpoint_atom>::with<ack_reply>,
-    caf::replies_to<stats_atom>::with<ingest_stats>>;
+    caf::replies_to<stats_atom>::with<ingest_stats>,
+    /// Takes over a Kafka feed and starts polling it.
+    caf::reacts_to<attach_atom, std::shared_ptr<vector_feed>>,
+    /// Self-tick of the Kafka loop (poll, stage, periodic checkpoint).
+    caf::reacts_to<poll_atom>>;
 
 /// Construction arguments of an ingest actor.
 struct ingest_setup {
@@ -52,12 +67,23 @@ struct ingest_setup {
   std::vector<query_actor> queries;
   std::string data_dir;                         ///< empty: checkpoints are refused
   std::uint64_t last_checkpoint = 0;            ///< restored sequence
+  std::uint64_t checkpoint_interval_ms = 0;     ///< Kafka loop: checkpoint this often (0 = never by time)
+  std::uint64_t checkpoint_interval_records = 0;///< ... or after this many records (0 = never by count)
+  std::size_t max_inflight_batches = 64;        ///< Kafka loop: stop polling above this backlog
 };
 
 struct ingest_actor_state {
   ingest_setup setup;
   bool checkpoint_running = false;
   std::uint64_t inflight = 0;
+  std::shared_ptr<vector_feed> feed;
+  std::uint64_t applied_vectors = 0;
+  std::vector<float> freshness_us;              ///< recent samples (bounded)
+  std::size_t freshness_next = 0;
+  std::uint64_t freshness_count = 0;
+  std::chrono::steady_clock::time_point last_checkpoint_time = std::chrono::steady_clock::now();
+  std::uint64_t records_since_checkpoint = 0;
+  std::optional<ivfstream::error> last_error;
   static inline const char* name = "ivfstream.ingest";
 };
 
@@ -75,5 +101,6 @@ void dispatch_batch(Self* self, const std::vector<partition_actor>& partitions, 
 }  // namespace ivfstream::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::ingest_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<ivfstream::actors::vector_feed>)
 
 #include "actors/internal/dispatch_batch.hpp"

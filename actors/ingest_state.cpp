@@ -111,29 +111,28 @@ result<routed_batch> ingest_state::train(const float* x, std::size_t n) {
   return train_on_buffer(x, n);
 }
 
-result<routed_batch> ingest_state::upsert(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d) {
-  if (!params_) {
-    ++counters_.rejected;
-    return fail(errc::not_trained, "upsert: no index; call create_index first");
-  }
-  if (d != params_->dimension) {
-    ++counters_.rejected;
+status ingest_state::check_upsert(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d) const {
+  if (!params_) return fail(errc::not_trained, "upsert: no index; call create_index first");
+  if (d != params_->dimension)
     return fail(errc::dimension_mismatch, "upsert dimension=" + std::to_string(d) + ": the index has dimension " +
                                               std::to_string(params_->dimension));
-  }
   for (std::size_t i = 0; i < n * d; ++i)
-    if (!std::isfinite(x[i])) {
-      ++counters_.rejected;
+    if (!std::isfinite(x[i]))
       return fail(errc::non_finite, "upsert id=" + std::to_string(ids[i / d]) + ": component " +
                                         std::to_string(i % d) + " is NaN or Inf");
-    }
   if (params_->metric == metric::cosine)
     for (std::size_t i = 0; i < n; ++i)
-      if (std::all_of(x + i * d, x + (i + 1) * d, [](float v) { return v == 0.f; })) {
-        ++counters_.rejected;
+      if (std::all_of(x + i * d, x + (i + 1) * d, [](float v) { return v == 0.f; }))
         return fail(errc::invalid_argument, "upsert id=" + std::to_string(ids[i]) +
                                                 ": a zero vector has no direction under metric=cosine");
-      }
+  return {};
+}
+
+result<routed_batch> ingest_state::upsert(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d) {
+  if (auto st = check_upsert(ids, x, n, d); !st) {
+    ++counters_.rejected;
+    return std::move(st).error();
+  }
   // Last occurrence of each id wins.
   std::unordered_map<std::uint64_t, std::size_t> last;
   last.reserve(n);

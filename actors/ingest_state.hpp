@@ -59,6 +59,8 @@ public:
   /// Upserts n vectors (x: n × d): the last occurrence of a repeated id wins. Errors (nothing
   /// staged): not configured, dimension/NaN/Inf.
   result<routed_batch> upsert(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d);
+  /// The checks upsert() runs, without staging or counting anything (Kafka path: one record at a time).
+  status check_upsert(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d) const;
   /// Deletes n ids (unknown ids are ignored).
   result<routed_batch> remove(const std::uint64_t* ids, std::size_t n);
 

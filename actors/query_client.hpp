@@ -1,0 +1,65 @@
+#pragma once
+// The client side of the query topic: sends QueryRequest records and collects the QueryResponse
+// records addressed to it on its reply topic (matched by correlation id). Used by `ivfstream query`,
+// `ivfstream demo` and the end-to-end tests. Not an actor: a plain blocking client.
+//
+// Thread-safety: none; one thread uses a client.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/service_config.hpp"
+#include "connectors/record_codec.hpp"
+#include "index/error.hpp"
+
+namespace ivfstream::connectors {
+class kafka_consumer;
+class kafka_producer;
+}  // namespace ivfstream::connectors
+
+namespace ivfstream {
+
+/// One request's parameters (absent = the server's default).
+struct query_options {
+  std::optional<std::uint32_t> k;
+  std::optional<std::uint32_t> nprobes;
+  std::optional<std::uint32_t> refine_factor;
+  std::uint32_t deadline_ms = 0;  ///< 0 = server default
+};
+
+class query_client {
+public:
+  /// Connects to the brokers; replies are read from `reply_topic` (config.kafka.topics.replies when
+  /// empty), starting at its current end, so only replies to this client's requests matter.
+  static result<std::unique_ptr<query_client>> open(const service_config& config, const std::string& bootstrap_servers,
+                                                    std::string reply_topic = "");
+  ~query_client();
+  query_client(const query_client&) = delete;
+  query_client& operator=(const query_client&) = delete;
+
+  /// Sends nq queries (q: nq × d) as one request; returns its correlation id.
+  result<std::string> send(const float* q, std::size_t nq, std::size_t d, const query_options& options = {});
+  /// Sends raw request bytes (tests: malformed requests).
+  status send_raw(const std::vector<std::uint8_t>& bytes);
+  /// The reply to `correlation_id`, waiting up to `timeout`. Errors: timeout.
+  result<connectors::query_response> wait(const std::string& correlation_id, std::chrono::milliseconds timeout);
+  /// Sends and waits.
+  result<connectors::query_response> query(const float* q, std::size_t nq, std::size_t d,
+                                           const query_options& options, std::chrono::milliseconds timeout);
+  const std::string& reply_topic() const noexcept { return reply_topic_; }
+
+private:
+  query_client() = default;
+  std::string queries_topic_;
+  std::string reply_topic_;
+  std::string prefix_;
+  std::uint64_t next_ = 0;
+  std::unique_ptr<connectors::kafka_producer> producer_;
+  std::unique_ptr<connectors::kafka_consumer> consumer_;
+  std::map<std::string, connectors::query_response> arrived_;
+};
+
+}  // namespace ivfstream

@@ -1,0 +1,92 @@
+#pragma once
+// The Kafka request/reply path: a poller (detached actor, owns the queries-topic consumer) verifies and
+// decodes QueryRequest records and hands them to a responder (scheduled actor), which runs one
+// search per query vector on the query actors, merges them into one QueryResponse and produces it to
+// the request's reply topic with the request's correlation id (also the record key).
+// Undecodable requests get an error reply when their reply address can be read, else they go to the
+// dead-letter topic with the reason and source offset.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/query_actor.hpp"
+#include "config/service_config.hpp"
+#include "connectors/record_codec.hpp"
+
+namespace ivfstream::connectors {
+class kafka_consumer;
+class kafka_producer;
+}  // namespace ivfstream::connectors
+
+namespace ivfstream::actors {
+
+/// Counters of the query topic path.
+struct query_topic_stats {
+  std::uint64_t requests = 0;        ///< QueryRequest records read
+  std::uint64_t queries = 0;         ///< query vectors answered
+  std::uint64_t error_replies = 0;   ///< replies carrying an error
+  std::uint64_t dead_letters = 0;    ///< requests without a readable reply address
+  std::uint64_t partial_replies = 0; ///< replies with partial = true
+  double server_p50_us = 0, server_p99_us = 0;  ///< receipt → reply produced
+};
+
+/// A decoded request on its way to the responder.
+struct query_job {
+  connectors::decoded_query_request request;
+  std::chrono::steady_clock::time_point received;
+};
+
+using query_responder_actor = caf::typed_actor<caf::reacts_to<search_atom, std::shared_ptr<query_job>>,
+                                               caf::replies_to<stats_atom>::with<query_topic_stats>>;
+
+using query_poller_actor = caf::typed_actor<caf::reacts_to<poll_atom>,
+                                            caf::replies_to<stats_atom>::with<query_topic_stats>>;
+
+/// Everything both actors share.
+struct query_topic_setup {
+  std::shared_ptr<connectors::kafka_consumer> consumer;  ///< assigned to the queries topic; poller only
+  std::shared_ptr<connectors::kafka_producer> producer;  ///< replies and dead letters (produce is thread-safe)
+  std::vector<query_actor> queries;
+  connectors::record_limits limits;
+  connectors::query_defaults defaults;
+  std::string dead_letter_topic;
+};
+
+struct query_responder_state {
+  query_topic_setup setup;
+  query_topic_stats stats;
+  std::vector<float> server_us;  ///< recent receipt → reply samples (bounded)
+  std::size_t next_sample = 0;
+  std::size_t next_query = 0;
+  static inline const char* name = "ivfstream.query_responder";
+};
+
+struct query_poller_state {
+  query_topic_setup setup;
+  query_responder_actor responder;
+  query_topic_stats stats;
+  std::chrono::steady_clock::time_point last_commit = std::chrono::steady_clock::now();
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_offsets;  ///< not yet committed
+  static inline const char* name = "ivfstream.query_poller";
+};
+
+query_responder_actor::behavior_type query_responder(
+    query_responder_actor::stateful_pointer<query_responder_state> self, query_topic_setup setup);
+
+/// Spawn detached: it blocks in the consumer's poll for a few milliseconds at a time.
+query_poller_actor::behavior_type query_poller(query_poller_actor::stateful_pointer<query_poller_state> self,
+                                               query_topic_setup setup, query_responder_actor responder);
+
+/// Opens the consumer (queries topic, all partitions, committed offsets else earliest) and producer.
+result<query_topic_setup> open_query_topic(const service_config& config, const std::string& bootstrap_servers,
+                                           std::vector<query_actor> queries);
+
+}  // namespace ivfstream::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::query_topic_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<ivfstream::actors::query_job>)

@@ -1,0 +1,108 @@
+#include "actors/vector_feed.hpp"
+
+#include <chrono>
+
+#include "connectors/dead_letter_sink.hpp"
+#include "connectors/kafka_client_config.hpp"
+#include "connectors/kafka_consumer.hpp"
+#include "connectors/kafka_producer.hpp"
+
+namespace ivfstream::actors {
+namespace {
+
+constexpr std::chrono::milliseconds k_metadata_timeout{10000};
+
+}  // namespace
+
+vector_feed::~vector_feed() {
+  sink_.reset();
+  if (producer_) (void)producer_->flush(std::chrono::milliseconds(2000));
+}
+
+result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& config,
+                                                       const std::string& bootstrap_servers, const offset_map& start) {
+  std::unique_ptr<vector_feed> f(new vector_feed());
+  f->topic_ = config.kafka.topics.vectors;
+  f->dead_letter_topic_ = config.kafka.topics.dead_letter;
+  f->limits_ = connectors::make_record_limits(config);
+  const auto client = connectors::kafka_client_config::from(config, bootstrap_servers);
+  auto producer = connectors::kafka_producer::create(client);
+  if (!producer) return std::move(producer).error();
+  f->producer_ = std::move(*producer);
+  f->sink_ = std::make_unique<connectors::dead_letter_sink>(*f->producer_, f->dead_letter_topic_);
+  auto count = f->producer_->partition_count(f->topic_, k_metadata_timeout);
+  if (!count) return std::move(count).error();
+  f->partitions_ = *count;
+  connectors::kafka_consumer_options opts;
+  opts.group_id = config.kafka.group_id + ".ingest";
+  opts.session_timeout_ms = config.kafka.session_timeout_ms;
+  auto consumer = connectors::kafka_consumer::create(client, opts);
+  if (!consumer) return std::move(consumer).error();
+  f->consumer_ = std::move(*consumer);
+  std::vector<connectors::topic_partition_offset> positions;
+  for (std::int32_t p = 0; p < f->partitions_; ++p) {
+    auto it = start.find({f->topic_, p});
+    positions.push_back({f->topic_, p, it != start.end() ? it->second : connectors::k_offset_beginning});
+  }
+  IVF_TRY(f->consumer_->assign(positions));
+  return f;
+}
+
+void vector_feed::dead_letter(const std::string& topic, std::int32_t partition, std::int64_t offset,
+                              const std::uint8_t* key, std::size_t key_size, const std::uint8_t* payload,
+                              std::size_t size, const ivfstream::error& why) {
+  (void)sink_->reject(topic, partition, offset, key, key_size, payload, size, why);
+  counters_.dead_letters = sink_->total();
+  counters_.dead_letter_failures = sink_->failed();
+}
+
+std::string vector_feed::dead_letter_summary() const { return sink_->summary(); }
+
+result<std::vector<feed_record>> vector_feed::poll(std::size_t max, std::chrono::milliseconds timeout) {
+  auto batch = consumer_->poll_batch(max, timeout);
+  if (!batch) return std::move(batch).error();
+  std::vector<feed_record> out;
+  out.reserve(batch->size());
+  for (auto& m : *batch) {
+    ++counters_.records;
+    feed_record r;
+    r.topic = std::string(m.topic());
+    r.partition = m.partition();
+    r.offset = m.offset();
+    auto decoded = connectors::decode_vector_record(m.payload(), m.payload_size(), limits_);
+    if (decoded) {
+      r.record = std::move(*decoded);
+    } else {
+      dead_letter(r.topic, r.partition, r.offset, m.key(), m.key_size(), m.payload(), m.payload_size(),
+                  decoded.error());
+      r.rejected = std::move(decoded).error();
+    }
+    out.push_back(std::move(r));
+  }
+  producer_->poll(std::chrono::milliseconds(0));
+  return out;
+}
+
+void vector_feed::reject(const feed_record& r, const ivfstream::error& why) {
+  const auto& rec = r.record;
+  const auto bytes = rec.kind == connectors::vector_record_kind::upsert
+                         ? connectors::encode_upserts(rec.ids.data(), rec.vectors.data(), rec.ids.size(),
+                                                      rec.dimension, rec.created_at_us)
+                         : connectors::encode_deletes(rec.ids.data(), rec.ids.size(), rec.created_at_us);
+  dead_letter(r.topic, r.partition, r.offset, nullptr, 0, bytes.data(), bytes.size(), why);
+}
+
+void vector_feed::serve_reports() { producer_->poll(std::chrono::milliseconds(0)); }
+
+result<std::vector<std::tuple<std::string, std::int32_t, std::int64_t>>> vector_feed::high_watermarks(
+    std::chrono::milliseconds timeout) {
+  std::vector<std::tuple<std::string, std::int32_t, std::int64_t>> out;
+  for (std::int32_t p = 0; p < partitions_; ++p) {
+    auto w = consumer_->watermarks(topic_, p, timeout);
+    if (!w) return std::move(w).error();
+    out.emplace_back(topic_, p, w->second);
+  }
+  return out;
+}
+
+}  // namespace ivfstream::actors

@@ -1,0 +1,82 @@
+#pragma once
+// vector_feed: the Kafka side of the ingest actor. Reads the vectors topic from given offsets,
+// verifies and decodes each record (connectors/record_codec: FlatBuffers Verifier, dimension,
+// NaN/Inf, caps) and sends every bad record to the dead-letter topic with its reason and source
+// offset; the stream goes on. The ingest actor stages what comes back and notes every offset.
+//
+// Thread-safety: none; owned by the (detached) ingest actor, which makes every call.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/checkpoint.hpp"
+#include "config/service_config.hpp"
+#include "connectors/record_codec.hpp"
+#include "index/error.hpp"
+
+namespace ivfstream::connectors {
+class kafka_consumer;
+class kafka_producer;
+class dead_letter_sink;
+}  // namespace ivfstream::connectors
+
+namespace ivfstream::actors {
+
+/// One record of the vectors topic after verification.
+struct feed_record {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  /// Empty: a valid record in `record`. Set: the record was rejected (already dead-lettered).
+  std::optional<ivfstream::error> rejected;
+  connectors::decoded_vector_record record;
+};
+
+/// Counters of a feed.
+struct feed_counters {
+  std::uint64_t records = 0;       ///< records read
+  std::uint64_t dead_letters = 0;  ///< records sent to the dead-letter topic
+  std::uint64_t dead_letter_failures = 0;  ///< dead letters that could not be produced
+};
+
+class vector_feed {
+public:
+  /// Connects to `bootstrap_servers`, assigns every partition of config.kafka.topics.vectors and
+  /// starts each at `start` (checkpoint offsets; partitions not named start at the beginning).
+  static result<std::unique_ptr<vector_feed>> open(const service_config& config, const std::string& bootstrap_servers,
+                                                   const offset_map& start);
+  ~vector_feed();
+
+  /// Up to `max` records, waiting at most `timeout` for the first. Invalid ones come back with
+  /// `rejected` set (their offsets must be noted too).
+  result<std::vector<feed_record>> poll(std::size_t max, std::chrono::milliseconds timeout);
+  /// Dead-letters a record that decoded but was refused later (e.g. a zero vector under cosine).
+  void reject(const feed_record& r, const ivfstream::error& why);
+  /// Serves delivery reports of the dead-letter producer (call now and then).
+  void serve_reports();
+  const feed_counters& counters() const noexcept { return counters_; }
+  /// Dead letters per reason, "corrupt_data=2 non_finite=1".
+  std::string dead_letter_summary() const;
+  /// (topic, partition) → (low, high) watermarks, for lag reporting.
+  result<std::vector<std::tuple<std::string, std::int32_t, std::int64_t>>> high_watermarks(
+      std::chrono::milliseconds timeout);
+
+private:
+  vector_feed() = default;
+  void dead_letter(const std::string& topic, std::int32_t partition, std::int64_t offset, const std::uint8_t* key,
+                   std::size_t key_size, const std::uint8_t* payload, std::size_t size, const ivfstream::error& why);
+
+  std::string topic_;
+  std::string dead_letter_topic_;
+  std::int32_t partitions_ = 0;
+  connectors::record_limits limits_;
+  std::unique_ptr<connectors::kafka_consumer> consumer_;
+  std::unique_ptr<connectors::kafka_producer> producer_;
+  std::unique_ptr<connectors::dead_letter_sink> sink_;
+  feed_counters counters_;
+};
+
+}  // namespace ivfstream::actors
