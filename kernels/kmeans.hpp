@@ -45,7 +45,8 @@ struct kmeans_result {
 ///    centroid), optional renormalisation (spherical);
 ///  - stops after max_iterations updates or when the objective improves by < 1e-4 relatively.
 /// `objective` is that of a final assignment to the returned centroids.
-/// Deterministic for a given seed, input and machine. @pre 1 <= k <= n, d >= 1.
+/// Deterministic for a given seed, input, machine and SIMD level (the float summation order of the
+/// kernels differs between levels). @pre 1 <= k <= n, d >= 1.
 /// Thread-safety: reentrant. Cost per iteration ≈ n_train·k·d multiply-adds on one thread.
 kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k, const kmeans_options& opt);
 
