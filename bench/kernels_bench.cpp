@@ -89,6 +89,16 @@ void bench_fast_scan(std::size_t n) {
     }
     std::printf("\n");
   }
+  // LUT quantisation for one query probing 16 lists, M = 16
+  {
+    const std::size_t lists = 16, M = 16;
+    std::vector<float> luts(lists * M * 16), biases(lists), list_bias(lists);
+    std::uniform_real_distribution<float> u(0.f, 100.f);
+    for (auto& v : luts) v = u(gen);
+    std::vector<std::uint8_t> q(lists * k::fast_scan_lut_bytes(M));
+    const double s = best_seconds(20, [&] { k::quantize_lut(luts.data(), biases.data(), lists, M, q.data(), list_bias.data()); });
+    std::printf("quantize_lut 16 lists x M=16: %.2f us\n", s * 1e6);
+  }
 }
 
 void bench_training(bool quick) {

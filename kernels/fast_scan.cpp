@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/assert.hpp"
+#include "kernels/kernel_table.hpp"
 
 namespace ivfstream::kernels {
 
@@ -39,31 +40,7 @@ void fast_scan_pack(const std::uint8_t* codes, std::size_t n, std::size_t M, std
 float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,
                    std::uint8_t* out_lut, float* out_list_bias) noexcept {
   IVF_ASSERT(M >= 1 && M <= k_fast_scan_max_m);
-  const std::size_t lut_bytes = fast_scan_lut_bytes(M);
-  float range = 0.f;
-  for (std::size_t r = 0; r < n_lists * M; ++r) {
-    const float* row = luts + r * 16;
-    const auto [lo, hi] = std::minmax_element(row, row + 16);
-    range = std::max(range, *hi - *lo);
-  }
-  const float qmax = static_cast<float>(std::min<std::size_t>(255, 65535 / M));
-  const float scale = range > 0.f ? qmax / range : 1.f;
-  for (std::size_t l = 0; l < n_lists; ++l) {
-    std::uint8_t* out = out_lut + l * lut_bytes;
-    std::memset(out, 0, lut_bytes);
-    double bias = biases != nullptr ? biases[l] : 0.0;
-    for (std::size_t m = 0; m < M; ++m) {
-      const float* row = luts + (l * M + m) * 16;
-      const float lo = *std::min_element(row, row + 16);
-      bias += lo;
-      for (std::size_t c = 0; c < 16; ++c) {
-        const float q = std::nearbyint((row[c] - lo) * scale);
-        out[16 * m + c] = static_cast<std::uint8_t>(std::clamp(q, 0.f, qmax));
-      }
-    }
-    out_list_bias[l] = static_cast<float>(bias);
-  }
-  return scale;
+  return default_kernels().quantize_lut(luts, biases, n_lists, M, out_lut, out_list_bias);
 }
 
 std::optional<std::uint16_t> fast_scan_u16_bound(float threshold, float list_bias, float scale,

@@ -59,7 +59,7 @@ void fast_scan_pack(const std::uint8_t* codes, std::size_t n, std::size_t M, std
 ///   biases        : n_lists floats (the per-list constant of the ADC distance), or nullptr for zeros
 ///   out_lut       : n_lists × fast_scan_lut_bytes(M) bytes
 ///   out_list_bias : n_lists floats: bias[l] + Σ_m min_c luts[l][m][c]
-/// Returns scale > 0: entry = round((lut − row minimum) · scale), scale = qmax / (largest row range over
+/// Returns scale > 0: entry = ⌊(lut − row minimum) · scale + ½⌋, scale = qmax / (largest row range over
 /// all lists), qmax = min(255, floor(65535 / M)); scale = 1 when every row is constant.
 /// @pre 1 <= M <= k_fast_scan_max_m, finite tables. Thread-safety: reentrant.
 float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,

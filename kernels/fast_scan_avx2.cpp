@@ -91,4 +91,54 @@ std::size_t fast_scan_filter(const std::uint8_t* blocks, std::size_t n, std::siz
   return count;
 }
 
+float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,
+                   std::uint8_t* out_lut, float* out_list_bias) {
+  // one 16-entry row per two registers; the same float operations as the scalar reference (no FMA)
+  auto row_min = [](__m256 a, __m256 b) {
+    __m256 m = _mm256_min_ps(a, b);
+    __m128 x = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    x = _mm_min_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_min_ss(x, _mm_movehdup_ps(x)));
+  };
+  auto row_max = [](__m256 a, __m256 b) {
+    __m256 m = _mm256_max_ps(a, b);
+    __m128 x = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+    return _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
+  };
+  const std::size_t lut_bytes = fast_scan_lut_bytes(M);
+  float range = 0.f;
+  for (std::size_t r = 0; r < n_lists * M; ++r) {
+    const __m256 a = _mm256_loadu_ps(luts + r * 16), b = _mm256_loadu_ps(luts + r * 16 + 8);
+    const float width = row_max(a, b) - row_min(a, b);
+    range = width > range ? width : range;
+  }
+  const int qmax = static_cast<int>(M <= 257 ? 255 : 65535 / M);
+  const float scale = range > 0.f ? static_cast<float>(qmax) / range : 1.f;
+  const __m256 vscale = _mm256_set1_ps(scale), half = _mm256_set1_ps(0.5f);
+  const __m256i vqmax = _mm256_set1_epi32(qmax);
+  for (std::size_t l = 0; l < n_lists; ++l) {
+    std::uint8_t* out = out_lut + l * lut_bytes;
+    for (std::size_t m = M; m < fast_scan_padded_m(M); ++m) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * m), _mm_setzero_si128());
+    double bias = biases != nullptr ? biases[l] : 0.0;
+    for (std::size_t m = 0; m < M; ++m) {
+      const float* row = luts + (l * M + m) * 16;
+      const __m256 a = _mm256_loadu_ps(row), b = _mm256_loadu_ps(row + 8);
+      const float lo = row_min(a, b);
+      bias += lo;
+      const __m256 vlo = _mm256_set1_ps(lo);
+      const __m256i qa = _mm256_min_epi32(
+          _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(a, vlo), vscale), half)), vqmax);
+      const __m256i qb = _mm256_min_epi32(
+          _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(b, vlo), vscale), half)), vqmax);
+      // 16 int32 (each ≤ 255) -> 16 bytes in order
+      const __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(qa, qb), _MM_SHUFFLE(3, 1, 2, 0));
+      const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * m), bytes);
+    }
+    out_list_bias[l] = static_cast<float>(bias);
+  }
+  return scale;
+}
+
 }  // namespace ivfstream::kernels::avx2

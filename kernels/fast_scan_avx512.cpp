@@ -77,4 +77,35 @@ std::size_t fast_scan_filter(const std::uint8_t* blocks, std::size_t n, std::siz
   return count;
 }
 
+float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,
+                   std::uint8_t* out_lut, float* out_list_bias) {
+  // one 16-entry row per register; the same float operations as the scalar reference (no FMA)
+  const std::size_t lut_bytes = fast_scan_lut_bytes(M);
+  float range = 0.f;
+  for (std::size_t r = 0; r < n_lists * M; ++r) {
+    const __m512 v = _mm512_loadu_ps(luts + r * 16);
+    const float width = _mm512_reduce_max_ps(v) - _mm512_reduce_min_ps(v);
+    range = width > range ? width : range;
+  }
+  const int qmax = static_cast<int>(M <= 257 ? 255 : 65535 / M);
+  const float scale = range > 0.f ? static_cast<float>(qmax) / range : 1.f;
+  const __m512 vscale = _mm512_set1_ps(scale), half = _mm512_set1_ps(0.5f);
+  const __m512i vqmax = _mm512_set1_epi32(qmax);
+  for (std::size_t l = 0; l < n_lists; ++l) {
+    std::uint8_t* out = out_lut + l * lut_bytes;
+    for (std::size_t m = M; m < fast_scan_padded_m(M); ++m) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * m), _mm_setzero_si128());
+    double bias = biases != nullptr ? biases[l] : 0.0;
+    for (std::size_t m = 0; m < M; ++m) {
+      const __m512 v = _mm512_loadu_ps(luts + (l * M + m) * 16);
+      const float lo = _mm512_reduce_min_ps(v);
+      bias += lo;
+      const __m512 q = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, _mm512_set1_ps(lo)), vscale), half);
+      const __m512i qi = _mm512_min_epi32(_mm512_cvttps_epi32(q), vqmax);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * m), _mm512_cvtepi32_epi8(qi));
+    }
+    out_list_bias[l] = static_cast<float>(bias);
+  }
+  return scale;
+}
+
 }  // namespace ivfstream::kernels::avx512

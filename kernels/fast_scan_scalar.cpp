@@ -1,4 +1,7 @@
 // Scalar reference of the 4-bit fast-scan (layouts in kernels/fast_scan.hpp).
+#include <algorithm>
+#include <cstring>
+
 #include "kernels/fast_scan.hpp"
 #include "kernels/internal/isa_kernels.hpp"
 
@@ -35,6 +38,42 @@ std::size_t fast_scan_filter(const std::uint8_t* blocks, std::size_t n, std::siz
       }
   }
   return count;
+}
+
+float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,
+                   std::uint8_t* out_lut, float* out_list_bias) {
+  const std::size_t lut_bytes = fast_scan_lut_bytes(M);
+  // plain loops over 16-entry rows (no library calls) so that the compiler vectorises them
+  float range = 0.f;
+  for (std::size_t r = 0; r < n_lists * M; ++r) {
+    const float* row = luts + r * 16;
+    float lo = row[0], hi = row[0];
+    for (std::size_t c = 1; c < 16; ++c) {
+      lo = row[c] < lo ? row[c] : lo;
+      hi = row[c] > hi ? row[c] : hi;
+    }
+    range = std::max(range, hi - lo);
+  }
+  const int qmax = static_cast<int>(std::min<std::size_t>(255, 65535 / M));
+  const float scale = range > 0.f ? static_cast<float>(qmax) / range : 1.f;
+  for (std::size_t l = 0; l < n_lists; ++l) {
+    std::uint8_t* out = out_lut + l * lut_bytes;
+    std::memset(out + 16 * M, 0, lut_bytes - 16 * M);  // padding rows
+    double bias = biases != nullptr ? biases[l] : 0.0;
+    for (std::size_t m = 0; m < M; ++m) {
+      const float* row = luts + (l * M + m) * 16;
+      float lo = row[0];
+      for (std::size_t c = 1; c < 16; ++c) lo = row[c] < lo ? row[c] : lo;
+      bias += lo;
+      for (std::size_t c = 0; c < 16; ++c) {
+        // round half up of a non-negative value; ≤ qmax up to float rounding, clamped
+        const int q = static_cast<int>((row[c] - lo) * scale + 0.5f);
+        out[16 * m + c] = static_cast<std::uint8_t>(q < qmax ? q : qmax);
+      }
+    }
+    out_list_bias[l] = static_cast<float>(bias);
+  }
+  return scale;
 }
 
 }  // namespace ivfstream::kernels::scalar

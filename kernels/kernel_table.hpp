@@ -39,6 +39,10 @@ struct kernel_table {
                           std::uint32_t* labels, float* best);
   /// acc[t] += x[t] for t < d (float widened to double; k-means centroid sums).
   void (*accumulate_f64)(double* acc, const float* x, std::size_t d);
+  /// out[i] = a[i] + alpha·b[i] for i < n (per-list ADC tables: precomputed list term + scaled query
+  /// term). out may alias a or b. SIMD levels use a fused multiply-add (one rounding), the scalar
+  /// reference a multiply then an add; equal whenever alpha·b[i] is exact (e.g. alpha = ±1, ±2).
+  void (*add_scaled)(const float* a, float alpha, const float* b, std::size_t n, float* out);
 
   /// 4-bit fast-scan (layouts in kernels/fast_scan.hpp): out[i] = Σ_{m<Mp} lut[16·m + code_i[m]] (u16,
   /// wrapping; quantize_lut keeps it below 65536) for the n slots of `blocks` (ceil(n/32) blocks).
@@ -50,6 +54,9 @@ struct kernel_table {
   std::size_t (*fast_scan_filter)(const std::uint8_t* blocks, std::size_t n, std::size_t M,
                                   const std::uint8_t* lut, std::uint16_t bound, std::uint32_t* out_slots,
                                   std::uint16_t* out_sums);
+  /// kernels/fast_scan.hpp quantize_lut (same contract); bit-identical results at every level.
+  float (*quantize_lut)(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,
+                        std::uint8_t* out_lut, float* out_list_bias);
 };
 
 /// The immutable table for a level (a level not compiled in falls back to the next lower one).

@@ -1,6 +1,7 @@
 // AVX2 k-means inner steps; bit-identical to kmeans_steps_scalar.cpp, ties to the lowest index.
 #include <immintrin.h>
 
+#include <cmath>
 #include <limits>
 
 #include "kernels/internal/isa_kernels.hpp"
@@ -59,6 +60,14 @@ void accumulate_f64(double* acc, const float* x, std::size_t d) {
   for (; t + 4 <= d; t += 4)
     _mm256_storeu_pd(acc + t, _mm256_add_pd(_mm256_loadu_pd(acc + t), _mm256_cvtps_pd(_mm_loadu_ps(x + t))));
   for (; t < d; ++t) acc[t] += x[t];
+}
+
+void add_scaled(const float* a, float alpha, const float* b, std::size_t n, float* out) {
+  const __m256 s = _mm256_set1_ps(alpha);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_fmadd_ps(s, _mm256_loadu_ps(b + i), _mm256_loadu_ps(a + i)));
+  for (; i < n; ++i) out[i] = std::fma(alpha, b[i], a[i]);
 }
 
 }  // namespace ivfstream::kernels::avx2

@@ -52,4 +52,15 @@ void accumulate_f64(double* acc, const float* x, std::size_t d) {
   for (; t < d; ++t) acc[t] += x[t];
 }
 
+void add_scaled(const float* a, float alpha, const float* b, std::size_t n, float* out) {
+  const __m512 s = _mm512_set1_ps(alpha);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(out + i, _mm512_fmadd_ps(s, _mm512_loadu_ps(b + i), _mm512_loadu_ps(a + i)));
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(out + i, k, _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(k, b + i), _mm512_maskz_loadu_ps(k, a + i)));
+  }
+}
+
 }  // namespace ivfstream::kernels::avx512

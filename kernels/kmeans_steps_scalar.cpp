@@ -1,4 +1,5 @@
-// Scalar reference of the k-means inner steps (kernel_table::nearest_from_ip, accumulate_f64).
+// Scalar reference of the k-means inner steps and small vector helpers (kernel_table::nearest_from_ip,
+// accumulate_f64, add_scaled).
 #include "kernels/internal/isa_kernels.hpp"
 
 namespace ivfstream::kernels::scalar {
@@ -23,6 +24,10 @@ void nearest_from_ip(const float* ip, std::size_t rows, std::size_t k, const flo
 
 void accumulate_f64(double* acc, const float* x, std::size_t d) {
   for (std::size_t t = 0; t < d; ++t) acc[t] += x[t];
+}
+
+void add_scaled(const float* a, float alpha, const float* b, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + alpha * b[i];
 }
 
 }  // namespace ivfstream::kernels::scalar

@@ -15,11 +15,14 @@
   void nearest_from_ip(const float* ip, std::size_t rows, std::size_t k, const float* c_norms,         \
                        std::uint32_t* labels, float* best);                                            \
   void accumulate_f64(double* acc, const float* x, std::size_t d);                                    \
+  void add_scaled(const float* a, float alpha, const float* b, std::size_t n, float* out);            \
   void fast_scan(const std::uint8_t* blocks, std::size_t n, std::size_t M, const std::uint8_t* lut,      \
                  std::uint16_t* out);                                                                  \
   std::size_t fast_scan_filter(const std::uint8_t* blocks, std::size_t n, std::size_t M,                \
                                const std::uint8_t* lut, std::uint16_t bound, std::uint32_t* out_slots,  \
                                std::uint16_t* out_sums);                                               \
+  float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,         \
+                     std::uint8_t* out_lut, float* out_list_bias);                                     \
   }
 
 namespace ivfstream::kernels {

@@ -149,6 +149,31 @@ BOOST_AUTO_TEST_CASE(quantisation_error_is_within_bound_across_lists) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(quantize_lut_is_identical_at_every_level) {
+  std::mt19937 gen(4);
+  std::uniform_real_distribution<float> u(-20.f, 80.f);
+  const auto& ref = k::kernels_for(k::simd_level::scalar);
+  for (std::size_t M : {1, 3, 4, 16, 17, 300}) {
+    const std::size_t lists = 5;
+    std::vector<float> luts(lists * M * 16), biases(lists);
+    for (auto& v : luts) v = u(gen);
+    for (auto& b : biases) b = u(gen);
+    std::vector<std::uint8_t> want(lists * k::fast_scan_lut_bytes(M), 0xAA);
+    std::vector<float> want_bias(lists);
+    const float want_scale = ref.quantize_lut(luts.data(), biases.data(), lists, M, want.data(), want_bias.data());
+    for (auto* t : levels_under_test()) {
+      std::vector<std::uint8_t> got(want.size(), 0x55);
+      std::vector<float> got_bias(lists);
+      const float scale = t->quantize_lut(luts.data(), biases.data(), lists, M, got.data(), got_bias.data());
+      BOOST_TEST_CONTEXT(k::to_string(t->level) << " M=" << M) {
+        BOOST_TEST(scale == want_scale);
+        BOOST_TEST(got == want, boost::test_tools::per_element());
+        BOOST_TEST(got_bias == want_bias, boost::test_tools::per_element());
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(u16_bound_edges) {
   BOOST_TEST(!k::fast_scan_u16_bound(-100.f, 0.f, 1.f, 4).has_value());
   BOOST_TEST(*k::fast_scan_u16_bound(std::numeric_limits<float>::infinity(), 0.f, 1.f, 4) == 65535);

@@ -128,6 +128,27 @@ BOOST_AUTO_TEST_CASE(kmeans_steps_equal_scalar) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(add_scaled_equals_scalar) {
+  std::mt19937 gen(5);
+  const auto& ref = k::kernels_for(k::simd_level::scalar);
+  for (std::size_t n : k_sizes)
+    for (float alpha : {-2.f, 1.f, 0.5f}) {
+      const auto a = integers(n, gen, -500, 500), b = integers(n, gen, -500, 500);
+      std::vector<float> want(n);
+      ref.add_scaled(a.data(), alpha, b.data(), n, want.data());
+      for (auto* t : levels_under_test()) {
+        std::vector<float> got(n + 1, 42.f);
+        t->add_scaled(a.data(), alpha, b.data(), n, got.data());
+        BOOST_TEST(got[n] == 42.f);
+        got.pop_back();
+        BOOST_TEST(got == want, boost::test_tools::per_element());
+        auto in_place = a;
+        t->add_scaled(in_place.data(), alpha, b.data(), n, in_place.data());
+        BOOST_TEST(in_place == want, boost::test_tools::per_element());
+      }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(adc_scan_never_reads_past_the_codes) {
   // codes end exactly at a PROT_NONE guard page: any over-read (a 4-byte fetch or a full-width load
   // past the last row) crashes the test
