@@ -9,6 +9,7 @@
 //   speedup (CPU time / GPU time) ≥ 10
 // Needs nvcc and cuBLAS only. Options: --n= --d= --k= --iterations= --threads= --pq-train= --pq-base=
 // --queries= --pq-iterations= --seed=
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -124,11 +125,12 @@ int main(int argc, char** argv) {
   opt.max_iterations = s.iterations;
   opt.seed = s.seed;
   {  // warm-up: CUDA context and cuBLAS handle creation are not part of the timed run
-    std::vector<float> w(64 * s.d);
-    k::sample_initial_centroids(x.data(), 20000, s.d, 1, 64, 1, w.data());
+    const std::size_t wn = std::min<std::size_t>(s.n, 20000), wk = std::min<std::size_t>(wn, 64);
+    std::vector<float> w(wk * s.d);
+    k::sample_initial_centroids(x.data(), wn, s.d, 1, wk, 1, w.data());
     k::gpu_kmeans_options wo = opt;
     wo.max_iterations = 1;
-    if (const k::device_status st = k::gpu_kmeans(x.data(), 20000, s.d, 64, w.data(), wo, w.data(), nullptr); !st) {
+    if (const k::device_status st = k::gpu_kmeans(x.data(), wn, s.d, wk, w.data(), wo, w.data(), nullptr); !st) {
       std::printf("GPU warm-up failed: %s\n", st.to_string().c_str());
       return 1;
     }
