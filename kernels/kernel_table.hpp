@@ -43,6 +43,12 @@ struct kernel_table {
   /// term). out may alias a or b. SIMD levels use a fused multiply-add (one rounding), the scalar
   /// reference a multiply then an add; equal whenever alpha·b[i] is exact (e.g. alpha = ±1, ±2).
   void (*add_scaled)(const float* a, float alpha, const float* b, std::size_t n, float* out);
+  /// k-means++ seeding step over n points stored transposed (xt: d × n, xt[t·n + i] = coordinate t of
+  /// point i): min_d[i] = min(min_d[i], Σ_t (xt[t·n + i] − c[t])²) (terms added in t order, no FMA:
+  /// bit-identical at every level), and block_sums[b] = Σ min_d[i] over i in [256·b, 256·b + 256) ∩ [0, n)
+  /// (float, order differs between levels).   block_sums: ceil(n / 256) floats.
+  void (*kmeanspp_update)(const float* xt, std::size_t n, std::size_t d, const float* c, float* min_d,
+                          float* block_sums);
 
   /// 4-bit fast-scan (layouts in kernels/fast_scan.hpp): out[i] = Σ_{m<Mp} lut[16·m + code_i[m]] (u16,
   /// wrapping; quantize_lut keeps it below 65536) for the n slots of `blocks` (ceil(n/32) blocks).

@@ -73,38 +73,50 @@ void normalise_rows(float* c, std::size_t k, std::size_t d) {
   }
 }
 
-/// k-means++ seeding on the n rows of x; writes k × d centroids.
+/// k-means++ seeding on the n rows of x; writes k × d centroids. The points are transposed once
+/// (d × n) so that each seeding step is one vectorised pass (kernel_table::kmeanspp_update) that also
+/// yields per-256-point sums of the D² weights; sampling then walks those sums, then one block.
 void kmeans_pp(const float* x, std::size_t n, std::size_t d, std::size_t k, splitmix64& rng,
                float* centroids) {
   const auto& kt = default_kernels();
-  std::vector<float> min_d(n), tmp(n);
-  std::size_t first = rng.below(n);
-  std::memcpy(centroids, x + first * d, d * sizeof(float));
-  kt.l2sqr_ny(centroids, x, n, d, min_d.data());
-  for (std::size_t c = 1; c < k; ++c) {
+  constexpr std::size_t block = 256;
+  const std::size_t nblocks = (n + block - 1) / block;
+  std::vector<float> xt(n * d);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t t = 0; t < d; ++t) xt[t * n + i] = x[i * d + t];
+  std::vector<float> min_d(n, std::numeric_limits<float>::infinity()), block_sums(nblocks);
+  std::size_t pick = rng.below(n);
+  for (std::size_t c = 0;; ++c) {
+    float* dst = centroids + c * d;
+    std::memcpy(dst, x + pick * d, d * sizeof(float));
+    if (c + 1 == k) break;
+    kt.kmeanspp_update(xt.data(), n, d, dst, min_d.data(), block_sums.data());
     double total = 0;
-    for (std::size_t i = 0; i < n; ++i) total += min_d[i];
-    std::size_t pick = n - 1;
-    if (total > 0) {
-      const double r = rng.uniform() * total;
-      double acc = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        acc += min_d[i];
-        if (acc > r && min_d[i] > 0) {
+    for (float s : block_sums) total += s;
+    if (!(total > 0)) {
+      pick = rng.below(n);  // every point coincides with a centroid: duplicates only
+      continue;
+    }
+    const double r = rng.uniform() * total;
+    double acc = 0;
+    std::size_t b = 0;
+    while (b + 1 < nblocks && acc + block_sums[b] <= r) acc += block_sums[b++];
+    const std::size_t end = std::min(n, (b + 1) * block);
+    pick = n;
+    for (std::size_t i = b * block; i < end; ++i) {
+      acc += min_d[i];
+      if (min_d[i] > 0) {
+        pick = i;
+        if (acc > r) break;
+      }
+    }
+    if (pick == n) {  // rounding left the chosen block without weight: the last point with weight
+      for (std::size_t i = n; i-- > 0;)
+        if (min_d[i] > 0) {
           pick = i;
           break;
         }
-      }
-      // rounding can leave acc ≤ r: take the last point with positive weight
-      if (acc <= r)
-        while (pick > 0 && min_d[pick] <= 0) --pick;
-    } else {
-      pick = rng.below(n);  // every point coincides with a centroid: duplicates only
     }
-    float* dst = centroids + c * d;
-    std::memcpy(dst, x + pick * d, d * sizeof(float));
-    kt.l2sqr_ny(dst, x, n, d, tmp.data());
-    for (std::size_t i = 0; i < n; ++i) min_d[i] = std::min(min_d[i], tmp[i]);
   }
 }
 

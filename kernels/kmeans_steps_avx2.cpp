@@ -70,4 +70,49 @@ void add_scaled(const float* a, float alpha, const float* b, std::size_t n, floa
   for (; i < n; ++i) out[i] = std::fma(alpha, b[i], a[i]);
 }
 
+void kmeanspp_update(const float* xt, std::size_t n, std::size_t d, const float* c, float* min_d,
+                     float* block_sums) {
+  constexpr std::size_t block = 256, vecs = block / 8;
+  for (std::size_t i0 = 0, b = 0; i0 < n; i0 += block, ++b) {
+    const std::size_t len = n - i0 < block ? n - i0 : block;
+    if (len < block) {  // the last, partial block: the scalar definition (rows of xt are n apart)
+      float acc[block];
+      for (std::size_t j = 0; j < len; ++j) acc[j] = 0.f;
+      for (std::size_t t = 0; t < d; ++t)
+        for (std::size_t j = 0; j < len; ++j) {
+          const float diff = xt[t * n + i0 + j] - c[t];
+          acc[j] = acc[j] + diff * diff;
+        }
+      float sum = 0.f;
+      for (std::size_t j = 0; j < len; ++j) {
+        float& m = min_d[i0 + j];
+        m = acc[j] < m ? acc[j] : m;
+        sum += m;
+      }
+      block_sums[b] = sum;
+      continue;
+    }
+    __m256 acc[vecs];
+    for (std::size_t v = 0; v < vecs; ++v) acc[v] = _mm256_setzero_ps();
+    for (std::size_t t = 0; t < d; ++t) {
+      const float* x = xt + t * n + i0;
+      const __m256 ct = _mm256_set1_ps(c[t]);
+      for (std::size_t v = 0; v < vecs; ++v) {
+        const __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(x + 8 * v), ct);
+        acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(diff, diff));
+      }
+    }
+    __m256 sum = _mm256_setzero_ps();
+    for (std::size_t v = 0; v < vecs; ++v) {
+      float* m = min_d + i0 + 8 * v;
+      const __m256 nm = _mm256_min_ps(acc[v], _mm256_loadu_ps(m));
+      _mm256_storeu_ps(m, nm);
+      sum = _mm256_add_ps(sum, nm);
+    }
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    block_sums[b] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+  }
+}
+
 }  // namespace ivfstream::kernels::avx2

@@ -63,4 +63,35 @@ void add_scaled(const float* a, float alpha, const float* b, std::size_t n, floa
   }
 }
 
+void kmeanspp_update(const float* xt, std::size_t n, std::size_t d, const float* c, float* min_d,
+                     float* block_sums) {
+  constexpr std::size_t block = 256, vecs = block / 16;
+  for (std::size_t i0 = 0, b = 0; i0 < n; i0 += block, ++b) {
+    const std::size_t len = n - i0 < block ? n - i0 : block;
+    __m512 acc[vecs];
+    for (std::size_t v = 0; v < vecs; ++v) acc[v] = _mm512_setzero_ps();
+    const std::size_t nv = (len + 15) / 16;
+    for (std::size_t t = 0; t < d; ++t) {
+      const float* x = xt + t * n + i0;
+      const __m512 ct = _mm512_set1_ps(c[t]);
+      for (std::size_t v = 0; v < nv; ++v) {
+        const std::size_t left = len - 16 * v;
+        const __mmask16 k = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+        const __m512 diff = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + 16 * v), ct);
+        acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(diff, diff));
+      }
+    }
+    __m512 sum = _mm512_setzero_ps();
+    for (std::size_t v = 0; v < nv; ++v) {
+      const std::size_t left = len - 16 * v;
+      const __mmask16 k = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+      float* m = min_d + i0 + 16 * v;
+      const __m512 nm = _mm512_min_ps(acc[v], _mm512_maskz_loadu_ps(k, m));
+      _mm512_mask_storeu_ps(m, k, nm);
+      sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(k, nm));
+    }
+    block_sums[b] = _mm512_reduce_add_ps(sum);
+  }
+}
+
 }  // namespace ivfstream::kernels::avx512

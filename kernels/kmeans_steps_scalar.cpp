@@ -1,5 +1,5 @@
 // Scalar reference of the k-means inner steps and small vector helpers (kernel_table::nearest_from_ip,
-// accumulate_f64, add_scaled).
+// accumulate_f64, add_scaled, kmeanspp_update).
 #include "kernels/internal/isa_kernels.hpp"
 
 namespace ivfstream::kernels::scalar {
@@ -28,6 +28,31 @@ void accumulate_f64(double* acc, const float* x, std::size_t d) {
 
 void add_scaled(const float* a, float alpha, const float* b, std::size_t n, float* out) {
   for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + alpha * b[i];
+}
+
+void kmeanspp_update(const float* xt, std::size_t n, std::size_t d, const float* c, float* min_d,
+                     float* block_sums) {
+  constexpr std::size_t block = 256;
+  float acc[block];
+  for (std::size_t i0 = 0, b = 0; i0 < n; i0 += block, ++b) {
+    const std::size_t len = n - i0 < block ? n - i0 : block;
+    for (std::size_t j = 0; j < len; ++j) acc[j] = 0.f;
+    for (std::size_t t = 0; t < d; ++t) {
+      const float* x = xt + t * n + i0;
+      const float ct = c[t];
+      for (std::size_t j = 0; j < len; ++j) {
+        const float diff = x[j] - ct;
+        acc[j] = acc[j] + diff * diff;
+      }
+    }
+    float sum = 0.f;
+    for (std::size_t j = 0; j < len; ++j) {
+      float& m = min_d[i0 + j];
+      m = acc[j] < m ? acc[j] : m;
+      sum += m;
+    }
+    block_sums[b] = sum;
+  }
 }
 
 }  // namespace ivfstream::kernels::scalar

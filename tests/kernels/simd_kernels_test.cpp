@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -126,6 +127,30 @@ BOOST_AUTO_TEST_CASE(kmeans_steps_equal_scalar) {
       BOOST_TEST(got == want, boost::test_tools::per_element());
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(kmeanspp_update_equals_scalar) {
+  std::mt19937 gen(6);
+  const auto& ref = k::kernels_for(k::simd_level::scalar);
+  for (std::size_t n : {1, 3, 17, 255, 256, 257, 600})
+    for (std::size_t d : {1, 3, 8, 17}) {
+      const auto xt = integers(n * d, gen, -20, 20), c = integers(d, gen, -20, 20);
+      auto start = integers(n, gen, 0, 3000);
+      start[0] = std::numeric_limits<float>::infinity();
+      const std::size_t blocks = (n + 255) / 256;
+      auto want = start;
+      std::vector<float> want_sums(blocks);
+      ref.kmeanspp_update(xt.data(), n, d, c.data(), want.data(), want_sums.data());
+      for (auto* t : levels_under_test()) {
+        auto got = start;
+        std::vector<float> sums(blocks);
+        t->kmeanspp_update(xt.data(), n, d, c.data(), got.data(), sums.data());
+        BOOST_TEST_CONTEXT(k::to_string(t->level) << " n=" << n << " d=" << d) {
+          BOOST_TEST(got == want, boost::test_tools::per_element());
+          BOOST_TEST(sums == want_sums, boost::test_tools::per_element());  // integers: exact in any order
+        }
+      }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(add_scaled_equals_scalar) {
