@@ -14,7 +14,7 @@ namespace {
 inline void block_sums(const std::uint8_t* block, const std::uint8_t* lut, std::size_t pairs, __m256i& lo,
                        __m256i& hi) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i low_byte = _mm256_set1_epi16(0x00FF);
+  // u16 view: accA += lo + 256·hi, accB += hi (mod 2^16); Σ lo = accA − 256·accB (see the AVX-512 file)
   __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256(), acc2 = _mm256_setzero_si256(),
           acc3 = _mm256_setzero_si256();
   for (std::size_t g = 0; g < pairs; ++g) {
@@ -22,11 +22,13 @@ inline void block_sums(const std::uint8_t* block, const std::uint8_t* lut, std::
     const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut + 32 * g));
     const __m256i rlo = _mm256_shuffle_epi8(l, _mm256_and_si256(c, low4));
     const __m256i rhi = _mm256_shuffle_epi8(l, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
-    acc0 = _mm256_add_epi16(acc0, _mm256_and_si256(rlo, low_byte));
+    acc0 = _mm256_add_epi16(acc0, rlo);
     acc1 = _mm256_add_epi16(acc1, _mm256_srli_epi16(rlo, 8));
-    acc2 = _mm256_add_epi16(acc2, _mm256_and_si256(rhi, low_byte));
+    acc2 = _mm256_add_epi16(acc2, rhi);
     acc3 = _mm256_add_epi16(acc3, _mm256_srli_epi16(rhi, 8));
   }
+  acc0 = _mm256_sub_epi16(acc0, _mm256_slli_epi16(acc1, 8));
+  acc2 = _mm256_sub_epi16(acc2, _mm256_slli_epi16(acc3, 8));
   // fold the 2 lanes: x = [e0, o0], y = [e1, o1]
   const __m256i x = _mm256_add_epi16(_mm256_permute2x128_si256(acc0, acc1, 0x20),
                                      _mm256_permute2x128_si256(acc0, acc1, 0x31));
