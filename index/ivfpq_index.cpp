@@ -55,7 +55,24 @@ status ivfpq_index::train(const float* x, std::size_t n) {
   const std::uint64_t version = codebooks_ ? codebooks_->version() + 1 : 1;
   auto cb = codebook_set::train(params_, x, n, version);
   if (!cb) return std::move(cb).error();
-  codebooks_ = std::move(*cb);
+  return adopt_codebooks(std::move(*cb));
+}
+
+status ivfpq_index::adopt_codebooks(std::shared_ptr<const codebook_set> cb) {
+  if (!cb) return fail(errc::invalid_argument, "adopt_codebooks: codebooks=null: must be a trained codebook_set");
+  const index_params& q = cb->params();
+  if (q.dimension != params_.dimension || q.metric != params_.metric || q.num_partitions != params_.num_partitions ||
+      q.num_sub_vectors != params_.num_sub_vectors || q.num_bits != params_.num_bits)
+    return fail(errc::invalid_argument,
+                "adopt_codebooks: codebooks for dimension=" + str(q.dimension) + " metric=" + to_string(q.metric) +
+                    " num_partitions=" + str(q.num_partitions) + " num_sub_vectors=" + str(q.num_sub_vectors) +
+                    " num_bits=" + str(q.num_bits) + ": must match the index (dimension=" + str(params_.dimension) +
+                    " metric=" + to_string(params_.metric) + " num_partitions=" + str(params_.num_partitions) +
+                    " num_sub_vectors=" + str(params_.num_sub_vectors) + " num_bits=" + str(params_.num_bits) + ")");
+  if (size() > 0 && !store_)
+    return fail(errc::invalid_argument, "adopt_codebooks: the index holds " + str(size()) +
+                                            " vectors and keep_raw_vectors=false, so they cannot be re-encoded");
+  codebooks_ = std::move(cb);
   if (size() > 0) return reencode_all();
   lists_.assign(params_.num_partitions, inverted_list(codebooks_->code_size()));
   return {};
@@ -201,6 +218,10 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
       plan.query_table.size() != codebooks_->num_sub_vectors() * codebooks_->ksub())
     return fail(errc::invalid_argument, "query_plan does not match these codebooks (query of " +
                                             str(plan.query.size()) + " floats, dimension=" + str(params_.dimension) + ")");
+  for (std::uint32_t list : plan.lists)
+    if (list >= lists_.size())
+      return fail(errc::invalid_argument, "query_plan probes list " + str(list) + ": must be < num_partitions=" +
+                                              str(lists_.size()));
   const codebook_set& cb = *codebooks_;
   // Candidates: k × refine_factor when refining (LanceDB), capped by what the index holds.
   const std::size_t want = std::min(saturating_mul(sp.limit, std::max<std::size_t>(1, sp.refine_factor)), size());

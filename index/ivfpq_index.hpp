@@ -51,6 +51,10 @@ public:
   status add(const std::uint64_t* ids, const float* x, std::size_t n);
   /// Same, checking d.
   status add(const std::uint64_t* ids, const float* x, std::size_t n, std::size_t d);
+  /// Swaps in codebooks trained elsewhere (a trainer, another node) and re-encodes every live vector
+  /// from the vector store. cb must have the same dimension, metric, num_partitions, num_sub_vectors
+  /// and num_bits as params(). Errors: invalid_argument (mismatch, or vectors held without raw vectors).
+  status adopt_codebooks(std::shared_ptr<const codebook_set> cb);
   /// Deletes ids (unknown ids are ignored).
   status remove(const std::uint64_t* ids, std::size_t n);
 

@@ -85,27 +85,46 @@ BOOST_AUTO_TEST_CASE(add_then_search_finds_each_vector_itself) {
   BOOST_TEST(self_first == 100u);
 }
 
+// Exact round trip of the packed codes for every num_bits: what the lists hold is what the encoder
+// wrote for that vector (and unpacks to valid sub-codes), whatever the width.
 BOOST_AUTO_TEST_CASE(codes_in_lists_are_the_encoder_output) {
-  for (unsigned nbits : {4u, 6u, 8u, 10u}) {
+  const std::size_t n = 4200, d = 16;  // ≥ 2^12 training vectors for the 12-bit codebooks
+  const auto x = test::clustered_data(n, d, 16, 28);
+  const auto ids = test::iota_ids(n, 10);
+  for (unsigned nbits : {4u, 6u, 8u, 10u, 12u}) {
     BOOST_TEST_CONTEXT("num_bits=" << nbits) {
-      fixture_index f(metric::l2, {}, nbits);
-      const auto cb = f.index.codebooks();
+      index_params p;
+      p.dimension = d;
+      p.num_partitions = 8;
+      p.num_sub_vectors = 4;
+      p.num_bits = nbits;
+      p.max_iterations = 3;
+      auto index = ivfpq_index::create(p);
+      BOOST_REQUIRE(index);
+      BOOST_REQUIRE(index->train(x.data(), n));
+      BOOST_REQUIRE(index->add(ids.data(), x.data(), n));
+      const auto cb = index->codebooks();
       const std::size_t cs = cb->code_size();
-      std::vector<std::uint32_t> lists(k_n);
-      std::vector<std::uint8_t> codes(k_n * cs);
-      cb->encode(f.x.data(), k_n, lists.data(), codes.data());
-      std::size_t mismatches = 0;
-      for (std::size_t i = 0; i < k_n; ++i) {
-        const auto loc = f.index.find(f.ids[i]);
+      BOOST_TEST(cs == (4 * nbits + 7) / 8);
+      std::vector<std::uint32_t> lists(n);
+      std::vector<std::uint8_t> codes(n * cs);
+      cb->encode(x.data(), n, lists.data(), codes.data());
+      std::size_t mismatches = 0, raw_mismatches = 0;
+      std::vector<std::uint16_t> sub(4);
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto loc = index->find(ids[i]);
         BOOST_REQUIRE(loc);
-        const auto& list = f.index.lists()[loc->list];
+        const auto& list = index->lists()[loc->list];
         BOOST_TEST(loc->list == lists[i]);
-        BOOST_TEST(list.ids()[loc->slot] == f.ids[i]);
+        BOOST_TEST(list.ids()[loc->slot] == ids[i]);
         if (!std::equal(list.code(loc->slot), list.code(loc->slot) + cs, &codes[i * cs])) ++mismatches;
+        kernels::unpack_codes(list.code(loc->slot), 1, 4, nbits, sub.data());
+        for (auto c : sub) BOOST_TEST(c < (1u << nbits));
         // the raw vector kept for refine is the vector given
-        BOOST_TEST(std::equal(f.row(i), f.row(i) + k_d, f.index.raw_vector(f.ids[i])));
+        if (!std::equal(&x[i * d], &x[(i + 1) * d], index->raw_vector(ids[i]))) ++raw_mismatches;
       }
       BOOST_TEST(mismatches == 0u);
+      BOOST_TEST(raw_mismatches == 0u);
     }
   }
 }
@@ -317,6 +336,26 @@ BOOST_AUTO_TEST_CASE(retrain_reencodes_every_live_vector) {
   auto hits = f.index.search(f.row(100), all_lists(1, 10));
   BOOST_REQUIRE(hits);
   BOOST_TEST((*hits)[0].id == f.ids[100]);
+}
+
+BOOST_AUTO_TEST_CASE(adopt_codebooks_swaps_and_reencodes) {
+  fixture_index f(metric::cosine);
+  const auto x2 = test::clustered_data(2000, k_d, 32, 29);
+  auto cb = codebook_set::train(params_for(metric::cosine), x2.data(), 2000, 5);
+  BOOST_REQUIRE(cb);
+  BOOST_REQUIRE(f.index.adopt_codebooks(*cb));
+  BOOST_TEST(f.index.codebooks()->version() == 5u);
+  BOOST_TEST(f.index.size() == k_n);
+  auto hits = f.index.search(f.row(10), all_lists(1, 10));
+  BOOST_REQUIRE(hits);
+  BOOST_TEST((*hits)[0].id == f.ids[10]);
+  auto other = codebook_set::train(params_for(metric::l2), x2.data(), 2000, 6);
+  BOOST_REQUIRE(other);
+  auto r = f.index.adopt_codebooks(*other);
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().message().find("metric=l2") != std::string::npos);
+  BOOST_TEST(r.error().message().find("metric=cosine") != std::string::npos);
+  BOOST_TEST(f.index.codebooks()->version() == 5u);
 }
 
 BOOST_AUTO_TEST_CASE(memory_reports_code_and_id_bytes_per_vector) {
