@@ -12,12 +12,14 @@ namespace ivfstream::kernels {
 /// Runs on the calling thread only by default: the OpenMP thread count of the calling thread is set
 /// to max_threads (default 1) for the duration of the call and restored afterwards (CAF's scheduler
 /// owns the cores; pass more only from a thread that owns spare cores, e.g. offline training).
-/// Tiny products (n·m·d below ~32k multiply-adds) take a plain loop.
+/// Small products (n ≤ 3 rows, or n·m·d ≤ 16384) take one SIMD dot product per output
+/// (default_kernels().inner_product_ny), which beats oneDNN there (single queries).
 ///
 /// Cost: the first call for a new (n, m, d) shape creates a oneDNN primitive (JIT code
-/// generation, roughly 50–500 µs); oneDNN's own primitive cache (default 1024 entries) makes later
-/// calls with the same shape cost a few µs of lookup on top of the arithmetic. Callers that loop
-/// should therefore use a fixed block size (assign_nearest in kernels/kmeans.hpp does).
+/// generation, measured 0.1–4 ms); oneDNN's own primitive cache (default 1024 entries) makes later
+/// calls with the same shape cost a few µs of lookup, plus packing b on every call (~25 µs for
+/// 256 × 784), on top of the arithmetic. Callers that loop should use a fixed block size
+/// (assign_nearest in kernels/kmeans.hpp does) and batch queries where they can.
 ///
 /// Thread-safety: reentrant; concurrent calls from different threads are safe.
 void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c,
