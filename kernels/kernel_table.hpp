@@ -15,8 +15,11 @@
 
 namespace ivfstream::kernels {
 
+/// Function pointers of one ISA level. Every member is a pure function of its arguments (no state):
+/// thread-safe for concurrent calls on distinct outputs. Each SIMD member equals the scalar reference
+/// exactly on integer-valued data (tests/kernels/simd_kernels_test.cpp, fast_scan_test.cpp).
 struct kernel_table {
-  simd_level level;
+  simd_level level;  ///< the level these pointers implement
 
   /// ‖a − b‖² over d floats.
   float (*l2sqr)(const float* a, const float* b, std::size_t d);
