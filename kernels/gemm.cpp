@@ -6,17 +6,18 @@
 #include <dnnl.hpp>
 
 #include "kernels/assert.hpp"
+#include "kernels/internal/gemm_onednn.hpp"
 #include "kernels/kernel_table.hpp"
 
 namespace ivfstream::kernels {
 
 namespace {
 
-// Below these sizes one SIMD dot product per output (kernel_table::inner_product_ny) beats oneDNN,
-// whose per-call cost includes packing b (measured on AVX-512: n = 1, 256 × 784: 14 vs 39 µs;
-// n = 1, 256 × 49: 1.0 vs 6.3 µs; n = 4, 256 × 784: 47 vs 41 µs).
-constexpr std::size_t k_dot_rows = 3;
-constexpr std::size_t k_dot_volume = 16 * 1024;  // n·m·d
+// For small b (m·d ≤ this) one SIMD dot product per output (kernel_table::inner_product_ny) beats
+// oneDNN for a few rows, whose per-call cost includes packing b (AVX-512, 256 × 49: n = 1 1.0 vs 6.3 µs,
+// n = 8 7.9 vs 6.7 µs). The choice depends on b's shape only, never on n, so that every row of c is
+// computed the same way whatever the batch (single and batched queries agree bit for bit).
+constexpr std::size_t k_dot_volume = 16 * 1024;  // m·d
 
 void matmul_nt_dots(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
   const auto& kt = default_kernels();
@@ -51,8 +52,20 @@ void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std
     return;
   }
   IVF_ASSERT(a != nullptr && b != nullptr && c != nullptr);
-  if (n <= k_dot_rows || n * m * d <= k_dot_volume) {
+  if (m * d <= k_dot_volume) {
     matmul_nt_dots(a, n, b, m, d, c);
+    return;
+  }
+  detail::matmul_nt_onednn(a, n, b, m, d, c, max_threads);
+}
+
+namespace detail {
+
+void matmul_nt_onednn(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c,
+                      int max_threads) {
+  if (n == 0 || m == 0) return;
+  if (d == 0) {
+    std::fill(c, c + n * m, 0.f);
     return;
   }
   using dims = dnnl::memory::dims;
@@ -80,5 +93,7 @@ void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std
     matmul_nt_dots(a, n, b, m, d, c);
   }
 }
+
+}  // namespace detail
 
 }  // namespace ivfstream::kernels

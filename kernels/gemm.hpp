@@ -12,8 +12,10 @@ namespace ivfstream::kernels {
 /// Runs on the calling thread only by default: the OpenMP thread count of the calling thread is set
 /// to max_threads (default 1) for the duration of the call and restored afterwards (CAF's scheduler
 /// owns the cores; pass more only from a thread that owns spare cores, e.g. offline training).
-/// Small products (n ≤ 3 rows, or n·m·d ≤ 16384) take one SIMD dot product per output
-/// (default_kernels().inner_product_ny), which beats oneDNN there (single queries).
+/// Small b (m·d ≤ 16384, e.g. a 256 × 49 PQ codebook) takes one SIMD dot product per output
+/// (default_kernels().inner_product_ny), which beats oneDNN for few rows (single queries); larger b
+/// goes to oneDNN. The path depends on (m, d) only, so row i of c is the same whatever n and the other
+/// rows are (single and batched queries agree bit for bit; tested in tests/kernels/gemm_test.cpp).
 ///
 /// Cost: the first call for a new (n, m, d) shape creates a oneDNN primitive (JIT code
 /// generation, measured 0.1–4 ms); oneDNN's own primitive cache (default 1024 entries) makes later

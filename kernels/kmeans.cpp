@@ -9,6 +9,7 @@
 
 #include "kernels/assert.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/internal/gemm_onednn.hpp"
 #include "kernels/kernel_table.hpp"
 
 namespace ivfstream::kernels {
@@ -45,16 +46,19 @@ std::size_t block_rows(std::size_t n, std::size_t k) {
   return std::max<std::size_t>(1, std::min(n, k_scratch_floats / k));
 }
 
-/// assign_nearest with precomputed ‖x_i‖² (x_norms) and ‖c_j‖² (c_norms).
+using product_fn = void (*)(const float*, std::size_t, const float*, std::size_t, std::size_t, float*, int);
+
+/// assign_nearest with precomputed ‖x_i‖² (x_norms) and ‖c_j‖² (c_norms); product is matmul_nt
+/// (row-stable: public entry points) or detail::matmul_nt_onednn (Lloyd iterations).
 void assign_with_norms(const float* x, const float* x_norms, std::size_t n, const float* centroids,
                        const float* c_norms, std::size_t k, std::size_t d, std::uint32_t* labels,
-                       float* dists, int max_threads) {
+                       float* dists, int max_threads, product_fn product) {
   const std::size_t bn = block_rows(n, k);
   std::vector<float> ip(bn * k), best(bn);
   const auto& kt = default_kernels();
   for (std::size_t i0 = 0; i0 < n; i0 += bn) {
     const std::size_t rows = std::min(bn, n - i0);
-    matmul_nt(x + i0 * d, rows, centroids, k, d, ip.data(), max_threads);
+    product(x + i0 * d, rows, centroids, k, d, ip.data(), max_threads);
     kt.nearest_from_ip(ip.data(), rows, k, c_norms, labels + i0, best.data());
     if (dists != nullptr)
       for (std::size_t r = 0; r < rows; ++r) dists[i0 + r] = std::max(0.f, x_norms[i0 + r] + best[r]);
@@ -146,7 +150,7 @@ void assign_nearest(const float* x, std::size_t n, const float* centroids, std::
   std::vector<float> x_norms(n), c_norms(k);
   row_norms(x, n, d, x_norms.data());
   row_norms(centroids, k, d, c_norms.data());
-  assign_with_norms(x, x_norms.data(), n, centroids, c_norms.data(), k, d, labels, dists, max_threads);
+  assign_with_norms(x, x_norms.data(), n, centroids, c_norms.data(), k, d, labels, dists, max_threads, &matmul_nt);
 }
 
 void nearest_centroids(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
@@ -218,7 +222,7 @@ kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k
   for (std::size_t it = 0;; ++it) {
     row_norms(cent, k, d, c_norms.data());
     assign_with_norms(train, x_norms.data(), nt, cent, c_norms.data(), k, d, labels.data(), dists.data(),
-                      opt.max_threads);
+                      opt.max_threads, &detail::matmul_nt_onednn);
     double objective = 0;
     for (std::size_t i = 0; i < nt; ++i) objective += dists[i];
     result.objective = objective;

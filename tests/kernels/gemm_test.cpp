@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE gemm
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -63,4 +64,30 @@ BOOST_AUTO_TEST_CASE(matmul_nt_large_product_matches_within_rounding) {
   k::matmul_nt(a.data(), n, b.data(), m, d, c.data());
   const auto expected = naive(a, n, b, m, d);
   for (std::size_t i = 0; i < n * m; ++i) BOOST_TEST(std::abs(c[i] - expected[i]) < 1e-3f);
+}
+
+BOOST_AUTO_TEST_CASE(rows_do_not_depend_on_batch_size) {
+  // row i of a·bᵀ computed in a batch of n equals the same row computed alone, bit for bit, on both
+  // sides of the dot-product / oneDNN boundary (single and batched queries must agree)
+  std::mt19937 gen(9);
+  std::normal_distribution<float> g;
+  struct shape {
+    std::size_t m, d;
+  };
+  for (const shape s : {shape{256, 49}, shape{16, 64}, shape{256, 784}, shape{1024, 128}, shape{4096, 8}}) {
+    const std::size_t max_n = 70;
+    std::vector<float> a(max_n * s.d), b(s.m * s.d);
+    for (auto& v : a) v = g(gen);
+    for (auto& v : b) v = g(gen);
+    std::vector<float> batch(max_n * s.m), alone(s.m);
+    for (std::size_t n : {2, 3, 8, 17, 70}) {
+      k::matmul_nt(a.data(), n, b.data(), s.m, s.d, batch.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        k::matmul_nt(a.data() + i * s.d, 1, b.data(), s.m, s.d, alone.data());
+        BOOST_TEST_CONTEXT("m=" << s.m << " d=" << s.d << " n=" << n << " row=" << i) {
+          BOOST_TEST(std::equal(alone.begin(), alone.end(), batch.begin() + i * s.m));
+        }
+      }
+    }
+  }
 }
