@@ -27,7 +27,9 @@ struct kafka_config {
   std::string brokers;                  ///< bootstrap.servers "host:port,..."; empty iff embedded_broker
   bool embedded_broker = true;          ///< start librdkafka's mock cluster in-process
   std::uint32_t embedded_broker_count = 1;  ///< mock brokers, 1..16
-  std::uint32_t topic_partitions = 8;   ///< partitions of each topic the embedded broker creates, 1..1024
+  /// Partitions of each topic the embedded broker creates, 1..1024. The mock broker keeps only the
+  /// newest ~5 MB per partition, so 32 hold 200k 128-d vectors (connectors/embedded_broker.hpp).
+  std::uint32_t topic_partitions = 32;
   std::string group_id = "ivfstream";   ///< consumer group of the ingest/query consumers
   std::string client_id = "ivfstream";  ///< client.id of every client
   std::uint32_t session_timeout_ms = 10000;  ///< consumer group session timeout, 1000..3600000

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <unistd.h>
 
@@ -214,4 +215,28 @@ BOOST_AUTO_TEST_CASE(dump_round_trips_through_the_loader) {
   BOOST_TEST(std::string(to_string(back.index.metric)) == "dot");
   BOOST_TEST(back.kafka.properties.at("linger.ms") == "2");
   BOOST_TEST(config_keys().size() > 30u);
+}
+
+BOOST_AUTO_TEST_CASE(example_files_load_and_validate) {
+  for (const char* name : {"embedded_demo.toml", "sasl_ssl.toml"}) {
+    config_cli_options opts;
+    opts.config_file = std::string(IVFSTREAM_SOURCE_DIR) + "/config/examples/" + name;
+    auto c = load_service_config(opts);
+    BOOST_TEST(c.has_value(), name << ": " << error_of(c));
+  }
+  config_cli_options opts;
+  opts.config_file = std::string(IVFSTREAM_SOURCE_DIR) + "/config/examples/sasl_ssl.toml";
+  auto c = load_service_config(opts);
+  BOOST_REQUIRE(c.has_value());
+  BOOST_TEST(c->kafka.properties.at("security.protocol") == "SASL_SSL");
+  BOOST_TEST(!contains(dump_config(*c), "change-me"));
+}
+
+BOOST_AUTO_TEST_CASE(every_key_is_documented_in_the_readme) {
+  std::ifstream in(std::string(IVFSTREAM_SOURCE_DIR) + "/config/README.md");
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_REQUIRE(!readme.empty());
+  for (const config_key_info& k : config_keys()) {
+    BOOST_TEST(contains(readme, "`" + k.key + "`"), k.key << " is missing from config/README.md");
+  }
 }
