@@ -70,7 +70,9 @@ void expect_same_hits(const std::vector<search_hit>& a, const std::vector<search
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(add_then_search_finds_each_vector_itself) {
-  fixture_index f(metric::l2);
+  index_options small_segments;
+  small_segments.segment_bytes = 16 << 10;  // 128 rows per segment: refine reads across 32 segment files
+  fixture_index f(metric::l2, small_segments);
   BOOST_TEST(f.index.size() == k_n);
   std::size_t self_first = 0;
   for (std::size_t i = 0; i < 100; ++i) {
