@@ -26,4 +26,8 @@ void inner_product_ny(const float* x, const float* y, std::size_t ny, std::size_
   for (std::size_t j = 0; j < ny; ++j) out[j] = inner_product(x, y + j * d, d);
 }
 
+void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
+  for (std::size_t i = 0; i < n; ++i) inner_product_ny(a + i * d, b, m, d, c + i * m);
+}
+
 }  // namespace ivfstream::kernels::scalar

@@ -13,15 +13,18 @@ namespace ivfstream::kernels {
 
 namespace {
 
-// For small b (m·d ≤ this) one SIMD dot product per output (kernel_table::inner_product_ny) beats
-// oneDNN for a few rows, whose per-call cost includes packing b (AVX-512, 256 × 49: n = 1 1.0 vs 6.3 µs,
-// n = 8 7.9 vs 6.7 µs). The choice depends on b's shape only, never on n, so that every row of c is
-// computed the same way whatever the batch (single and batched queries agree bit for bit).
-constexpr std::size_t k_dot_volume = 16 * 1024;  // m·d
+// b up to this many floats (4 MiB) goes through the register-tiled kernel
+// (kernel_table::matmul_nt_small), larger b to oneDNN. Measured on AVX-512, 1 thread (tiled vs oneDNN):
+//   256 × 784, n = 1: 8.5 vs 39 µs; n = 64: 258 vs 172 µs      256 × 49, n = 1: 0.8 vs 6.3; n = 64: 27 vs 15
+//   1024 × 128, n = 1: 7.7 vs 21 µs; n = 64: 204 vs 104 µs     4096 × 8, n = 1: 6.3 vs 11; n = 64: 258 vs 67
+// i.e. far better for the few-row products of query planning and encoding, within ~2× for batches;
+// Lloyd iterations (many rows) call oneDNN directly. The choice depends on b's shape only, never on n,
+// so every row of c is computed the same way whatever the batch (single and batched queries agree
+// bit for bit).
+constexpr std::size_t k_tiled_max_b = std::size_t{1} << 20;  // m·d
 
-void matmul_nt_dots(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
-  const auto& kt = default_kernels();
-  for (std::size_t i = 0; i < n; ++i) kt.inner_product_ny(a + i * d, b, m, d, c + i * m);
+void matmul_nt_tiled(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
+  default_kernels().matmul_nt_small(a, n, b, m, d, c);
 }
 
 /// Restores the calling thread's OpenMP thread count on scope exit.
@@ -52,8 +55,8 @@ void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std
     return;
   }
   IVF_ASSERT(a != nullptr && b != nullptr && c != nullptr);
-  if (m * d <= k_dot_volume) {
-    matmul_nt_dots(a, n, b, m, d, c);
+  if (m * d <= k_tiled_max_b) {
+    matmul_nt_tiled(a, n, b, m, d, c);
     return;
   }
   detail::matmul_nt_onednn(a, n, b, m, d, c, max_threads);
@@ -89,8 +92,8 @@ void matmul_nt_onednn(const float* a, std::size_t n, const float* b, std::size_t
   stream.wait();
   } catch (const dnnl::error&) {
     // oneDNN could not create or run the primitive (e.g. out of memory for its scratchpad):
-    // the dot products give the same result, slower. Exceptions never leave kernels/.
-    matmul_nt_dots(a, n, b, m, d, c);
+    // the tiled kernel gives the same result up to rounding. Exceptions never leave kernels/.
+    matmul_nt_tiled(a, n, b, m, d, c);
   }
 }
 

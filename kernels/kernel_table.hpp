@@ -46,6 +46,11 @@ struct kernel_table {
   /// term). out may alias a or b. SIMD levels use a fused multiply-add (one rounding), the scalar
   /// reference a multiply then an add; equal whenever alpha·b[i] is exact (e.g. alpha = ±1, ±2).
   void (*add_scaled)(const float* a, float alpha, const float* b, std::size_t n, float* out);
+  /// c = a·bᵀ (a: n × d, b: m × d, c: n × m, all row-major) by register-tiled dot products; each
+  /// output is computed the same way whatever n, m and its position (row-stable). matmul_nt's path for
+  /// small b (kernels/gemm.hpp).
+  void (*matmul_nt_small)(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d,
+                          float* c);
   /// k-means++ seeding step over n points stored transposed (xt: d × n, xt[t·n + i] = coordinate t of
   /// point i): min_d[i] = min(min_d[i], Σ_t (xt[t·n + i] − c[t])²) (terms added in t order, no FMA:
   /// bit-identical at every level), and block_sums[b] = Σ min_d[i] over i in [256·b, 256·b + 256) ∩ [0, n)

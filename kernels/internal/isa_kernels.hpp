@@ -16,6 +16,8 @@
                        std::uint32_t* labels, float* best);                                            \
   void accumulate_f64(double* acc, const float* x, std::size_t d);                                    \
   void add_scaled(const float* a, float alpha, const float* b, std::size_t n, float* out);            \
+  void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d,    \
+                       float* c);                                                                      \
   void kmeanspp_update(const float* xt, std::size_t n, std::size_t d, const float* c, float* min_d,    \
                        float* block_sums);                                                             \
   void fast_scan(const std::uint8_t* blocks, std::size_t n, std::size_t M, const std::uint8_t* lut,      \

@@ -45,6 +45,17 @@ BOOST_AUTO_TEST_CASE(matmul_nt_equals_naive_loop_on_awkward_sizes) {
       }
 }
 
+BOOST_AUTO_TEST_CASE(matmul_nt_onednn_path_equals_naive_loop) {
+  // b above 2^20 floats takes oneDNN
+  for (std::size_t n : {1, 5, 37}) {
+    const std::size_t m = 1100, d = 1000;
+    const auto a = integer_matrix(n, d, 3), b = integer_matrix(m, d, 4);
+    std::vector<float> c(n * m, -1.f);
+    k::matmul_nt(a.data(), n, b.data(), m, d, c.data());
+    BOOST_TEST(c == naive(a, n, b, m, d), boost::test_tools::per_element());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(matmul_nt_handles_empty_operands) {
   std::vector<float> a(8, 1.f), c(4, 7.f);
   k::matmul_nt(a.data(), 0, a.data(), 2, 4, c.data());
@@ -74,7 +85,8 @@ BOOST_AUTO_TEST_CASE(rows_do_not_depend_on_batch_size) {
   struct shape {
     std::size_t m, d;
   };
-  for (const shape s : {shape{256, 49}, shape{16, 64}, shape{256, 784}, shape{1024, 128}, shape{4096, 8}}) {
+  for (const shape s : {shape{256, 49}, shape{16, 64}, shape{256, 784}, shape{1024, 128}, shape{4096, 8},
+                        shape{1100, 1000} /* above 2^20: oneDNN */}) {
     const std::size_t max_n = 70;
     std::vector<float> a(max_n * s.d), b(s.m * s.d);
     for (auto& v : a) v = g(gen);

@@ -153,6 +153,27 @@ BOOST_AUTO_TEST_CASE(kmeanspp_update_equals_scalar) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(matmul_nt_small_equals_scalar) {
+  std::mt19937 gen(7);
+  const auto& ref = k::kernels_for(k::simd_level::scalar);
+  for (std::size_t n : {1, 2, 3, 4, 5, 7, 17})
+    for (std::size_t m : {1, 3, 7, 15, 16, 17, 33})
+      for (std::size_t d : {1, 7, 8, 15, 16, 17, 33}) {
+        const auto a = integers(n * d, gen, -9, 9), b = integers(m * d, gen, -9, 9);
+        std::vector<float> want(n * m);
+        ref.matmul_nt_small(a.data(), n, b.data(), m, d, want.data());
+        for (auto* t : levels_under_test()) {
+          std::vector<float> got(n * m + 1, 42.f);
+          t->matmul_nt_small(a.data(), n, b.data(), m, d, got.data());
+          BOOST_TEST(got[n * m] == 42.f);
+          got.pop_back();
+          BOOST_TEST_CONTEXT(k::to_string(t->level) << " n=" << n << " m=" << m << " d=" << d) {
+            BOOST_TEST(got == want, boost::test_tools::per_element());
+          }
+        }
+      }
+}
+
 BOOST_AUTO_TEST_CASE(add_scaled_equals_scalar) {
   std::mt19937 gen(5);
   const auto& ref = k::kernels_for(k::simd_level::scalar);

@@ -1,0 +1,97 @@
+// AVX2 register-tiled a·bᵀ for matmul_nt's small-b path (kernel_table::matmul_nt_small).
+// A tile is 8 outputs (2 × 4 or 1 × 8 rows × columns): one FMA chain per output over 8-float chunks of d
+// (zero-padded tail), then the 8 accumulators are reduced together by a transposing tree that adds,
+// for every output alike, lanes l and l+4, then l and l+2, then l and l+1. So each output is computed
+// identically whatever the tile: a row of c never depends on n or on the other rows.
+#include <immintrin.h>
+
+#include "kernels/internal/isa_kernels.hpp"
+
+namespace ivfstream::kernels::avx2 {
+
+namespace {
+
+/// out[k] = Σ lanes of v[k], k = 0..7.
+inline __m256 reduce8(const __m256* v) {
+  __m256 w[4], z[2];
+  #pragma GCC unroll 16
+  for (int p = 0; p < 4; ++p)  // 128-bit lane j: output 2p + j, 4 partials
+    w[p] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x20),
+                         _mm256_permute2f128_ps(v[2 * p], v[2 * p + 1], 0x31));
+  #pragma GCC unroll 16
+  for (int q = 0; q < 2; ++q)  // lane j: outputs 4q + j and 4q + 2 + j, 2 partials each
+    z[q] = _mm256_add_ps(_mm256_shuffle_ps(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  // lane j: outputs j, 2 + j, 4 + j, 6 + j
+  const __m256 s = _mm256_add_ps(_mm256_shuffle_ps(z[0], z[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm256_shuffle_ps(z[0], z[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  // element 4j + t holds output j + 2t
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  return _mm256_permutevar8x32_ps(s, order);
+}
+
+inline __m256 load_tail(const float* p, std::size_t rem) {
+  alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::size_t i = 0; i < rem; ++i) buf[i] = p[i];
+  return _mm256_load_ps(buf);
+}
+
+/// Outputs (r, s), r < rows ≤ R, s < cols ≤ S, R·S = 8 (see the AVX-512 file).
+template <int R, int S>
+void tile(const float* a, std::size_t rows, const float* b, std::size_t cols, std::size_t d, float* c,
+          std::size_t ldc) {
+  static_assert(R * S == 8, "8 outputs per tile");
+  const float* ap[R];
+  const float* bp[S];
+  #pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) ap[r] = a + (static_cast<std::size_t>(r) < rows ? r : rows - 1) * d;
+  #pragma GCC unroll 16
+  for (int s = 0; s < S; ++s) bp[s] = b + (static_cast<std::size_t>(s) < cols ? s : cols - 1) * d;
+  __m256 acc[8];
+  #pragma GCC unroll 16
+  for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+  std::size_t t = 0;
+  for (; t + 8 <= d; t += 8) {
+    __m256 av[R], bv[S];
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) av[r] = _mm256_loadu_ps(ap[r] + t);
+    #pragma GCC unroll 16
+    for (int s = 0; s < S; ++s) bv[s] = _mm256_loadu_ps(bp[s] + t);
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
+      for (int s = 0; s < S; ++s) acc[r * S + s] = _mm256_fmadd_ps(av[r], bv[s], acc[r * S + s]);
+  }
+  if (t < d) {
+    __m256 av[R], bv[S];
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) av[r] = load_tail(ap[r] + t, d - t);
+    #pragma GCC unroll 16
+    for (int s = 0; s < S; ++s) bv[s] = load_tail(bp[s] + t, d - t);
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
+      for (int s = 0; s < S; ++s) acc[r * S + s] = _mm256_fmadd_ps(av[r], bv[s], acc[r * S + s]);
+  }
+  alignas(32) float out[8];
+  _mm256_store_ps(out, reduce8(acc));
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t s = 0; s < cols; ++s) c[r * ldc + s] = out[r * S + s];
+}
+
+template <int R, int S>
+void rows_block(const float* a, std::size_t rows, const float* b, std::size_t m, std::size_t d, float* c) {
+  for (std::size_t j = 0; j < m; j += S)
+    tile<R, S>(a, rows, b + j * d, m - j < S ? m - j : S, d, c + j, m);
+}
+
+}  // namespace
+
+void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
+  if (n == 0 || m == 0) return;
+  std::size_t i = 0;
+  for (; i + 2 <= n; i += 2) rows_block<2, 4>(a + i * d, 2, b, m, d, c + i * m);
+  if (i < n) rows_block<1, 8>(a + i * d, 1, b, m, d, c + i * m);
+}
+
+}  // namespace ivfstream::kernels::avx2
