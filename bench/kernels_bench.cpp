@@ -114,7 +114,16 @@ void bench_training(bool quick) {
   std::vector<float> c(4096 * 256);
   k::matmul_nt(x.data(), 4096, x.data(), 256, d, c.data());
   const double sm = best_seconds(5, [&] { k::matmul_nt(x.data(), 4096, x.data(), 256, d, c.data()); });
-  std::printf("\nmatmul_nt 4096x256x784 (1 thread): %.2f ms, %.1f GFLOP/s\n", sm * 1e3, 2.0 * 4096 * 256 * 784 / sm / 1e9);
+  std::printf("\nmatmul_nt 4096x256x784 (1 thread, tiled path: b < 2^20 floats): %.2f ms, %.1f GFLOP/s\n", sm * 1e3, 2.0 * 4096 * 256 * 784 / sm / 1e9);
+
+  for (const auto& [m, dd] : {std::pair<std::size_t, std::size_t>{256, 784}, {256, 49}, {1024, 128}, {4096, 8}}) {
+    std::vector<float> bm(m * dd, 0.5f), out(64 * m);
+    for (std::size_t n : {std::size_t{1}, std::size_t{64}}) {
+      k::matmul_nt(x.data(), n, bm.data(), m, dd, out.data());
+      const double s = best_seconds(20, [&] { k::matmul_nt(x.data(), n, bm.data(), m, dd, out.data()); });
+      std::printf("matmul_nt n=%2zu x %4zu x %3zu: %8.1f us\n", n, m, dd, s * 1e6);
+    }
+  }
 
   k::kmeans_options opt;
   auto t0 = clock_type::now();
