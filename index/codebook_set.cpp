@@ -16,8 +16,6 @@ namespace {
 
 /// Rows processed per block by encode/plan_queries: bounds scratch memory whatever n is.
 constexpr std::size_t k_block_rows = 1024;
-/// Query blocks smaller than this skip oneDNN (whose per-call overhead dominates tiny products).
-constexpr std::size_t k_small_batch = 4;
 
 std::string str(std::size_t v) { return std::to_string(v); }
 
@@ -89,10 +87,6 @@ void codebook_set::build_tables() {
   centroid_norms_.resize(nlist);
   for (std::size_t l = 0; l < nlist; ++l)
     centroid_norms_[l] = kt_->inner_product(&centroids_[l * d], &centroids_[l * d], d);
-  pq_t_.resize(M * dsub * ksub);
-  for (std::size_t m = 0; m < M; ++m)
-    for (std::size_t c = 0; c < ksub; ++c)
-      for (std::size_t j = 0; j < dsub; ++j) pq_t_[(m * dsub + j) * ksub + c] = pq_[(m * ksub + c) * dsub + j];
   code_norms_.resize(M * ksub);
   for (std::size_t j = 0; j < M * ksub; ++j) code_norms_[j] = kt_->inner_product(&pq_[j * dsub], &pq_[j * dsub], dsub);
   precomputed_.clear();
@@ -113,7 +107,7 @@ void codebook_set::build_tables() {
 }
 
 std::size_t codebook_set::memory_bytes() const noexcept {
-  return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() + pq_t_.capacity() +
+  return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
                           code_norms_.capacity() + precomputed_.capacity());
 }
 
@@ -249,14 +243,9 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
     const std::size_t nb = std::min(block, nq - b);
     IVF_TRY(prepare_rows(params_, q + b * d, nb, prepared.data(), "query", b));
     // Coarse: ⟨q, c⟩ for all lists in one product; l2 distance = ‖q‖² − 2⟨q,c⟩ + ‖c‖².
-    // A block of a few queries takes the kernel table instead: a oneDNN call costs ~10 µs of
-    // overhead, more than the products themselves.
-    if (nb < k_small_batch) {
-      for (std::size_t i = 0; i < nb; ++i)
-        kt_->inner_product_ny(&prepared[i * d], centroids_.data(), nlist, d, &ip[i * nlist]);
-    } else {
-      kernels::matmul_nt(prepared.data(), nb, centroids_.data(), nlist, d, ip.data());
-    }
+    // matmul_nt picks its path from the centroid matrix's shape only, so a query's row does not
+    // depend on the batch it came in: plan_query and plan_queries agree bit for bit.
+    kernels::matmul_nt(prepared.data(), nb, centroids_.data(), nlist, d, ip.data());
     for (std::size_t i = 0; i < nb; ++i) {
       query_plan& plan = plans[b + i];
       plan.query.assign(prepared.begin() + i * d, prepared.begin() + (i + 1) * d);
@@ -277,26 +266,7 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
       for (std::size_t j = 0; j < probes; ++j) plan.coarse[j] = row[plan.lists[j]];
       plan.query_table.resize(M * ksub);
     }
-    // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block; for a few queries,
-    // axpy over the transposed codebooks (dsub × ksub per sub-space), which vectorises over c.
-    if (nb < k_small_batch) {
-      for (std::size_t i = 0; i < nb; ++i) {
-        float* qt = plans[b + i].query_table.data();
-        const float* qv = &prepared[i * d];
-        for (std::size_t m = 0; m < M; ++m) {
-          float* row = qt + m * ksub;
-          const float* pt = &pq_t_[m * dsub * ksub];
-          const float scale = dot ? 1.0f : -2.0f;
-          std::fill_n(row, ksub, 0.0f);
-          for (std::size_t j = 0; j < dsub; ++j) {
-            const float w = scale * qv[m * dsub + j];
-            const float* col = pt + j * ksub;
-            for (std::size_t c = 0; c < ksub; ++c) row[c] += w * col[c];
-          }
-        }
-      }
-      continue;
-    }
+    // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block.
     for (std::size_t m = 0; m < M; ++m) {
       gather_sub(prepared.data(), nb, d, m, dsub, sub.data());
       kernels::matmul_nt(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, ip.data());

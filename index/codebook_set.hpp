@@ -88,9 +88,8 @@ public:
   /// query table. q: d floats. Errors: nprobes = 0, NaN/Inf, zero query under cosine.
   result<query_plan> plan_query(const float* q, std::size_t nprobes) const;
   /// Batch version (q: nq × d): one matmul for the coarse distances and one per sub-space for the
-  /// query tables, in blocks of 256 queries (a block of fewer than 4 queries uses the distance
-  /// kernels instead of oneDNN, whose call overhead dominates there). plan_query(q) equals
-  /// plan_queries(q, 1)[0] bit for bit; in bigger batches values may differ in the last bits.
+  /// query tables, in blocks of 256 queries. A query's plan does not depend on the batch it is in
+  /// (kernels::matmul_nt rows are batch-independent): plan_query(q) equals plan_queries(…)[i] bit for bit.
   result<std::vector<query_plan>> plan_queries(const float* q, std::size_t nq, std::size_t nprobes) const;
   /// Fills lut (M × ksub floats, row-major) for probe i of plan and returns its bias, so that
   /// bias + Σ_m lut[m·ksub + code_m] estimates the reported distance (LanceDB semantics).
@@ -111,7 +110,6 @@ private:
   std::vector<float> centroids_;        // nlist × d
   std::vector<float> centroid_norms_;   // nlist: ‖c‖²
   std::vector<float> pq_;               // M × ksub × dsub
-  std::vector<float> pq_t_;             // M × dsub × ksub: pq_ transposed per sub-space (small-batch tables)
   std::vector<float> code_norms_;       // M × ksub: ‖r_mc‖²
   std::vector<float> precomputed_;      // nlist × M × ksub: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩ (l2/cosine), or empty
 };
