@@ -137,9 +137,10 @@ result<std::unique_ptr<kafka_consumer>> kafka_consumer::create(const kafka_clien
       {"session.timeout.ms", std::to_string(o.session_timeout_ms)},
       {"heartbeat.interval.ms", std::to_string(heartbeat)},
       {"max.poll.interval.ms", std::to_string(o.max_poll_interval_ms)},
-      // Short fetch wait: records become visible to poll_batch() within ~10 ms of arriving at the
-      // broker (freshness), at the cost of more fetch requests when idle.
-      {"fetch.wait.max.ms", "10"},
+      // Short fetch wait: records become visible to poll_batch() within about this long of arriving
+      // at the broker (freshness / latency), at the cost of more fetch requests when idle.
+      {"fetch.wait.max.ms", std::to_string(o.fetch_wait_max_ms)},
+      {"max.partition.fetch.bytes", std::to_string(o.max_partition_fetch_bytes)},
   };
   state->context = internal::make_client_context(config, nullptr);
   auto conf = internal::make_conf(config, settings);
