@@ -8,7 +8,10 @@
 //                   header (32 bytes): magic "IVFSRAWV", u32 version 1, u32 dimension, u64 rows, u64 zero
 //                   then rows × dimension float32, little-endian, row-major
 // Each is written to "<file>.tmp", fsynced and renamed, so a crash never leaves a half file under
-// the final name.
+// the final name. The pair is not renamed atomically: a crash between the two renames while
+// overwriting an older snapshot leaves the old snapshot beside the new .vectors file, which load
+// then refuses (checksum mismatch, corrupt_data) instead of serving wrong vectors. Durable
+// checkpoints that must survive that go through the checkpoint manifest (actors/), not save().
 #include <cstddef>
 #include <cstdint>
 
