@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/ivfstream/bench_command.hpp"
+#include "apps/ivfstream/serve_command.hpp"
 
 namespace {
 
@@ -14,6 +15,7 @@ using command_registrar = void (*)(CLI::App&);
 /// Every subcommand, in the order `ivfstream --help` lists them.
 constexpr command_registrar k_commands[] = {
     &ivfstream::apps::add_bench_command,
+    &ivfstream::apps::add_serve_command,
 };
 
 }  // namespace

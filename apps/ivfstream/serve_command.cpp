@@ -1,0 +1,147 @@
+#include "apps/ivfstream/serve_command.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "actors/engine.hpp"
+#include "actors/kafka_service.hpp"
+#include "config/config_loader.hpp"
+#include "connectors/embedded_broker.hpp"
+
+namespace ivfstream::apps {
+namespace {
+
+struct serve_options {
+  config_cli_options config;
+  std::string bootstrap_file;   // write the bootstrap address here once serving
+  double stats_interval_s = 5;  // 0 = no periodic stats line
+  std::string stats_file;       // rewrite key=value stats here every 200 ms
+};
+
+[[noreturn]] void die(const std::string& what) {
+  std::cerr << "ivfstream serve: " << what << "\n";
+  throw CLI::RuntimeError(1);
+}
+
+// Writes text to path through a temp file and rename, so readers never see a partial address.
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text << "\n";
+    if (!out) die("cannot write --bootstrap-file '" + path + "'");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) die("cannot rename '" + tmp + "' to '" + path + "'");
+}
+
+void print_stats(const engine& e, const kafka_service& k) {
+  auto s = e.stats();
+  auto q = k.query_stats();
+  if (!s || !q) return;
+  std::cerr << "serve: vectors=" << s->vectors << " buffered=" << s->buffered << " records=" << s->kafka_records
+            << " dead_letters=" << s->dead_letters << " codebook_version=" << s->codebook_version
+            << " checkpoint=" << s->last_checkpoint << " freshness_p50_ms=" << s->freshness_p50_us / 1000.0
+            << " freshness_p99_ms=" << s->freshness_p99_us / 1000.0 << " queries=" << q->queries
+            << " query_p50_ms=" << q->server_p50_us / 1000.0 << " query_p99_ms=" << q->server_p99_us / 1000.0;
+  if (!s->last_error.empty()) std::cerr << " last_error=\"" << s->last_error << "\"";
+  std::cerr << std::endl;
+}
+
+// key=value lines, one per counter; offsets as "offset=<topic>:<partition>:<next>" lines.
+void write_stats_file(const std::string& path, const engine& e) {
+  auto s = e.stats();
+  if (!s) return;
+  std::string text;
+  std::int64_t consumed = 0;
+  for (const auto& [t, p, off] : s->offsets) {
+    consumed += off;
+    text += "offset=" + t + ":" + std::to_string(p) + ":" + std::to_string(off) + "\n";
+  }
+  text += "vectors=" + std::to_string(s->vectors) + "\nbuffered=" + std::to_string(s->buffered) +
+          "\nrecords_consumed=" + std::to_string(consumed) + "\ncodebook_version=" +
+          std::to_string(s->codebook_version) + "\ncheckpoint=" + std::to_string(s->last_checkpoint) +
+          "\ndead_letters=" + std::to_string(s->dead_letters);
+  write_atomically(path, text);
+}
+
+void run_serve(const serve_options& o) {
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and the
+  // main thread alone receives them through sigtimedwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto cfg = load_service_config(o.config);
+  if (!cfg) die(cfg.error().to_string());
+  std::unique_ptr<connectors::embedded_broker> broker;
+  std::string bootstrap = cfg->kafka.brokers;
+  if (cfg->kafka.embedded_broker) {
+    auto b = connectors::embedded_broker::start(*cfg);
+    if (!b) die("embedded broker: " + b.error().to_string());
+    broker = std::move(*b);
+    bootstrap = broker->bootstrap_servers();
+  }
+  auto e = engine::open(engine_options::from(*cfg));
+  if (!e) die(e.error().to_string());
+  if (auto st = (*e)->create_index(cfg->index); !st) die(st.error().to_string());
+  auto k = kafka_service::start(**e, *cfg, bootstrap);
+  if (!k) die("kafka: " + k.error().to_string());
+  auto st = (*e)->stats();
+  std::cout << "ivfstream serve: bootstrap=" << bootstrap << " vectors=" << (st ? st->vectors : 0)
+            << " checkpoint=" << (st ? st->last_checkpoint : 0) << std::endl;
+  if (!o.bootstrap_file.empty()) write_atomically(o.bootstrap_file, bootstrap);
+
+  const auto tick = std::chrono::milliseconds(200);
+  auto next_stats = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.stats_interval_s);
+  int sig = 0;
+  while (sig <= 0) {
+    timespec ts{0, static_cast<long>(std::chrono::nanoseconds(tick).count())};
+    sig = sigtimedwait(&signals, nullptr, &ts);
+    if (!o.stats_file.empty()) write_stats_file(o.stats_file, **e);
+    if (o.stats_interval_s > 0 && std::chrono::steady_clock::now() >= next_stats) {
+      print_stats(**e, **k);
+      next_stats += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(o.stats_interval_s));
+    }
+  }
+  std::cerr << "serve: signal " << sig << ", shutting down" << std::endl;
+  k->reset();
+  if (!cfg->engine.data_dir.empty()) {
+    auto seq = (*e)->checkpoint();
+    if (seq)
+      std::cerr << "serve: final checkpoint " << *seq << std::endl;
+    else
+      std::cerr << "serve: final checkpoint skipped: " << seq.error().to_string() << std::endl;
+  }
+  e->reset();
+  broker.reset();
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto opts = std::make_shared<serve_options>();
+  CLI::App* sub = app.add_subcommand(
+      "serve",
+      "Run a streaming node: consume the vectors topic into the index, answer the queries topic, checkpoint "
+      "to --data-dir. Uses the embedded Kafka broker unless --brokers is given.");
+  add_config_options(*sub, opts->config);
+  sub->add_option("--bootstrap-file", opts->bootstrap_file,
+                  "Write the Kafka bootstrap address here once serving (e.g. for kcat -b or ivfstream load)");
+  sub->add_option("--stats-interval", opts->stats_interval_s, "Seconds between stats lines on stderr (0 = none)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--stats-file", opts->stats_file,
+                  "Rewrite key=value counters (vectors, records_consumed, offset=topic:partition:next, ...) here "
+                  "every 200 ms, atomically");
+  sub->callback([opts] { run_serve(*opts); });
+}
+
+}  // namespace ivfstream::apps
