@@ -5,6 +5,7 @@
 // identically whatever the tile: a row of c never depends on n or on the other rows.
 #include <immintrin.h>
 
+#include "kernels/assert.hpp"
 #include "kernels/internal/isa_kernels.hpp"
 
 namespace ivfstream::kernels::avx2 {
@@ -41,6 +42,7 @@ template <int R, int S>
 void tile(const float* a, std::size_t rows, const float* b, std::size_t cols, std::size_t d, float* c,
           std::size_t ldc) {
   static_assert(R * S == 8, "8 outputs per tile");
+  IVF_ASSERT(rows >= 1 && rows <= R && cols >= 1 && cols <= S);
   const float* ap[R];
   const float* bp[S];
   #pragma GCC unroll 16

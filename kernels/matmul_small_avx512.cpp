@@ -6,6 +6,7 @@
 // the other rows (row stability, tests/kernels/gemm_test.cpp).
 #include <immintrin.h>
 
+#include "kernels/assert.hpp"
 #include "kernels/internal/isa_kernels.hpp"
 
 namespace ivfstream::kernels::avx512 {
@@ -41,6 +42,7 @@ template <int R, int S>
 void tile(const float* a, std::size_t rows, const float* b, std::size_t cols, std::size_t d, float* c,
           std::size_t ldc) {
   static_assert(R * S == 16, "16 outputs per tile");
+  IVF_ASSERT(rows >= 1 && rows <= R && cols >= 1 && cols <= S);
   const float* ap[R];
   const float* bp[S];
   #pragma GCC unroll 16
@@ -92,8 +94,8 @@ void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t 
   if (n == 0 || m == 0) return;
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) rows_block<4, 4>(a + i * d, 4, b, m, d, c + i * m);
-  if (n - i >= 2) {
-    rows_block<2, 8>(a + i * d, n - i, b, m, d, c + i * m);  // 2 or 3 rows left: 3 = 2 + 1
+  if (n - i >= 2) {  // 2 or 3 rows left: 3 = 2 + 1
+    rows_block<2, 8>(a + i * d, 2, b, m, d, c + i * m);
     i += 2;
   }
   if (i < n) rows_block<1, 16>(a + i * d, 1, b, m, d, c + i * m);
