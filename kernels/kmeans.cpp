@@ -227,7 +227,11 @@ kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k
     for (std::size_t i = 0; i < nt; ++i) objective += dists[i];
     result.objective = objective;
     if (it == opt.max_iterations) break;
-    if (!repaired && std::isfinite(previous) && previous - objective < 1e-4 * previous) break;
+    if (objective == 0) break;  // every point sits on its centroid
+    // converged: < 1e-4 relative improvement (after a repair, only when nothing improved at all, as a
+    // repair may first raise the objective)
+    if (std::isfinite(previous) && previous - objective < 1e-4 * previous && (!repaired || objective >= previous))
+      break;
     previous = objective;
 
     // update
