@@ -43,7 +43,8 @@ struct kmeans_result {
 ///  - per iteration: assignment through assign_nearest (matmul_nt), centroid update, empty-cluster
 ///    repair (an empty centroid takes the point of the largest cluster farthest from that cluster's
 ///    centroid), optional renormalisation (spherical);
-///  - stops after max_iterations updates or when the objective improves by < 1e-4 relatively.
+///  - stops after max_iterations updates, at objective 0, or when the objective improves by < 1e-4
+///    relatively (after an empty-cluster repair: when it does not improve at all).
 /// `objective` is that of a final assignment to the returned centroids.
 /// Deterministic for a given seed, input, machine and SIMD level (the float summation order of the
 /// kernels differs between levels). @pre 1 <= k <= n, d >= 1.
