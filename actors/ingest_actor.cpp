@@ -94,7 +94,8 @@ void run_checkpoint(ingest_pointer self, std::function<void(ack_reply)> rp_done)
 constexpr std::size_t k_poll_records = 1024;
 constexpr std::chrono::milliseconds k_poll_wait{2};
 constexpr std::chrono::milliseconds k_backoff{50};
-constexpr std::size_t k_freshness_samples = 1u << 16;
+// Freshness percentiles are over the most recent records only (the steady state, not the backlog).
+constexpr std::size_t k_freshness_samples = 1000;
 
 std::uint64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -145,10 +146,14 @@ void kafka_round(ingest_pointer self) {
   auto flush = [&]() {
     if (ids.empty()) return;
     auto batch = core.upsert(ids.data(), x.data(), ids.size(), d);
-    if (!batch)
+    if (!batch) {
       st.last_error = std::move(batch).error();  // cannot happen: every record was checked alone
-    else
+    } else {
+      // Freshness is measured in steady state only: records buffered before training (or routed by
+      // the batch that trained) wait for the training, which is not what freshness is about.
+      if (batch->routed_vectors == 0 || batch->new_codebooks) created.clear();
       dispatch_kafka(self, std::move(*batch), std::move(created));
+    }
     ids.clear();
     x.clear();
     created.clear();

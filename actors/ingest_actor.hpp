@@ -21,7 +21,7 @@
 
 namespace ivfstream::actors {
 
-/// Produce → searchable latency of Kafka records that carry created_at_us, in microseconds.
+/// Produce → searchable latency of the last 1000 Kafka records that carry created_at_us (µs).
 struct freshness_summary {
   std::uint64_t samples = 0;
   double p50_us = 0, p99_us = 0, max_us = 0;

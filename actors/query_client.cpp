@@ -32,6 +32,7 @@ result<std::unique_ptr<query_client>> query_client::open(const service_config& c
   if (!count) return std::move(count).error();
   connectors::kafka_consumer_options copts;
   copts.group_id = config.kafka.group_id + ".client." + c->prefix_;
+  copts.fetch_wait_max_ms = 1;  // replies are latency-bound
   auto consumer = connectors::kafka_consumer::create(client, copts);
   if (!consumer) return std::move(consumer).error();
   c->consumer_ = std::move(*consumer);

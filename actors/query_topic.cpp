@@ -10,6 +10,8 @@ namespace ivfstream::actors {
 namespace {
 
 constexpr std::size_t k_poll_records = 256;
+// Requests are latency-bound: the broker answers a fetch after at most this long without data.
+constexpr std::uint32_t k_fetch_wait_ms = 1;
 constexpr std::chrono::milliseconds k_poll_wait{2};
 constexpr std::chrono::milliseconds k_backoff{50};
 constexpr std::chrono::milliseconds k_commit_every{1000};
@@ -54,6 +56,7 @@ result<query_topic_setup> open_query_topic(const service_config& config, const s
   copts.group_id = config.kafka.group_id + ".queries";
   copts.session_timeout_ms = config.kafka.session_timeout_ms;
   copts.auto_offset_reset = "earliest";
+  copts.fetch_wait_max_ms = k_fetch_wait_ms;
   auto consumer = connectors::kafka_consumer::create(client, copts);
   if (!consumer) return std::move(consumer).error();
   s.consumer = std::move(*consumer);

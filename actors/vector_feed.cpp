@@ -11,6 +11,8 @@ namespace ivfstream::actors {
 namespace {
 
 constexpr std::chrono::milliseconds k_metadata_timeout{10000};
+// Freshness: records reach poll() within about this long of arriving at the broker.
+constexpr std::uint32_t k_fetch_wait_ms = 2;
 
 }  // namespace
 
@@ -36,6 +38,7 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
   connectors::kafka_consumer_options opts;
   opts.group_id = config.kafka.group_id + ".ingest";
   opts.session_timeout_ms = config.kafka.session_timeout_ms;
+  opts.fetch_wait_max_ms = k_fetch_wait_ms;
   auto consumer = connectors::kafka_consumer::create(client, opts);
   if (!consumer) return std::move(consumer).error();
   f->consumer_ = std::move(*consumer);

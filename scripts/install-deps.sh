@@ -13,6 +13,7 @@ packages=(
   libboost-test-dev
   libcli11-dev libtomlplusplus-dev
   kcat                            # independent Kafka client used by an end-to-end test
+  zlib1g-dev                      # the demo reads Fashion-MNIST idx.gz files
 )
 
 missing=()

@@ -6,6 +6,7 @@
 
 #include "apps/ivfstream/bench_command.hpp"
 #include "apps/ivfstream/serve_command.hpp"
+#include "apps/ivfstream/demo_command.hpp"
 
 namespace {
 
@@ -16,6 +17,7 @@ using command_registrar = void (*)(CLI::App&);
 constexpr command_registrar k_commands[] = {
     &ivfstream::apps::add_bench_command,
     &ivfstream::apps::add_serve_command,
+    &ivfstream::apps::add_demo_command,
 };
 
 }  // namespace
