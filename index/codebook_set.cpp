@@ -93,6 +93,8 @@ void codebook_set::build_tables() {
   if (params_.metric == metric::dot) return;  // dot needs no per-list term (bias is ⟨q, c⟩)
   if (nlist * M * ksub * sizeof(float) > k_max_precomputed_bytes) return;
   // T[l][m][c] = ‖r_mc‖² + 2⟨c_l,m, r_mc⟩: one product (nlist × dsub)·(ksub × dsub)ᵀ per sub-space.
+  // Stored pre-multiplied by the metric's scale (½ for cosine, see list_table).
+  const float scale = params_.metric == metric::cosine ? 0.5f : 1.0f;
   precomputed_.resize(nlist * M * ksub);
   std::vector<float> cm(nlist * dsub), ip(nlist * ksub);
   for (std::size_t m = 0; m < M; ++m) {
@@ -101,7 +103,7 @@ void codebook_set::build_tables() {
     for (std::size_t l = 0; l < nlist; ++l) {
       float* t = &precomputed_[(l * M + m) * ksub];
       const float* row = &ip[l * ksub];
-      for (std::size_t c = 0; c < ksub; ++c) t[c] = code_norms_[m * ksub + c] + 2.0f * row[c];
+      for (std::size_t c = 0; c < ksub; ++c) t[c] = scale * (code_norms_[m * ksub + c] + 2.0f * row[c]);
     }
   }
 }
@@ -295,10 +297,13 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
       return 1.0f - plan.coarse[i];
     case metric::l2:
     case metric::cosine: {
+      // cosine: 1 − cos = ‖q − x‖² / 2 on unit vectors, so table and bias carry a factor ½ (exact in
+      // binary floating point: the cosine table equals ½ × the l2 table bit for bit).
+      const float scale = params_.metric == metric::cosine ? 0.5f : 1.0f;
       const std::uint32_t list = plan.lists[i];
       if (!precomputed_.empty()) {
-        const float* t = &precomputed_[std::size_t{list} * n];
-        for (std::size_t j = 0; j < n; ++j) lut[j] = qt[j] + t[j];
+        // precomputed_ holds scale · T[list]: one fused pass lut = scale·T + scale·qt
+        kt_->add_scaled(&precomputed_[std::size_t{list} * n], scale, qt, n, lut);
       } else {
         // T[list] computed on the fly: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩
         const std::size_t d = params_.dimension, dsub = params_.dsub();
@@ -306,13 +311,10 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
           kt_->inner_product_ny(&centroids_[std::size_t{list} * d + m * dsub], &pq_[m * ksub * dsub], ksub, dsub,
                                 lut + m * ksub);
           for (std::size_t c = 0; c < ksub; ++c)
-            lut[m * ksub + c] = qt[m * ksub + c] + code_norms_[m * ksub + c] + 2.0f * lut[m * ksub + c];
+            lut[m * ksub + c] = scale * (qt[m * ksub + c] + code_norms_[m * ksub + c] + 2.0f * lut[m * ksub + c]);
         }
       }
-      if (params_.metric == metric::l2) return plan.coarse[i];
-      // cosine: 1 − cos = ‖q − x‖² / 2 on unit vectors
-      for (std::size_t j = 0; j < n; ++j) lut[j] *= 0.5f;
-      return 0.5f * plan.coarse[i];
+      return scale * plan.coarse[i];
     }
   }
   return 0.0f;

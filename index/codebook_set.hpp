@@ -111,7 +111,7 @@ private:
   std::vector<float> centroid_norms_;   // nlist: ‖c‖²
   std::vector<float> pq_;               // M × ksub × dsub
   std::vector<float> code_norms_;       // M × ksub: ‖r_mc‖²
-  std::vector<float> precomputed_;      // nlist × M × ksub: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩ (l2/cosine), or empty
+  std::vector<float> precomputed_;      // nlist × M × ksub: s·(‖r_mc‖² + 2⟨c_list,m, r_mc⟩), s = 1 (l2) or ½ (cosine); or empty
 };
 
 }  // namespace ivfstream
