@@ -7,6 +7,9 @@
 #include "apps/ivfstream/bench_command.hpp"
 #include "apps/ivfstream/serve_command.hpp"
 #include "apps/ivfstream/demo_command.hpp"
+#include "apps/ivfstream/inspect_command.hpp"
+#include "apps/ivfstream/load_command.hpp"
+#include "apps/ivfstream/query_command.hpp"
 
 namespace {
 
@@ -18,6 +21,9 @@ constexpr command_registrar k_commands[] = {
     &ivfstream::apps::add_bench_command,
     &ivfstream::apps::add_serve_command,
     &ivfstream::apps::add_demo_command,
+    &ivfstream::apps::add_load_command,
+    &ivfstream::apps::add_query_command,
+    &ivfstream::apps::add_inspect_command,
 };
 
 }  // namespace
