@@ -1,13 +1,14 @@
 #include "connectors/dead_letter_sink.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "connectors/record_codec.hpp"
 
 namespace ivfstream::connectors {
 
-dead_letter_sink::dead_letter_sink(kafka_producer& producer, std::string topic)
-    : producer_(producer), topic_(std::move(topic)) {}
+dead_letter_sink::dead_letter_sink(kafka_producer& producer, std::string topic, std::size_t max_payload_bytes)
+    : producer_(producer), topic_(std::move(topic)), max_payload_bytes_(max_payload_bytes) {}
 
 status dead_letter_sink::reject(const kafka_message& source, const error& why) {
   return reject(source.topic(), source.partition(), source.offset(), source.key(), source.key_size(),
@@ -25,7 +26,13 @@ status dead_letter_sink::reject(std::string_view source_topic, std::int32_t sour
   d.source_offset = source_offset;
   d.error_code = static_cast<std::uint8_t>(why.code());
   d.reason = why.message();
-  if (payload != nullptr) d.payload.assign(payload, payload + payload_size);
+  if (payload != nullptr) {
+    const std::size_t kept = std::min(payload_size, max_payload_bytes_);
+    d.payload.assign(payload, payload + kept);
+    if (kept < payload_size) {
+      d.reason += " (payload truncated to " + std::to_string(kept) + " of " + std::to_string(payload_size) + " bytes)";
+    }
+  }
   if (key != nullptr) d.source_key.assign(key, key + key_size);
   d.rejected_at_us = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())

@@ -19,8 +19,13 @@ namespace ivfstream::connectors {
 /// Produces DeadLetter records through a producer the caller owns.
 class dead_letter_sink {
 public:
+  /// Payloads longer than this are cut to it in the DeadLetter (the reason says so), so that a
+  /// rejected oversized record still fits a broker's default 1 MB message limit.
+  static constexpr std::size_t k_default_max_payload_bytes = 900u << 10;
+
   /// @pre `producer` outlives the sink.
-  dead_letter_sink(kafka_producer& producer, std::string topic);
+  dead_letter_sink(kafka_producer& producer, std::string topic,
+                   std::size_t max_payload_bytes = k_default_max_payload_bytes);
 
   /// Records `source` as rejected for `why`: a DeadLetter with its topic, partition, offset, key
   /// and payload, keyed by the source key. Counted even when producing fails (then failed() too).
@@ -44,6 +49,7 @@ private:
   static constexpr std::size_t k_codes = 256;  // errc is a uint8_t
   kafka_producer& producer_;
   std::string topic_;
+  std::size_t max_payload_bytes_;
   std::array<std::atomic<std::uint64_t>, k_codes> counts_{};
   std::atomic<std::uint64_t> total_{0};
   std::atomic<std::uint64_t> failed_{0};

@@ -153,3 +153,24 @@ BOOST_AUTO_TEST_CASE(malformed_records_go_to_the_dead_letter_topic_and_good_ones
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(oversized_payloads_are_truncated_and_said_so) {
+  auto broker = start_broker({{"dead", 1}});
+  auto producer = make_producer(broker->bootstrap_servers());
+  dead_letter_sink sink(*producer, "dead", 16);
+  const std::vector<std::uint8_t> big(100, 7);
+  BOOST_REQUIRE(sink.reject("vectors", 3, 42, nullptr, 0, big.data(), big.size(),
+                            error(errc::resource_exhausted, "VectorRecord size=100 bytes: over the limit of 64 bytes")));
+  BOOST_REQUIRE(producer->flush(10s));
+  auto reader = make_consumer(broker->bootstrap_servers());
+  BOOST_REQUIRE(reader->assign({{"dead", 0, k_offset_beginning}}));
+  const auto got = consume_n(*reader, 1);
+  BOOST_REQUIRE(got.size() == 1u);
+  auto d = decode_dead_letter(got[0].payload.data(), got[0].payload.size());
+  BOOST_REQUIRE(d.has_value());
+  BOOST_TEST(d->payload.size() == 16u);
+  BOOST_TEST(d->source_partition == 3);
+  BOOST_TEST(d->source_offset == 42);
+  BOOST_TEST(d->reason == "VectorRecord size=100 bytes: over the limit of 64 bytes (payload truncated to 16 of 100 bytes)");
+  BOOST_TEST(sink.count(errc::resource_exhausted) == 1u);
+}
