@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <thread>
 #include <unistd.h>
 
 #include "connectors/record_codec.hpp"
@@ -110,4 +111,39 @@ BOOST_AUTO_TEST_CASE(kcat_produces_record_files_and_reads_replies) {
   BOOST_TEST(s.find("query 0: 102:0 100:2.5 104:3.25") != std::string::npos, s);
 
   for (const auto& p : {ups, del, qry, out, text}) std::remove(p.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(a_broker_in_its_own_process_outlives_its_clients) {
+  if (!have_kcat()) {
+    BOOST_TEST_MESSAGE("kcat not installed: skipped");
+    return;
+  }
+  const std::string bs_file = temp_path("bootstrap"), pid_file = temp_path("broker.pid");
+  const std::string tool = EMBEDDED_BROKER_TOOL;
+  BOOST_REQUIRE(run(tool + " --set kafka.topic_partitions=2 --set kafka.topics.vectors=vv --bootstrap-file " +
+                    bs_file + " > /dev/null & echo $! > " + pid_file) == 0);
+  std::string bootstrap;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (bootstrap.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(bs_file);
+    std::getline(in, bootstrap);
+    if (bootstrap.empty()) std::this_thread::sleep_for(50ms);
+  }
+  std::string pid;
+  std::getline(std::ifstream(pid_file), pid);
+  BOOST_REQUIRE_MESSAGE(!bootstrap.empty(), "embedded_broker_tool wrote no bootstrap address");
+  // A client process comes and goes; the records stay.
+  const std::string rec = temp_path("rec.bin");
+  BOOST_REQUIRE(run(std::string(RECORD_FILE_TOOL) + " deletes " + rec + " 1 3") == 0);
+  BOOST_REQUIRE(run("timeout 30 kcat -P -b " + bootstrap + " -t vv -p 1 " + rec) == 0);
+  BOOST_REQUIRE(run("timeout 30 kcat -P -b " + bootstrap + " -t vv -p 1 " + rec) == 0);
+  auto consumer = make_consumer(bootstrap);
+  BOOST_REQUIRE(consumer->assign({{"vv", 1, k_offset_beginning}}));
+  BOOST_TEST(consume_n(*consumer, 2).size() == 2u);
+  auto wm = consumer->watermarks("vv", 1, 5s);
+  BOOST_REQUIRE(wm.has_value());
+  BOOST_TEST(wm->second == 2);
+  consumer.reset();
+  BOOST_TEST(run("kill -TERM " + pid) == 0);
+  for (const auto& p : {bs_file, pid_file, rec}) std::remove(p.c_str());
 }
