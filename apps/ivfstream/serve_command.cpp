@@ -29,15 +29,15 @@ struct serve_options {
   throw CLI::RuntimeError(1);
 }
 
-// Writes text to path through a temp file and rename, so readers never see a partial address.
-void write_atomically(const std::string& path, const std::string& text) {
+// Writes text to path through a temp file and rename, so readers never see a partial file.
+bool write_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << text << "\n";
-    if (!out) die("cannot write --bootstrap-file '" + path + "'");
+    if (!out) return false;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) die("cannot rename '" + tmp + "' to '" + path + "'");
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 void print_stats(const engine& e, const kafka_service& k) {
@@ -67,7 +67,7 @@ void write_stats_file(const std::string& path, const engine& e) {
           "\nrecords_consumed=" + std::to_string(consumed) + "\ncodebook_version=" +
           std::to_string(s->codebook_version) + "\ncheckpoint=" + std::to_string(s->last_checkpoint) +
           "\ndead_letters=" + std::to_string(s->dead_letters);
-  write_atomically(path, text);
+  if (!write_atomically(path, text)) std::cerr << "serve: cannot write --stats-file '" << path << "'" << std::endl;
 }
 
 void run_serve(const serve_options& o) {
@@ -97,7 +97,8 @@ void run_serve(const serve_options& o) {
   auto st = (*e)->stats();
   std::cout << "ivfstream serve: bootstrap=" << bootstrap << " vectors=" << (st ? st->vectors : 0)
             << " checkpoint=" << (st ? st->last_checkpoint : 0) << std::endl;
-  if (!o.bootstrap_file.empty()) write_atomically(o.bootstrap_file, bootstrap);
+  if (!o.bootstrap_file.empty() && !write_atomically(o.bootstrap_file, bootstrap))
+    die("cannot write --bootstrap-file '" + o.bootstrap_file + "'");
 
   const auto tick = std::chrono::milliseconds(200);
   auto next_stats = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.stats_interval_s);

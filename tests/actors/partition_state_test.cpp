@@ -4,11 +4,15 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
+#include <fstream>
+
+#include <flatbuffers/flatbuffers.h>
 
 #include "actors/ingest_state.hpp"
 #include "actors/partition_state.hpp"
 #include "actors/query_state.hpp"
 #include "index/ivfpq_index.hpp"
+#include "schemas/partition_snapshot_generated.h"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -209,4 +213,41 @@ BOOST_AUTO_TEST_CASE(snapshot_round_trip_keeps_every_answer) {
   auto st = other.load((dir / "p0").string());
   BOOST_CHECK(!st);
   std::filesystem::remove_all(dir);
+}
+
+// Found by tests/fuzz (partition_snapshot): a snapshot naming one id in two lists loaded both slots
+// as live, so scans returned the id twice. It is refused as corrupt, like ivfpq_index::load does.
+BOOST_AUTO_TEST_CASE(snapshot_with_a_repeated_id_is_refused) {
+  cluster c;
+  const auto cb = c.ingest->codebooks();
+  const std::size_t cs = cb->code_size();
+  namespace fb = ivfstream::schema;
+  for (const bool same_list : {false, true}) {
+    flatbuffers::FlatBufferBuilder b;
+    // Lists 0 and P are both owned by partition 0 of P.
+    std::vector<flatbuffers::Offset<fb::ListSnapshot>> lists;
+    const std::vector<std::uint64_t> ids0 = same_list ? std::vector<std::uint64_t>{5, 5} : std::vector<std::uint64_t>{5};
+    const std::vector<std::uint8_t> codes0(ids0.size() * cs, 1);
+    lists.push_back(fb::CreateListSnapshot(b, 0, b.CreateVector(ids0), b.CreateVector(codes0)));
+    if (!same_list) {
+      const std::vector<std::uint64_t> ids1{5};
+      const std::vector<std::uint8_t> codes1(cs, 2);
+      lists.push_back(fb::CreateListSnapshot(b, P, b.CreateVector(ids1), b.CreateVector(codes1)));
+    }
+    auto root = fb::CreatePartitionSnapshot(b, 1, 0, P, cb->version(), d, static_cast<std::uint32_t>(cs),
+                                            b.CreateVector(lists));
+    fb::FinishPartitionSnapshotBuffer(b, root);
+    const auto file = std::filesystem::temp_directory_path() / ("ivf_partition_dup_" + std::to_string(::getpid()));
+    {
+      std::ofstream out(file, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+    }
+    partition_state s(0, P);
+    BOOST_REQUIRE(s.install(cb));
+    auto st = s.load(file.string());
+    std::filesystem::remove(file);
+    BOOST_REQUIRE(!st);
+    BOOST_CHECK(st.error().code() == errc::corrupt_data);
+    BOOST_CHECK_EQUAL(st.error().message(), "partition snapshot '" + file.string() + "': id 5 appears more than once");
+  }
 }
