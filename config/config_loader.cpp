@@ -412,7 +412,8 @@ void add_config_options(CLI::App& app, config_cli_options& out) {
                  "override one key, e.g. --set index.num_bits=8 --set kafka.properties.sasl.mechanism=PLAIN; "
                  "applied after the file and the flags, in order")
       ->type_name("KEY=VALUE")
-      ->take_all();
+      ->take_all()
+      ->allow_extra_args(false);  // one KEY=VALUE per --set, so positionals after it stay positionals
   app.add_option("--brokers", out.brokers, "Kafka bootstrap servers host:port[,...] (disables the embedded broker)");
   app.add_flag("--embedded-broker", out.embedded_broker, "start librdkafka's mock cluster in-process");
   app.add_option("--data-dir", out.data_dir, "directory of checkpoints and index files");

@@ -240,3 +240,16 @@ BOOST_AUTO_TEST_CASE(every_key_is_documented_in_the_readme) {
     BOOST_TEST(contains(readme, "`" + k.key + "`"), k.key << " is missing from config/README.md");
   }
 }
+
+BOOST_AUTO_TEST_CASE(each_set_takes_exactly_one_assignment) {
+  CLI::App app("test");
+  config_cli_options opts;
+  add_config_options(app, opts);
+  std::vector<std::string> files;
+  app.add_option("files", files);
+  const char* argv[] = {"test", "--set", "index.num_bits=4", "input.fvecs", "--set", "search.limit=5"};
+  BOOST_REQUIRE_NO_THROW(app.parse(static_cast<int>(std::size(argv)), argv));
+  BOOST_TEST(opts.overrides == (std::vector<std::string>{"index.num_bits=4", "search.limit=5"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(files == std::vector<std::string>{"input.fvecs"}, boost::test_tools::per_element());
+}
