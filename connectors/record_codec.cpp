@@ -252,6 +252,8 @@ result<decoded_vector_record> decode_vector_record(const std::uint8_t* bytes, st
   switch (root->batch_type()) {
     case wire::VectorBatch::UpsertBatch: {
       const wire::UpsertBatch* b = root->batch_as_UpsertBatch();
+      // The Verifier accepts a union whose type is set but whose table is absent.
+      if (b == nullptr) return fail(errc::corrupt_data, "VectorRecord batch_type=UpsertBatch but the batch is missing");
       out.kind = vector_record_kind::upsert;
       ids = b->ids();
       const std::size_t n = ids ? ids->size() : 0;
@@ -272,6 +274,8 @@ result<decoded_vector_record> decode_vector_record(const std::uint8_t* bytes, st
     }
     case wire::VectorBatch::DeleteBatch:
       out.kind = vector_record_kind::remove;
+      if (root->batch_as_DeleteBatch() == nullptr)
+        return fail(errc::corrupt_data, "VectorRecord batch_type=DeleteBatch but the batch is missing");
       ids = root->batch_as_DeleteBatch()->ids();
       break;
     default:
