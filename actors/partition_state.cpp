@@ -227,6 +227,10 @@ status partition_state::load(const std::string& path) {
     l.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint64_t id = ls->ids()->Get(i);
+      // save() writes each live id once; a repeated id would stay live in two slots (answered twice).
+      if (ids_.find(id))
+        return fail(errc::corrupt_data, "partition snapshot '" + path + "': id " + std::to_string(id) +
+                                            " appears more than once");
       const std::uint32_t slot = l.append(id, ls->codes()->data() + i * cs);
       ids_.upsert(id, entry_location{list, slot, first_row == k_no_row ? k_no_row : first_row + i});
     }
