@@ -21,6 +21,8 @@
 #   IVFSTREAM_ARGS  extra flags for `ivfstream bench`, e.g. "--ivf-metric cosine" []
 #   COMPARE_ARGS    extra flags for compare.py, e.g. "--qps all --by-config" []
 #   NICE          niceness of the runs [0]
+#   OMP_WAIT_POLICY  passed through to FAISS; on a shared machine set PASSIVE (bench/README.md: GNU OpenMP's
+#                 spinning made FAISS's 2-thread training 16x slower under load)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$ROOT/../shared/bench}"
