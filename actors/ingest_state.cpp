@@ -51,21 +51,20 @@ void ingest_state::note_offset(const std::string& topic, std::int32_t partition,
 }
 
 status ingest_state::route(const std::uint64_t* ids, const float* x, std::size_t n, routed_batch& out) {
+  // Only the coarse assignment happens here (one GEMM for the batch); each partition PQ-encodes its
+  // own share (codebook_set::encode_in_lists), so encoding runs on all partitions in parallel.
   const auto& cb = *codebooks_;
-  const std::size_t d = cb.dimension(), cs = cb.code_size();
+  const std::size_t d = cb.dimension();
   std::vector<float> prepared(n * d);
   IVF_TRY(cb.prepare_vectors(x, n, prepared.data()));
   std::vector<std::uint32_t> lists(n);
-  std::vector<std::uint8_t> codes(n * cs);
-  cb.encode(prepared.data(), n, lists.data(), codes.data());
-  const bool keep = cb.params().keep_raw_vectors;
+  cb.assign(prepared.data(), n, lists.data());
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t p = lists[i] % num_partitions_;
     auto& u = out.updates[p];
     u.ids.push_back(ids[i]);
     u.lists.push_back(lists[i]);
-    u.codes.insert(u.codes.end(), codes.begin() + i * cs, codes.begin() + (i + 1) * cs);
-    if (keep) u.vectors.insert(u.vectors.end(), prepared.begin() + i * d, prepared.begin() + (i + 1) * d);
+    u.vectors.insert(u.vectors.end(), prepared.begin() + i * d, prepared.begin() + (i + 1) * d);
     auto [it, inserted] = route_.try_emplace(ids[i], p);
     if (!inserted && it->second != p) {
       out.updates[it->second].removes.push_back(ids[i]);

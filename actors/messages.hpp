@@ -28,8 +28,9 @@ struct partition_update {
   std::uint64_t codebook_version = 0;   ///< version the codes were encoded with
   std::vector<std::uint64_t> ids;       ///< n upserted ids
   std::vector<std::uint32_t> lists;     ///< n assigned lists, each owned by the receiving partition
-  std::vector<std::uint8_t> codes;      ///< n × code_size bytes, row-major
-  std::vector<float> vectors;           ///< n × d prepared vectors (normalised for cosine), or empty
+  std::vector<std::uint8_t> codes;      ///< n × code_size bytes, row-major; empty = the partition encodes
+  std::vector<float> vectors;           ///< n × d prepared vectors (normalised for cosine); required when
+                                        ///< codes is empty; kept for refine when keep_raw_vectors
   std::vector<std::uint64_t> removes;   ///< ids to drop if this partition holds them
   bool empty() const { return ids.empty() && removes.empty(); }
 };

@@ -65,7 +65,7 @@ status partition_state::apply(const partition_update& u) {
                                             ": partition " + std::to_string(index_) + " holds version " +
                                             std::to_string(codebooks_->version()));
   const std::size_t n = u.ids.size(), cs = codebooks_->code_size(), d = codebooks_->dimension();
-  IVF_ASSERT(u.lists.size() == n && u.codes.size() == n * cs);
+  IVF_ASSERT(u.lists.size() == n && (u.codes.size() == n * cs || (u.codes.empty() && u.vectors.size() == n * d)));
   IVF_ASSERT(u.vectors.empty() || u.vectors.size() == n * d);
   for (std::size_t i = 0; i < n; ++i)
     if (!owns(u.lists[i]) || u.lists[i] >= codebooks_->params().num_partitions)
@@ -73,6 +73,14 @@ status partition_state::apply(const partition_update& u) {
                                               std::to_string(index_) + " of " + std::to_string(count_) +
                                               " owns lists l with l % " + std::to_string(count_) +
                                               " == " + std::to_string(index_));
+  // Encode here when the ingest actor only assigned lists (the usual case: partitions encode in parallel).
+  std::vector<std::uint8_t> local_codes;
+  const std::uint8_t* codes = u.codes.data();
+  if (u.codes.empty() && n > 0) {
+    local_codes.resize(n * cs);
+    codebooks_->encode_in_lists(u.vectors.data(), n, u.lists.data(), local_codes.data());
+    codes = local_codes.data();
+  }
   for (auto id : u.removes) erase(id);
   std::uint64_t first_row = k_no_row;
   if (vectors_ && !u.vectors.empty() && n > 0) {
@@ -83,7 +91,7 @@ status partition_state::apply(const partition_update& u) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t id = u.ids[i];
     const std::size_t j = local(u.lists[i]);
-    const std::uint32_t slot = lists_[j].append(id, u.codes.data() + i * cs);
+    const std::uint32_t slot = lists_[j].append(id, codes + i * cs);
     const std::uint64_t row = first_row == k_no_row ? k_no_row : first_row + i;
     if (auto old = ids_.upsert(id, entry_location{u.lists[i], slot, row})) {
       const std::size_t oj = local(old->list);
