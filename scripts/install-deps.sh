@@ -12,7 +12,6 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev  # oneDNN 2.6; its CMake config needs OpenCL headers
   libboost-test-dev
   libcli11-dev libtomlplusplus-dev
-  zlib1g-dev                      # demo reads Debian's gzip'd Fashion-MNIST
   kcat                            # independent Kafka client used by an end-to-end test
   zlib1g-dev                      # the demo reads Fashion-MNIST idx.gz files
 )
