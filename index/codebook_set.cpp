@@ -168,8 +168,14 @@ result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index
                                                                      std::vector<float> centroids,
                                                                      std::vector<float> pq_codebooks) {
   IVF_TRY(p.validate());
-  const std::size_t want_c = p.num_partitions * p.dimension;
-  const std::size_t want_pq = p.num_sub_vectors * p.ksub() * p.dsub();
+  // The parameters may come from a file (manifest, snapshot): a wrapping product would let an empty
+  // buffer match a huge num_partitions. M × 2^num_bits × dsub = 2^num_bits × dimension (M divides d).
+  std::size_t want_c = 0, want_pq = 0;
+  if (__builtin_mul_overflow(p.num_partitions, p.dimension, &want_c) ||
+      __builtin_mul_overflow(p.ksub(), p.dimension, &want_pq))
+    return fail(errc::corrupt_data, "codebooks: num_partitions=" + str(p.num_partitions) + ", dimension=" +
+                                        str(p.dimension) + ", num_bits=" + str(p.num_bits) +
+                                        ": the codebook sizes overflow 64 bits");
   if (centroids.size() != want_c)
     return fail(errc::corrupt_data, "codebooks: centroids hold " + str(centroids.size()) + " floats, expected " +
                                         "num_partitions × dimension = " + str(want_c));

@@ -222,3 +222,23 @@ BOOST_AUTO_TEST_CASE(from_parts_checks_sizes_and_values) {
   BOOST_REQUIRE(ok);
   BOOST_TEST((*ok)->version() == 9u);
 }
+
+// Found by tests/fuzz (checkpoint_manifest): num_partitions × dimension wrapped to 0, so empty
+// centroids passed the size check and building the tables threw std::length_error.
+BOOST_AUTO_TEST_CASE(from_parts_refuses_sizes_that_overflow) {
+  auto p = small_params(metric::l2, 4);
+  p.num_partitions = (std::size_t{1} << 62) + 1;
+  p.dimension = 4;
+  p.num_sub_vectors = 2;
+  auto r = codebook_set::from_parts(p, 1, {}, std::vector<float>(p.ksub() * 4));
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().code() == errc::corrupt_data);
+  BOOST_TEST(r.error().message() == "codebooks: num_partitions=4611686018427387905, dimension=4, num_bits=" +
+                                        std::to_string(p.num_bits) + ": the codebook sizes overflow 64 bits");
+  p.num_partitions = 1;
+  p.dimension = std::size_t{1} << 60;
+  p.num_sub_vectors = 1;
+  r = codebook_set::from_parts(p, 1, {}, {});
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().message().find("overflow 64 bits") != std::string::npos);
+}
