@@ -28,11 +28,23 @@ struct key_entry {
   std::function<std::string(const service_config&)> get_text;  // TOML literal
 };
 
+// A TOML basic string: '"' and '\\' escaped, control characters (U+0000..U+001F, U+007F) as \uXXXX,
+// which TOML does not allow raw, so that dump_config's output always reads back.
 std::string quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char hex[] = "0123456789ABCDEF";
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
   }
   return out + "\"";
 }
@@ -237,6 +249,9 @@ error unknown_key(std::string_view key, std::string_view where) {
   const key_entry* best = nullptr;
   std::size_t best_d = std::numeric_limits<std::size_t>::max();
   for (const key_entry& e : registry()) {
+    // Only suggestions within distance 3 are shown, and the distance is at least the length
+    // difference: skip the O(|key| · |e.key|) computation for keys of very different length.
+    if (key.size() > e.key.size() + 3 || e.key.size() > key.size() + 3) continue;
     const std::size_t d = edit_distance(key, e.key);
     if (d < best_d) {
       best_d = d;
