@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "index/ivfpq_index.hpp"
+#include "index/list_scan.hpp"
+#include "kernels/topk.hpp"
 
 using namespace ivfstream;
 using wall_clock = std::chrono::steady_clock;
@@ -124,6 +126,32 @@ int main(int argc, char** argv) {
       }
       std::printf("nprobes=%-3zu refine=%zu: %7.0f QPS single-thread by CPU time (%7.0f wall), recall@10 %.3f\n",
                   nprobes, rf, double(nq) / (s1 - s0), double(nq) / seconds(w0, w1), recall / double(n_truth));
+      if (nbits == 4 && rf == 0) {
+        // The float ADC path (scan_list per probed list), which 4-bit search used before fast-scan: same
+        // plans, same tables; counts queries whose top-k differs from search() (expected 0).
+        const codebook_set& cb = *index->codebooks();
+        std::vector<float> lut(cb.num_sub_vectors() * cb.ksub());
+        std::size_t differ = 0;
+        const double f0 = cpu_seconds();
+        for (std::size_t i = 0; i < nq; ++i) {
+          auto plan = cb.plan_query(&q[i * d], nprobes);
+          kernels::topk_heap heap(k);
+          for (std::size_t j = 0; j < plan->lists.size(); ++j) {
+            const inverted_list& list = index->lists()[plan->lists[j]];
+            if (list.live() == 0) continue;
+            const float bias = cb.list_table(*plan, j, lut.data());
+            scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
+          }
+          const auto top = heap.take_sorted();
+          bool same = top.size() == res[i].size();
+          for (std::size_t r = 0; same && r < top.size(); ++r)
+            same = top[r].second == res[i][r].id && top[r].first == res[i][r].distance;
+          differ += !same;
+        }
+        const double f1 = cpu_seconds();
+        std::printf("             float-ADC scan_list path: %7.0f QPS by CPU time; top-k differs on %zu of %zu queries\n",
+                    double(nq) / (f1 - f0), differ, nq);
+      }
     }
   const auto mem = index->memory();
   std::printf("memory: %.1f B/vector resident (codes %zu B + ids %zu B); tombstone bitmap %zu B; id map %zu B "

@@ -4,7 +4,18 @@
 
 namespace ivfstream {
 
-inverted_list::inverted_list(std::size_t code_size) : code_size_(code_size) { IVF_ASSERT(code_size >= 1); }
+inverted_list::inverted_list(std::size_t code_size, std::size_t fast_scan_m)
+    : code_size_(code_size), fast_scan_m_(fast_scan_m) {
+  IVF_ASSERT(code_size >= 1);
+  IVF_ASSERT(fast_scan_m == 0 || code_size == (fast_scan_m + 1) / 2);
+}
+
+void inverted_list::rebuild_blocks() {
+  if (fast_scan_m_ == 0) return;
+  const std::size_t n = ids_.size();
+  blocks_.assign(kernels::fast_scan_bytes(n, fast_scan_m_), 0);
+  kernels::fast_scan_pack(codes_.data(), n, fast_scan_m_, blocks_.data());
+}
 
 std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code) {
   // Slots are u32 (the id map stores them so): 4 G entries per list is far beyond any sane list.
@@ -12,6 +23,11 @@ std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code) 
   const auto slot = static_cast<std::uint32_t>(ids_.size());
   ids_.push_back(id);
   codes_.insert(codes_.end(), code, code + code_size_);
+  if (fast_scan_m_ > 0) {
+    if (slot % kernels::k_fast_scan_block == 0)
+      blocks_.resize(blocks_.size() + kernels::fast_scan_block_bytes(fast_scan_m_), 0);
+    kernels::fast_scan_write(blocks_.data(), fast_scan_m_, slot, code);
+  }
   if ((slot & 63) == 0) live_bits_.push_back(0);
   live_bits_[slot >> 6] |= std::uint64_t{1} << (slot & 63);
   ++live_;
@@ -32,12 +48,14 @@ void inverted_list::shrink_to_fit() {
   codes_.shrink_to_fit();
   ids_.shrink_to_fit();
   live_bits_.shrink_to_fit();
+  blocks_.shrink_to_fit();
 }
 
 void inverted_list::reserve(std::size_t n) {
   codes_.reserve(n * code_size_);
   ids_.reserve(n);
   live_bits_.reserve((n + 63) / 64);
+  if (fast_scan_m_ > 0) blocks_.reserve(kernels::fast_scan_bytes(n, fast_scan_m_));
 }
 
 }  // namespace ivfstream

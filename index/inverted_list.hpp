@@ -7,18 +7,23 @@
 #include <vector>
 
 #include "kernels/assert.hpp"
+#include "kernels/fast_scan.hpp"
 
 namespace ivfstream {
 
 /// Codes + ids of one list. Layout: codes() is size() × code_size bytes row-major (packed PQ codes,
 /// kernels/kernel_table.hpp); ids() is size() u64; slot i is row i of both. A tombstoned slot stays in
 /// place (scans skip it) until compact() drops it. Memory per entry: code_size + 8 bytes + 1 bit.
+/// With fast_scan_m = M > 0 (4-bit PQ codes, code_size = ceil(M/2)), the list also keeps the same codes
+/// in the 32-slot block layout of kernels/fast_scan.hpp (fast_scan_blocks(): fast_scan_bytes(size(), M)
+/// bytes, slot i of the list = slot i of the block array; padding slots and sub-quantizers are zero):
+/// + ceil(M/4)·2 bytes per entry.
 /// Not thread-safe: owned by one partition (actor) or one ivfpq_index at a time; concurrent const
 /// reads are safe while nobody mutates.
 class inverted_list {
 public:
-  /// @pre code_size ≥ 1.
-  explicit inverted_list(std::size_t code_size);
+  /// @pre code_size ≥ 1; fast_scan_m = 0 (no block layout) or M with code_size == ceil(M / 2) (4-bit codes).
+  explicit inverted_list(std::size_t code_size, std::size_t fast_scan_m = 0);
 
   /// Appends one entry and returns its slot. code: code_size bytes.
   std::uint32_t append(std::uint64_t id, const std::uint8_t* code);
@@ -42,14 +47,20 @@ public:
   const std::uint64_t* ids() const noexcept { return ids_.data(); }
   /// Code of one slot (code_size bytes). @pre slot < size().
   const std::uint8_t* code(std::uint32_t slot) const noexcept { return codes_.data() + slot * code_size_; }
+  /// M of the fast-scan block copy, 0 when the list keeps none.
+  std::size_t fast_scan_m() const noexcept { return fast_scan_m_; }
+  /// The codes in fast-scan block layout (kernels/fast_scan.hpp): fast_scan_bytes(size(), fast_scan_m())
+  /// bytes; nullptr-equivalent (empty) when fast_scan_m() == 0.
+  const std::uint8_t* fast_scan_blocks() const noexcept { return blocks_.data(); }
+  /// Whether slot is not tombstoned. @pre slot < size().
   bool is_live(std::uint32_t slot) const noexcept {
     return (live_bits_[slot >> 6] >> (slot & 63)) & 1u;
   }
   /// True when no slot is tombstoned (scans may then skip the per-slot check).
   bool all_live() const noexcept { return live_ == ids_.size(); }
 
-  /// Bytes held by codes, ids and the tombstone bitmap (capacity, not size).
-  std::size_t code_bytes() const noexcept { return codes_.capacity(); }
+  /// Bytes held by codes (row-major and fast-scan blocks), ids and the tombstone bitmap (capacity, not size).
+  std::size_t code_bytes() const noexcept { return codes_.capacity() + blocks_.capacity(); }
   std::size_t id_bytes() const noexcept { return ids_.capacity() * sizeof(std::uint64_t); }
   std::size_t tombstone_bytes() const noexcept { return live_bits_.capacity() * sizeof(std::uint64_t); }
 
@@ -59,8 +70,12 @@ public:
   void reserve(std::size_t n);
 
 private:
+  void rebuild_blocks();
+
   std::size_t code_size_;
+  std::size_t fast_scan_m_;
   std::vector<std::uint8_t> codes_;        // size() × code_size_
+  std::vector<std::uint8_t> blocks_;       // fast_scan_bytes(size(), fast_scan_m_) when fast_scan_m_ > 0
   std::vector<std::uint64_t> ids_;         // size()
   std::vector<std::uint64_t> live_bits_;   // bit i set ⇔ slot i live; ceil(size()/64) words
   std::size_t live_ = 0;
@@ -84,6 +99,7 @@ void inverted_list::compact(F&& relocate) {
   IVF_ASSERT(out == live_);
   ids_.resize(out);
   codes_.resize(out * code_size_);
+  rebuild_blocks();
   live_bits_.assign((out + 63) / 64, ~std::uint64_t{0});
   if (out % 64 != 0) live_bits_.back() = (std::uint64_t{1} << (out % 64)) - 1;
 }

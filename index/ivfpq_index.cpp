@@ -74,8 +74,12 @@ status ivfpq_index::adopt_codebooks(std::shared_ptr<const codebook_set> cb) {
                                             " vectors and keep_raw_vectors=false, so they cannot be re-encoded");
   codebooks_ = std::move(cb);
   if (size() > 0) return reencode_all();
-  lists_.assign(params_.num_partitions, inverted_list(codebooks_->code_size()));
+  lists_.assign(params_.num_partitions, empty_list());
   return {};
+}
+
+inverted_list ivfpq_index::empty_list() const {
+  return inverted_list(codebooks_->code_size(), params_.num_bits == 4 ? params_.num_sub_vectors : 0);
 }
 
 status ivfpq_index::reencode_all() {
@@ -85,7 +89,7 @@ status ivfpq_index::reencode_all() {
   for (const auto& list : lists_)
     for (std::uint32_t s = 0; s < list.size(); ++s)
       if (list.is_live(s)) entries.emplace_back(list.ids()[s], ids_.find(list.ids()[s])->row);
-  lists_.assign(params_.num_partitions, inverted_list(codebooks_->code_size()));
+  lists_.assign(params_.num_partitions, empty_list());
   const std::size_t d = params_.dimension, cs = codebooks_->code_size();
   std::vector<float> rows(std::min(entries.size(), k_reencode_block) * d);
   std::vector<std::uint32_t> assigned(std::min(entries.size(), k_reencode_block));
@@ -226,12 +230,31 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
   // Candidates: k × refine_factor when refining (LanceDB), capped by what the index holds.
   const std::size_t want = std::min(saturating_mul(sp.limit, std::max<std::size_t>(1, sp.refine_factor)), size());
   kernels::topk_heap heap(want);
-  std::vector<float> lut(cb.num_sub_vectors() * cb.ksub());
-  for (std::size_t i = 0; i < plan.lists.size(); ++i) {
-    const inverted_list& list = lists_[plan.lists[i]];
-    if (list.live() == 0) continue;
-    const float bias = cb.list_table(plan, i, lut.data());
-    scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
+  const std::size_t table = cb.num_sub_vectors() * cb.ksub();
+  if (params_.num_bits == 4) {
+    // Fast-scan: the float tables of the non-empty probed lists, quantised together inside.
+    std::vector<const inverted_list*> probed;
+    std::vector<float> luts, biases;
+    probed.reserve(plan.lists.size());
+    luts.reserve(plan.lists.size() * table);
+    biases.reserve(plan.lists.size());
+    for (std::size_t i = 0; i < plan.lists.size(); ++i) {
+      const inverted_list& list = lists_[plan.lists[i]];
+      if (list.live() == 0) continue;
+      probed.push_back(&list);
+      luts.resize(luts.size() + table);
+      biases.push_back(cb.list_table(plan, i, luts.data() + luts.size() - table));
+    }
+    scan_lists_fast(cb.kernels(), cb.num_sub_vectors(), probed.data(), probed.size(), luts.data(), biases.data(),
+                    heap);
+  } else {
+    std::vector<float> lut(table);
+    for (std::size_t i = 0; i < plan.lists.size(); ++i) {
+      const inverted_list& list = lists_[plan.lists[i]];
+      if (list.live() == 0) continue;
+      const float bias = cb.list_table(plan, i, lut.data());
+      scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
+    }
   }
   auto cands = heap.take_sorted();
   std::vector<search_hit> hits;
@@ -255,7 +278,8 @@ memory_stats ivfpq_index::memory() const {
   m.vectors = size();
   for (const auto& l : lists_) {
     m.slots += l.size();
-    m.code_bytes += l.size() * l.code_size();
+    m.code_bytes += l.size() * l.code_size() +
+                    (l.fast_scan_m() ? kernels::fast_scan_bytes(l.size(), l.fast_scan_m()) : 0);
     m.id_bytes += l.size() * sizeof(std::uint64_t);
     m.tombstone_bytes += (l.size() + 63) / 64 * sizeof(std::uint64_t);
     m.list_capacity_bytes += l.code_bytes() + l.id_bytes() + l.tombstone_bytes();

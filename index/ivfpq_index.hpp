@@ -107,6 +107,8 @@ private:
   status insert_prepared(const std::uint64_t* ids, const float* prepared, std::size_t n);
   void maybe_compact(std::uint32_t list);
   void compact_list(std::uint32_t list);
+  /// An empty list for the current codebooks (with the fast-scan block copy when num_bits = 4).
+  inverted_list empty_list() const;
   status reencode_all();
 
   index_params params_;

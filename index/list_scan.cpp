@@ -1,8 +1,11 @@
 #include "index/list_scan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
+
+#include "kernels/fast_scan.hpp"
 
 namespace ivfstream {
 
@@ -57,6 +60,64 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
     for (std::size_t i = 0; i < nb; ++i) {
       if (dist[i] > bound || !list.is_live(static_cast<std::uint32_t>(b + i))) continue;
       if (heap.push(dist[i], list.ids()[b + i])) bound = heap.threshold();
+    }
+  }
+}
+
+// Fast-scan: the u16 bound of kernels::fast_scan_u16_bound covers the quantisation error and one unit
+// of float rounding relative to the exact ADC sum; the float distance of adc_scan can differ from the
+// exact sum by a few ulps of the distance's magnitude (large biases), so the threshold is first widened
+// by a relative slack. A wider bound only lets more slots through to the exact check, never fewer.
+void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
+                     std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap) {
+  if (n_lists == 0 || heap.capacity() == 0) return;
+  const std::size_t lut_bytes = kernels::fast_scan_lut_bytes(M), block_bytes = kernels::fast_scan_block_bytes(M);
+  const std::size_t cs = (M + 1) / 2, table = M * 16;
+  std::vector<std::uint8_t> qlut(n_lists * lut_bytes);
+  std::vector<float> list_bias(n_lists);
+  const float scale = kt.quantize_lut(luts, biases, n_lists, M, qlut.data(), list_bias.data());
+  // Per chunk of k_scan_block slots (a multiple of 32): the slots that pass, their codes gathered for
+  // adc_scan (padded to whole row groups plus guard rows, as scan_list does) and their distances.
+  static_assert(k_scan_block % kernels::k_fast_scan_block == 0, "chunks must be whole blocks");
+  constexpr std::size_t k_rows = k_scan_block + k_row_group + k_guard_rows;
+  std::vector<std::uint32_t> slots(k_scan_block);
+  std::vector<std::uint16_t> sums(k_scan_block);
+  std::vector<std::uint8_t> gathered(k_rows * cs);
+  float dist[k_rows];
+  const float slack = 4.0f * static_cast<float>(M + 4) * 1.1920929e-7f;  // 4·(M+4) ulps of the magnitudes
+  for (std::size_t l = 0; l < n_lists; ++l) {
+    const inverted_list* list = lists[l];
+    if (!list || list->live() == 0) continue;
+    IVF_ASSERT(list->fast_scan_m() == M && list->code_size() == cs);
+    const std::size_t n = list->size();
+    const bool all_live = list->all_live();
+    const float* lut = luts + l * table;
+    for (std::size_t b = 0; b < n; b += k_scan_block) {
+      const float t = heap.threshold();
+      const float mag = std::abs(t) + std::abs(biases[l]) + std::abs(list_bias[l]);
+      const float widened = std::isinf(t) ? t : t + mag * slack + 1e-30f;
+      const auto bound = kernels::fast_scan_u16_bound(widened, list_bias[l], scale, M);
+      if (!bound) break;  // the threshold only falls: no later slot of this list can enter either
+      const std::size_t nb = std::min(k_scan_block, n - b);
+      const std::size_t hits =
+          kt.fast_scan_filter(list->fast_scan_blocks() + b / kernels::k_fast_scan_block * block_bytes, nb, M,
+                              &qlut[l * lut_bytes], *bound, slots.data(), sums.data());
+      std::size_t r = 0;
+      for (std::size_t h = 0; h < hits; ++h) {
+        const auto slot = static_cast<std::uint32_t>(b + slots[h]);
+        if (!all_live && !list->is_live(slot)) continue;
+        slots[r++] = slot;
+      }
+      if (r == 0) continue;
+      const std::size_t padded = (r + k_row_group - 1) / k_row_group * k_row_group + k_guard_rows;
+      for (std::size_t i = 0; i < r; ++i) std::memcpy(&gathered[i * cs], list->code(slots[i]), cs);
+      std::memset(&gathered[r * cs], 0, (padded - r) * cs);
+      kt.adc_scan(gathered.data(), padded, M, 4, lut, biases[l], dist);
+      float thr = heap.threshold();
+      for (std::size_t i = 0; i < r; ++i) {
+        if (dist[i] > thr) continue;
+        if (heap.push(dist[i], list->ids()[slots[i]])) thr = heap.threshold();
+      }
     }
   }
 }

@@ -14,4 +14,17 @@ namespace ivfstream {
 void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list, const float* lut,
                float bias, kernels::topk_heap& heap);
 
+/// 4-bit fast-scan of the probed lists of one query, with the same outcome as calling scan_list on
+/// each list with its float table (the same kept (distance, id) pairs, bit for bit): the tables are
+/// quantised to u8 once with one shared scale (kernels::quantize_lut), each list's blocks are scanned
+/// with fast_scan_filter against a u16 bound derived from the heap's threshold (so only slots that can
+/// enter the heap pass), and the slots that pass get their float ADC distance from kt.adc_scan on the
+/// same table (the distance scan_list computes) before they are offered to heap.
+///   lists  : n_lists pointers; each list has fast_scan_m() == M (nullptr or empty lists are skipped)
+///   luts   : n_lists × M × 16 floats, list l's table at l·M·16 (layout of codebook_set::list_table, ksub 16)
+///   biases : n_lists floats (list_table's return values)
+/// @pre 1 ≤ M, finite tables. Thread-safety: reads the lists only; safe concurrently with other readers.
+void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
+                     std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap);
+
 }  // namespace ivfstream
