@@ -9,6 +9,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/kmeans.hpp"
 #include "kernels/pq_codes.hpp"
+#include "index/opq_rotation.hpp"
 
 namespace ivfstream {
 
@@ -71,13 +72,18 @@ status prepare_rows(const index_params& p, const float* x, std::size_t n, float*
 }  // namespace
 
 codebook_set::codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
-                           std::vector<float> pq_codebooks)
+                           std::vector<float> pq_codebooks, std::vector<float> rotation)
     : params_(p),
       version_(version),
       code_size_(p.code_size()),
       kt_(&kernels::default_kernels()),
       centroids_(std::move(centroids)),
-      pq_(std::move(pq_codebooks)) {
+      pq_(std::move(pq_codebooks)),
+      rotation_(std::move(rotation)) {
+  if (!rotation_.empty()) {  // OPQ: R c_l for the per-list term T (see codebook_set.hpp)
+    rotated_centroids_.resize(centroids_.size());
+    rotate_rows(rotation_.data(), p.dimension, centroids_.data(), p.num_partitions, rotated_centroids_.data());
+  }
   build_tables();
 }
 
@@ -98,7 +104,7 @@ void codebook_set::build_tables() {
   precomputed_.resize(nlist * M * ksub);
   std::vector<float> cm(nlist * dsub), ip(nlist * ksub);
   for (std::size_t m = 0; m < M; ++m) {
-    gather_sub(centroids_.data(), nlist, d, m, dsub, cm.data());
+    gather_sub(pq_space_centroids(), nlist, d, m, dsub, cm.data());
     kernels::matmul_nt(cm.data(), nlist, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
     for (std::size_t l = 0; l < nlist; ++l) {
       float* t = &precomputed_[(l * M + m) * ksub];
@@ -110,7 +116,8 @@ void codebook_set::build_tables() {
 
 std::size_t codebook_set::memory_bytes() const noexcept {
   return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
-                          code_norms_.capacity() + precomputed_.capacity());
+                          code_norms_.capacity() + precomputed_.capacity() + rotation_.capacity() +
+                          rotated_centroids_.capacity());
 }
 
 status codebook_set::prepare_vectors(const float* x, std::size_t n, float* out) const {
@@ -149,6 +156,19 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train(const index_para
     for (std::size_t i = 0; i < pq_n; ++i)
       for (std::size_t j = 0; j < d; ++j) residuals[i * d + j] -= coarse.centroids[labels[i] * d + j];
   }
+  std::vector<float> rotation;
+  if (p.opq) {  // learn R on the residual sample, then train PQ on the rotated residuals
+    opq_options oo;
+    oo.num_sub_vectors = M;
+    oo.num_bits = p.num_bits;
+    oo.iterations = p.opq_iterations;
+    oo.kmeans_iterations = std::min<std::size_t>(p.max_iterations, 20);
+    oo.seed = p.seed ^ 0x4f5051ull;
+    rotation = train_opq_rotation(residuals.data(), pq_n, d, oo);
+    std::vector<float> rotated(pq_n * d);
+    rotate_rows(rotation.data(), d, residuals.data(), pq_n, rotated.data());
+    residuals.swap(rotated);
+  }
   std::vector<float> pq(M * ksub * dsub);
   std::vector<float> sub(pq_n * dsub);
   for (std::size_t m = 0; m < M; ++m) {
@@ -161,12 +181,13 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train(const index_para
     std::copy(r.centroids.begin(), r.centroids.end(), pq.begin() + m * ksub * dsub);
   }
   return std::shared_ptr<const codebook_set>(
-      new codebook_set(p, version, std::move(coarse.centroids), std::move(pq)));
+      new codebook_set(p, version, std::move(coarse.centroids), std::move(pq), std::move(rotation)));
 }
 
 result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index_params& p, std::uint64_t version,
                                                                      std::vector<float> centroids,
-                                                                     std::vector<float> pq_codebooks) {
+                                                                     std::vector<float> pq_codebooks,
+                                                                     std::vector<float> rotation) {
   IVF_TRY(p.validate());
   // The parameters may come from a file (manifest, snapshot): a wrapping product would let an empty
   // buffer match a huge num_partitions. M × 2^num_bits × dsub = 2^num_bits × dimension (M divides d).
@@ -186,8 +207,19 @@ result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index
     if (!std::isfinite(v)) return fail(errc::corrupt_data, "codebooks: a centroid value is not finite");
   for (float v : pq_codebooks)
     if (!std::isfinite(v)) return fail(errc::corrupt_data, "codebooks: a PQ codebook value is not finite");
+  const std::size_t want_r = p.opq ? p.dimension * p.dimension : 0;
+  if (rotation.size() != want_r)
+    return fail(errc::corrupt_data, "codebooks: rotation holds " + str(rotation.size()) + " floats, expected " +
+                                        (p.opq ? "dimension × dimension = " + str(want_r) + " (opq=true)"
+                                               : std::string("none (opq=false)")));
+  for (float v : rotation)
+    if (!std::isfinite(v)) return fail(errc::corrupt_data, "codebooks: a rotation value is not finite");
+  if (p.opq && !(orthogonality_error(rotation.data(), p.dimension) <= 1e-3))
+    return fail(errc::corrupt_data, "codebooks: rotation is not orthogonal (max |RᵀR − I| = " +
+                                        std::to_string(orthogonality_error(rotation.data(), p.dimension)) +
+                                        ", allowed 1e-3)");
   return std::shared_ptr<const codebook_set>(
-      new codebook_set(p, version, std::move(centroids), std::move(pq_codebooks)));
+      new codebook_set(p, version, std::move(centroids), std::move(pq_codebooks), std::move(rotation)));
 }
 
 void codebook_set::assign(const float* prepared, std::size_t n, std::uint32_t* lists) const {
@@ -203,6 +235,7 @@ void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const s
                                    std::uint8_t* codes) const {
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
   std::vector<float> residual(std::min(n, k_block_rows) * d), sub(std::min(n, k_block_rows) * dsub);
+  std::vector<float> rotated(rotation_.empty() ? 0 : std::min(n, k_block_rows) * d);
   std::vector<std::uint32_t> labels(std::min(n, k_block_rows));
   std::vector<std::uint16_t> sub_codes(std::min(n, k_block_rows) * M);
   for (std::size_t b = 0; b < n; b += k_block_rows) {
@@ -211,6 +244,10 @@ void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const s
       const float* x = prepared + (b + i) * d;
       const float* c = &centroids_[std::size_t{lists[b + i]} * d];
       for (std::size_t j = 0; j < d; ++j) residual[i * d + j] = x[j] - c[j];
+    }
+    if (!rotation_.empty()) {  // OPQ: PQ-encode R r
+      rotate_rows(rotation_.data(), d, residual.data(), nb, rotated.data());
+      residual.swap(rotated);
     }
     for (std::size_t m = 0; m < M; ++m) {
       gather_sub(residual.data(), nb, d, m, dsub, sub.data());
@@ -225,8 +262,15 @@ void codebook_set::decode(std::uint32_t list, const std::uint8_t* code, float* o
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
   for (std::size_t m = 0; m < M; ++m) {
     const std::uint32_t c = kernels::read_sub_code(code, code_size_, m, params_.num_bits);
-    for (std::size_t j = 0; j < dsub; ++j)
-      out[m * dsub + j] = centroids_[std::size_t{list} * d + m * dsub + j] + pq_[(m * ksub + c) * dsub + j];
+    for (std::size_t j = 0; j < dsub; ++j) {
+      const float r = pq_[(m * ksub + c) * dsub + j];
+      out[m * dsub + j] = rotation_.empty() ? centroids_[std::size_t{list} * d + m * dsub + j] + r : r;
+    }
+  }
+  if (!rotation_.empty()) {  // OPQ: out holds R r̂; x̂ = c + Rᵀ (R r̂)
+    std::vector<float> r(out, out + d);
+    unrotate_rows(rotation_.data(), d, r.data(), 1, out);
+    for (std::size_t j = 0; j < d; ++j) out[j] += centroids_[std::size_t{list} * d + j];
   }
 }
 
@@ -246,6 +290,7 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
   std::vector<query_plan> plans(nq);
   const std::size_t block = std::min(nq, k_block_rows / 4 > 0 ? k_block_rows / 4 : std::size_t{1});
   std::vector<float> prepared(block * d), ip(block * std::max(nlist, ksub)), sub(block * dsub);
+  std::vector<float> rotated(rotation_.empty() ? 0 : block * d);  // OPQ: R q per row
   std::vector<std::uint32_t> order(nlist);
   for (std::size_t b = 0; b < nq; b += block) {
     const std::size_t nb = std::min(block, nq - b);
@@ -274,9 +319,11 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
       for (std::size_t j = 0; j < probes; ++j) plan.coarse[j] = row[plan.lists[j]];
       plan.query_table.resize(M * ksub);
     }
-    // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block.
+    // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block (OPQ: (R q)_m).
+    if (!rotation_.empty()) rotate_rows(rotation_.data(), d, prepared.data(), nb, rotated.data());
+    const float* pq_space_q = rotation_.empty() ? prepared.data() : rotated.data();
     for (std::size_t m = 0; m < M; ++m) {
-      gather_sub(prepared.data(), nb, d, m, dsub, sub.data());
+      gather_sub(pq_space_q, nb, d, m, dsub, sub.data());
       kernels::matmul_nt(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
       for (std::size_t i = 0; i < nb; ++i) {
         float* qt = &plans[b + i].query_table[m * ksub];
@@ -314,7 +361,7 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
         // T[list] computed on the fly: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩
         const std::size_t d = params_.dimension, dsub = params_.dsub();
         for (std::size_t m = 0; m < M; ++m) {
-          kt_->inner_product_ny(&centroids_[std::size_t{list} * d + m * dsub], &pq_[m * ksub * dsub], ksub, dsub,
+          kt_->inner_product_ny(pq_space_centroids() + std::size_t{list} * d + m * dsub, &pq_[m * ksub * dsub], ksub, dsub,
                                 lut + m * ksub);
           for (std::size_t c = 0; c < ksub; ++c)
             lut[m * ksub + c] = scale * (qt[m * ksub + c] + code_norms_[m * ksub + c] + 2.0f * lut[m * ksub + c]);

@@ -19,6 +19,10 @@
 // The middle term depends on the list and the code only: precomputed once per codebook_set as
 // T[list][m][c] (nlist × M × ksub floats), so a probed list's table is qt + T[list] (one add per
 // entry) and its bias ‖q − c‖². When T would exceed k_max_precomputed_bytes it is computed per probe.
+//
+// OPQ (params.opq, index/opq_rotation.hpp): residuals are rotated by an orthogonal R before PQ, so the
+// PQ codebooks, codes, T (from rotated centroids R c) and the query tables (from R q) live in the
+// rotated space; centroids, probing and the bias ‖q − c‖² are unrotated; decode rotates back.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -46,10 +50,12 @@ public:
   static result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
                                                            std::uint64_t version = 1);
   /// Rebuilds from stored arrays (snapshot, codebooks topic): checks params, sizes and finiteness.
-  ///   centroids: num_partitions × d; pq_codebooks: M × ksub × dsub (row-major).
+  ///   centroids: num_partitions × d; pq_codebooks: M × ksub × dsub (row-major);
+  ///   rotation: d × d row-major (opq_rotation.hpp) when p.opq, else empty; must be orthogonal (1e-3).
   static result<std::shared_ptr<const codebook_set>> from_parts(const index_params& p, std::uint64_t version,
                                                                 std::vector<float> centroids,
-                                                                std::vector<float> pq_codebooks);
+                                                                std::vector<float> pq_codebooks,
+                                                                std::vector<float> rotation = {});
 
   const index_params& params() const noexcept { return params_; }
   std::uint64_t version() const noexcept { return version_; }
@@ -64,6 +70,8 @@ public:
   const std::vector<float>& centroids() const noexcept { return centroids_; }
   /// M × ksub × dsub, row-major.
   const std::vector<float>& pq_codebooks() const noexcept { return pq_; }
+  /// OPQ rotation R, d × d row-major (y = R x, opq_rotation.hpp); empty when params().opq is false.
+  const std::vector<float>& rotation() const noexcept { return rotation_; }
   /// True when the per-list term T is precomputed (else it is computed per probe).
   bool has_precomputed_table() const noexcept { return !precomputed_.empty(); }
   /// Heap bytes of centroids, codebooks and tables.
@@ -81,7 +89,7 @@ public:
   /// PQ-encodes prepared vectors against given lists (re-encoding, tests). codes: n × code_size.
   void encode_in_lists(const float* prepared, std::size_t n, const std::uint32_t* lists,
                        std::uint8_t* codes) const;
-  /// Reconstruction c_list + r(code) of one code (prepared space). out: d floats.
+  /// Reconstruction c_list + r(code) of one code (prepared space, unrotated under OPQ). out: d floats.
   void decode(std::uint32_t list, const std::uint8_t* code, float* out) const;
 
   /// Per-query work done once: validate and normalise (cosine), nearest min(nprobes, nlist) lists,
@@ -100,7 +108,11 @@ public:
 
 private:
   codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
-               std::vector<float> pq_codebooks);
+               std::vector<float> pq_codebooks, std::vector<float> rotation);
+  /// Centroids in the PQ space: rotated_centroids_ under OPQ, else centroids_ (nlist × d).
+  const float* pq_space_centroids() const noexcept {
+    return rotation_.empty() ? centroids_.data() : rotated_centroids_.data();
+  }
   void build_tables();
 
   index_params params_;
@@ -110,6 +122,8 @@ private:
   std::vector<float> centroids_;        // nlist × d
   std::vector<float> centroid_norms_;   // nlist: ‖c‖²
   std::vector<float> pq_;               // M × ksub × dsub
+  std::vector<float> rotation_;         // d × d row-major (OPQ R) or empty
+  std::vector<float> rotated_centroids_;  // nlist × d: R c_l per row (OPQ) or empty
   std::vector<float> code_norms_;       // M × ksub: ‖r_mc‖²
   std::vector<float> precomputed_;      // nlist × M × ksub: s·(‖r_mc‖² + 2⟨c_list,m, r_mc⟩), s = 1 (l2) or ½ (cosine); or empty
 };

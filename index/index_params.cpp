@@ -6,6 +6,7 @@ namespace ivfstream {
 
 namespace {
 std::string str(std::size_t v) { return std::to_string(v); }
+constexpr std::size_t k_max_opq_iterations = 100;
 }  // namespace
 
 status index_params::validate() const {
@@ -21,6 +22,9 @@ status index_params::validate() const {
   if (num_partitions == 0) return fail(errc::invalid_argument, "num_partitions=0: must be >= 1");
   if (max_iterations == 0) return fail(errc::invalid_argument, "max_iterations=0: must be >= 1");
   if (sample_rate == 0) return fail(errc::invalid_argument, "sample_rate=0: must be >= 1");
+  if (opq_iterations > k_max_opq_iterations)
+    return fail(errc::invalid_argument, "opq_iterations=" + str(opq_iterations) + ": must be in [0, " +
+                                            str(k_max_opq_iterations) + "]");
   return {};
 }
 

@@ -20,6 +20,8 @@ struct index_params {
   std::size_t sample_rate = 256;       ///< k-means samples per centroid (LanceDB default 256)
   std::uint64_t seed = 42;             ///< makes training reproducible
   bool keep_raw_vectors = true;        ///< keep raw vectors in the vector store (refine, re-encoding)
+  bool opq = false;                    ///< learn an OPQ rotation of the residuals before PQ (index/opq_rotation.hpp)
+  std::size_t opq_iterations = 10;     ///< OPQ Procrustes alternations; 0 ≤ opq_iterations ≤ 100 (0 = parametric only)
 
   /// Checks everything that does not depend on the training data.
   status validate() const;

@@ -131,14 +131,17 @@ status ivfpq_index::save(const std::string& path) const {
   flatbuffers::FlatBufferBuilder fbb(estimate < (std::size_t{1} << 30) ? estimate : (std::size_t{1} << 30));
   const auto params = fbs::CreateIndexParams(
       fbb, d, static_cast<fbs::Metric>(params_.metric), params_.num_partitions, params_.num_sub_vectors,
-      params_.num_bits, params_.max_iterations, params_.sample_rate, params_.seed, params_.keep_raw_vectors);
+      params_.num_bits, params_.max_iterations, params_.sample_rate, params_.seed, params_.keep_raw_vectors,
+      params_.opq, params_.opq_iterations);
   flatbuffers::Offset<fbs::Codebooks> codebooks = 0;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fbs::InvertedList>>> lists = 0;
   flatbuffers::Offset<fbs::RawVectors> raw = 0;
   const std::string raw_path = path + k_raw_vectors_suffix;
   if (trained()) {
+    flatbuffers::Offset<flatbuffers::Vector<float>> rotation = 0;  // OPQ only (absent: opq=false)
+    if (!codebooks_->rotation().empty()) rotation = fbb.CreateVector(codebooks_->rotation());
     codebooks = fbs::CreateCodebooks(fbb, codebooks_->version(), fbb.CreateVector(codebooks_->centroids()),
-                                     fbb.CreateVector(codebooks_->pq_codebooks()));
+                                     fbb.CreateVector(codebooks_->pq_codebooks()), rotation);
     std::vector<flatbuffers::Offset<fbs::InvertedList>> offsets;
     offsets.reserve(lists_.size());
     std::vector<std::uint64_t> ids;
@@ -250,6 +253,8 @@ result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opt
   p.sample_rate = fp->sample_rate();
   p.seed = fp->seed();
   p.keep_raw_vectors = fp->keep_raw_vectors();
+  p.opq = fp->opq();
+  p.opq_iterations = fp->opq_iterations();
   if (auto st = p.validate(); !st) return corrupt(path, "params: " + st.error().message());
   if (!snap->trained()) {
     if (snap->num_vectors() != 0) return corrupt(path, "untrained index snapshot claims num_vectors=" + str(snap->num_vectors()));
@@ -268,7 +273,8 @@ result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opt
                              " floats: expected 2^num_bits × dimension (" + str(p.ksub()) + " × " + str(d) + ")");
   auto cb = codebook_set::from_parts(
       p, fcb->version(), std::vector<float>(fcb->centroids()->begin(), fcb->centroids()->end()),
-      std::vector<float>(fcb->pq_codebooks()->begin(), fcb->pq_codebooks()->end()));
+      std::vector<float>(fcb->pq_codebooks()->begin(), fcb->pq_codebooks()->end()),
+      fcb->rotation() ? std::vector<float>(fcb->rotation()->begin(), fcb->rotation()->end()) : std::vector<float>{});
   if (!cb) return corrupt(path, cb.error().message());
 
   const auto* flists = snap->lists();
