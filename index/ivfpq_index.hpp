@@ -101,6 +101,7 @@ public:
   const float* raw_vector(std::uint64_t id) const;
 
 private:
+  friend class list_rebalancer;  // index/list_rebalance.cpp: splits/merges lists in place
   ivfpq_index(const index_params& p, index_options opts) : params_(p), options_(std::move(opts)) {}
   status check_dimension(std::size_t d, const char* what) const;
   /// Appends prepared vectors to lists, store and id map (no validation).

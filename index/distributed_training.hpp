@@ -1,0 +1,54 @@
+#pragma once
+// Codebook training over data spread across nodes (issue 6): every node computes sufficient statistics
+// (kernels/kmeans_stats.hpp) on its local, prepared training rows; a leader reduces them each iteration
+// and publishes the new centroids. Two phases, each `params.max_iterations` Lloyd steps:
+//   1. coarse:  stats of the rows against the current coarse centroids (nlist × d);
+//   2. PQ:      per sub-space m, stats of the residuals x − c(x) (c = final coarse centroids) against
+//               the current sub-codebook (ksub × dsub).
+// The init (k-means++ on a sample the leader holds, seeded by params.seed) is the only place a single
+// node's data matters; everything after it is exact sums, so N nodes reproduce one node holding the
+// union (same init, same iterations) up to float summation order.
+// This file holds the per-node and per-leader steps as pure functions, plus an in-process driver that
+// runs them over shards in memory (tests, and the reference for an actor-level protocol).
+// Not supported: OPQ (params.opq) — its rotation needs the residual sample in one place.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "index/codebook_set.hpp"
+#include "index/error.hpp"
+#include "index/index_params.hpp"
+#include "kernels/kmeans_stats.hpp"
+
+namespace ivfstream {
+
+/// Leader: initial coarse centroids (num_partitions × d) by seeded k-means++ on the prepared sample
+/// (n × d). Errors: invalid params, n < num_partitions, params.opq.
+result<std::vector<float>> initial_coarse_centroids(const index_params& p, const float* prepared_sample,
+                                                    std::size_t n);
+/// Leader: initial PQ codebooks (M × ksub × dsub) by seeded k-means++ per sub-space on the residuals
+/// of the prepared sample against `coarse`. Errors: n < ksub.
+result<std::vector<float>> initial_pq_codebooks(const index_params& p, const float* prepared_sample,
+                                                std::size_t n, const std::vector<float>& coarse);
+
+/// Node: coarse statistics of its n prepared rows (n × d) against coarse (num_partitions × d).
+kernels::kmeans_stats coarse_stats(const index_params& p, const float* prepared, std::size_t n,
+                                   const std::vector<float>& coarse);
+/// Node: PQ statistics, one per sub-space (M entries, each ksub × dsub), of the residuals of its n
+/// prepared rows against their nearest coarse centroid, for the codebooks pq (M × ksub × dsub).
+std::vector<kernels::kmeans_stats> pq_stats(const index_params& p, const float* prepared, std::size_t n,
+                                            const std::vector<float>& coarse, const std::vector<float>& pq);
+/// Leader: one update of all M sub-codebooks from the merged per-sub-space statistics.
+std::vector<float> pq_update(const index_params& p, const std::vector<kernels::kmeans_stats>& merged,
+                             const std::vector<float>& pq);
+
+/// In-process driver: the nodes' shards (prepared rows), the leader's init sample (prepared), and the
+/// steps above for params.max_iterations per phase. Returns codebooks built with from_parts.
+/// Errors: those of the init functions and of codebook_set::from_parts.
+result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p,
+                                                              const std::vector<kernels::shard_view>& shards,
+                                                              const float* init_sample, std::size_t init_n,
+                                                              std::uint64_t version = 1);
+
+}  // namespace ivfstream
