@@ -1,6 +1,7 @@
 // ivfpq_index on synthetic clustered data: train time, add µs/vector, single-thread search QPS and
 // recall@10 per nprobes × refine_factor, memory per vector. Numbers for the notes, never assertions.
-//   ivfstream_index_bench [n=100000] [d=128] [num_bits=8] [metric=l2]
+//   ivfstream_index_bench [n=100000] [d=128] [num_bits=8] [metric=l2] [num_partitions=256] [M=16] [nprobes=1,8,20,64]
+// Single-query latency percentiles (p50/p99, wall and thread CPU time per query) are printed per setting.
 // Times are wall clock and the calling thread's CPU time (the CPU figure is the one to quote on a
 // shared machine: everything here runs on one thread).
 #include <algorithm>
@@ -43,6 +44,16 @@ std::vector<float> clustered(std::size_t n, std::size_t d, const std::vector<flo
 
 std::vector<std::uint64_t> truth(const codebook_set& cb, const float* q, const std::vector<float>& x, std::size_t n,
                                  std::size_t d, std::size_t k) {
+  if (cb.params().metric == metric::l2) {  // prepared = raw for l2: one l2sqr_ny over the base
+    std::vector<float> dist(n);
+    cb.kernels().l2sqr_ny(q, x.data(), n, d, dist.data());
+    std::vector<std::pair<float, std::uint64_t>> all(n);
+    for (std::size_t i = 0; i < n; ++i) all[i] = {dist[i], i};
+    std::partial_sort(all.begin(), all.begin() + k, all.end());
+    std::vector<std::uint64_t> ids(k);
+    for (std::size_t i = 0; i < k; ++i) ids[i] = all[i].second;
+    return ids;
+  }
   std::vector<float> pq(d), px(d);
   (void)cb.prepare_vectors(q, 1, pq.data());
   std::vector<std::pair<float, std::uint64_t>> all(n);
@@ -67,6 +78,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", m.error().to_string().c_str());
     return 2;
   }
+  const std::size_t nlist = argc > 5 ? std::strtoull(argv[5], nullptr, 10) : 256;
+  const std::size_t n_sub = argc > 6 ? std::strtoull(argv[6], nullptr, 10) : 16;
+  std::vector<std::size_t> probe_list{1, 8, 20, 64};
+  if (argc > 7) {
+    probe_list.clear();
+    for (const char* s = argv[7]; *s;) {
+      char* end = nullptr;
+      probe_list.push_back(std::strtoull(s, &end, 10));
+      s = *end == ',' ? end + 1 : end;
+      if (end == s && *s) break;
+    }
+  }
   const std::size_t nq = 1000, n_truth = 200, k = 10;
   std::mt19937_64 rng(1);
   std::normal_distribution<float> g(0.0f, 1.0f);
@@ -78,8 +101,8 @@ int main(int argc, char** argv) {
   index_params p;
   p.dimension = d;
   p.metric = *m;
-  p.num_partitions = 256;
-  p.num_sub_vectors = 16;
+  p.num_partitions = nlist;
+  p.num_sub_vectors = n_sub;
   p.num_bits = nbits;
   auto index = ivfpq_index::create(p);
   if (!index) {
@@ -102,12 +125,13 @@ int main(int argc, char** argv) {
   }
   const auto t2 = wall_clock::now();
   const double c2 = cpu_seconds();
-  std::printf("metric=%s num_bits=%u n=%zu d=%zu num_partitions=256 num_sub_vectors=16\n", to_string(*m), nbits, n, d);
+  std::printf("metric=%s num_bits=%u n=%zu d=%zu num_partitions=%zu num_sub_vectors=%zu\n", to_string(*m), nbits, n,
+              d, nlist, n_sub);
   std::printf("train %.2f s wall / %.2f s CPU; add %.2f us/vector wall / %.2f CPU\n", seconds(t0, t1), c1 - c0,
               seconds(t1, t2) * 1e6 / double(n), (c2 - c1) * 1e6 / double(n));
   std::vector<std::vector<std::uint64_t>> gt(n_truth);
   for (std::size_t i = 0; i < n_truth; ++i) gt[i] = truth(*index->codebooks(), &q[i * d], x, n, d, k);
-  for (std::size_t nprobes : {1, 8, 20, 64})
+  for (std::size_t nprobes : probe_list)
     for (std::size_t rf : {0, 4}) {
       search_params sp;
       sp.limit = k;
@@ -116,16 +140,29 @@ int main(int argc, char** argv) {
       std::vector<std::vector<search_hit>> res(nq);
       const double s0 = cpu_seconds();
       const auto w0 = wall_clock::now();
-      for (std::size_t i = 0; i < nq; ++i) res[i] = *index->search(&q[i * d], d, sp);
+      std::vector<double> lat_wall(nq), lat_cpu(nq);
+      for (std::size_t i = 0; i < nq; ++i) {
+        const double qc = cpu_seconds();
+        const auto qw = wall_clock::now();
+        res[i] = *index->search(&q[i * d], d, sp);
+        lat_wall[i] = seconds(qw, wall_clock::now());
+        lat_cpu[i] = cpu_seconds() - qc;
+      }
       const auto w1 = wall_clock::now();
       const double s1 = cpu_seconds();
+      auto pct = [](std::vector<double> v, double f) {
+        std::sort(v.begin(), v.end());
+        return v[std::min(v.size() - 1, std::size_t(f * double(v.size())))] * 1e3;
+      };
       double recall = 0;
       for (std::size_t i = 0; i < n_truth; ++i) {
         const std::set<std::uint64_t> t(gt[i].begin(), gt[i].end());
         for (const auto& h : res[i]) recall += double(t.count(h.id)) / double(k);
       }
-      std::printf("nprobes=%-3zu refine=%zu: %7.0f QPS single-thread by CPU time (%7.0f wall), recall@10 %.3f\n",
-                  nprobes, rf, double(nq) / (s1 - s0), double(nq) / seconds(w0, w1), recall / double(n_truth));
+      std::printf("nprobes=%-3zu refine=%zu: %7.0f QPS single-thread by CPU time (%7.0f wall), recall@10 %.3f; "
+                  "latency ms p50/p99 CPU %.3f/%.3f wall %.3f/%.3f\n",
+                  nprobes, rf, double(nq) / (s1 - s0), double(nq) / seconds(w0, w1), recall / double(n_truth),
+                  pct(lat_cpu, 0.5), pct(lat_cpu, 0.99), pct(lat_wall, 0.5), pct(lat_wall, 0.99));
       if (nbits == 4 && rf == 0) {
         // The float ADC path (scan_list per probed list), which 4-bit search used before fast-scan: same
         // plans, same tables; counts queries whose top-k differs from search() (expected 0).
@@ -154,9 +191,12 @@ int main(int argc, char** argv) {
       }
     }
   const auto mem = index->memory();
-  std::printf("memory: %.1f B/vector resident (codes %zu B + ids %zu B); tombstone bitmap %zu B; id map %zu B "
+  std::printf("memory: %.2f B/vector resident (codes %zu B + ids %zu B); tombstone bitmap %zu B; list rows %zu B "
+              "(%.1f B/vector, refine only); list capacity %zu B (%.2f B/vector); id map %zu B "
               "(%.1f B/vector); codebooks %zu B; vector store %zu B used, %zu B mapped\n",
-              mem.resident_bytes_per_vector(), mem.code_bytes, mem.id_bytes, mem.tombstone_bytes, mem.id_map_bytes,
+              mem.resident_bytes_per_vector(), mem.code_bytes, mem.id_bytes, mem.tombstone_bytes, mem.row_bytes,
+              double(mem.row_bytes) / double(mem.vectors), mem.list_capacity_bytes,
+              double(mem.list_capacity_bytes) / double(mem.vectors), mem.id_map_bytes,
               double(mem.id_map_bytes) / double(mem.vectors), mem.codebook_bytes, mem.vector_store_used_bytes,
               mem.vector_store_mapped_bytes);
   return 0;

@@ -346,8 +346,8 @@ result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opt
     const std::uint64_t* ids = fl->ids()->data();
     const std::uint8_t* codes = fl->codes()->data();
     for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t slot = list.append(ids[i], codes + i * cs);
       const std::uint64_t r = want_raw ? row++ : k_no_row;
+      const std::uint32_t slot = list.append(ids[i], codes + i * cs, r);
       if (index.ids_.upsert(ids[i], {static_cast<std::uint32_t>(l), slot, r}))
         return corrupt(path, "id " + std::to_string(ids[i]) + " appears more than once");
     }

@@ -4,8 +4,8 @@
 
 namespace ivfstream {
 
-inverted_list::inverted_list(std::size_t code_size, std::size_t fast_scan_m)
-    : code_size_(code_size), fast_scan_m_(fast_scan_m) {
+inverted_list::inverted_list(std::size_t code_size, std::size_t fast_scan_m, bool keep_rows)
+    : code_size_(code_size), fast_scan_m_(fast_scan_m), keep_rows_(keep_rows) {
   IVF_ASSERT(code_size >= 1);
   IVF_ASSERT(fast_scan_m == 0 || code_size == (fast_scan_m + 1) / 2);
 }
@@ -17,11 +17,12 @@ void inverted_list::rebuild_blocks() {
   kernels::fast_scan_pack(codes_.data(), n, fast_scan_m_, blocks_.data());
 }
 
-std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code) {
+std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code, std::uint64_t row) {
   // Slots are u32 (the id map stores them so): 4 G entries per list is far beyond any sane list.
   IVF_ASSERT(ids_.size() < std::numeric_limits<std::uint32_t>::max());
   const auto slot = static_cast<std::uint32_t>(ids_.size());
   ids_.push_back(id);
+  if (keep_rows_) rows_.push_back(row);
   codes_.insert(codes_.end(), code, code + code_size_);
   if (fast_scan_m_ > 0) {
     if (slot % kernels::k_fast_scan_block == 0)
@@ -47,6 +48,7 @@ void inverted_list::tombstone(std::uint32_t slot) {
 void inverted_list::shrink_to_fit() {
   codes_.shrink_to_fit();
   ids_.shrink_to_fit();
+  rows_.shrink_to_fit();
   live_bits_.shrink_to_fit();
   blocks_.shrink_to_fit();
 }
@@ -54,6 +56,7 @@ void inverted_list::shrink_to_fit() {
 void inverted_list::reserve(std::size_t n) {
   codes_.reserve(n * code_size_);
   ids_.reserve(n);
+  if (keep_rows_) rows_.reserve(n);
   live_bits_.reserve((n + 63) / 64);
   if (fast_scan_m_ > 0) blocks_.reserve(kernels::fast_scan_bytes(n, fast_scan_m_));
 }

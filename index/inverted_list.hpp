@@ -18,15 +18,18 @@ namespace ivfstream {
 /// in the 32-slot block layout of kernels/fast_scan.hpp (fast_scan_blocks(): fast_scan_bytes(size(), M)
 /// bytes, slot i of the list = slot i of the block array; padding slots and sub-quantizers are zero):
 /// + ceil(M/4)·2 bytes per entry.
+/// With keep_rows, the list also keeps rows(): size() u64, the vector_store row of each slot (so refine
+/// reads a candidate's raw vector without an id-map lookup): + 8 bytes per entry.
 /// Not thread-safe: owned by one partition (actor) or one ivfpq_index at a time; concurrent const
 /// reads are safe while nobody mutates.
 class inverted_list {
 public:
   /// @pre code_size ≥ 1; fast_scan_m = 0 (no block layout) or M with code_size == ceil(M / 2) (4-bit codes).
-  explicit inverted_list(std::size_t code_size, std::size_t fast_scan_m = 0);
+  explicit inverted_list(std::size_t code_size, std::size_t fast_scan_m = 0, bool keep_rows = false);
 
-  /// Appends one entry and returns its slot. code: code_size bytes.
-  std::uint32_t append(std::uint64_t id, const std::uint8_t* code);
+  /// Appends one entry and returns its slot. code: code_size bytes; row: its vector_store row (kept only
+  /// when the list keeps rows).
+  std::uint32_t append(std::uint64_t id, const std::uint8_t* code, std::uint64_t row = ~std::uint64_t{0});
   /// Marks slot deleted (idempotent). @pre slot < size().
   void tombstone(std::uint32_t slot);
   /// Rewrites the list without tombstones, keeping the order of live entries; calls
@@ -45,6 +48,15 @@ public:
   const std::uint8_t* codes() const noexcept { return codes_.data(); }
   /// size() ids.
   const std::uint64_t* ids() const noexcept { return ids_.data(); }
+  /// Whether rows() is kept.
+  bool keeps_rows() const noexcept { return keep_rows_; }
+  /// size() vector_store rows (parallel to ids()), or nullptr when the list keeps none.
+  const std::uint64_t* rows() const noexcept { return keep_rows_ ? rows_.data() : nullptr; }
+  /// Sets the vector_store row of a slot (vector store garbage collection moved it); no-op when the
+  /// list keeps no rows. @pre slot < size().
+  void set_row(std::uint32_t slot, std::uint64_t row) noexcept {
+    if (keep_rows_) rows_[slot] = row;
+  }
   /// Code of one slot (code_size bytes). @pre slot < size().
   const std::uint8_t* code(std::uint32_t slot) const noexcept { return codes_.data() + slot * code_size_; }
   /// M of the fast-scan block copy, 0 when the list keeps none.
@@ -62,6 +74,8 @@ public:
   /// Bytes held by codes (row-major and fast-scan blocks), ids and the tombstone bitmap (capacity, not size).
   std::size_t code_bytes() const noexcept { return codes_.capacity() + blocks_.capacity(); }
   std::size_t id_bytes() const noexcept { return ids_.capacity() * sizeof(std::uint64_t); }
+  /// Bytes held by rows() (capacity).
+  std::size_t row_bytes() const noexcept { return rows_.capacity() * sizeof(std::uint64_t); }
   std::size_t tombstone_bytes() const noexcept { return live_bits_.capacity() * sizeof(std::uint64_t); }
 
   /// Releases spare capacity (after a bulk load).
@@ -74,9 +88,11 @@ private:
 
   std::size_t code_size_;
   std::size_t fast_scan_m_;
+  bool keep_rows_;
   std::vector<std::uint8_t> codes_;        // size() × code_size_
   std::vector<std::uint8_t> blocks_;       // fast_scan_bytes(size(), fast_scan_m_) when fast_scan_m_ > 0
   std::vector<std::uint64_t> ids_;         // size()
+  std::vector<std::uint64_t> rows_;        // size() when keep_rows_, else empty
   std::vector<std::uint64_t> live_bits_;   // bit i set ⇔ slot i live; ceil(size()/64) words
   std::size_t live_ = 0;
 };
@@ -90,6 +106,7 @@ void inverted_list::compact(F&& relocate) {
     if (!is_live(static_cast<std::uint32_t>(i))) continue;
     if (out != i) {
       ids_[out] = ids_[i];
+      if (keep_rows_) rows_[out] = rows_[i];
       std::copy(codes_.begin() + i * code_size_, codes_.begin() + (i + 1) * code_size_,
                 codes_.begin() + out * code_size_);
       relocate(ids_[out], static_cast<std::uint32_t>(out));
@@ -98,6 +115,7 @@ void inverted_list::compact(F&& relocate) {
   }
   IVF_ASSERT(out == live_);
   ids_.resize(out);
+  if (keep_rows_) rows_.resize(out);
   codes_.resize(out * code_size_);
   rebuild_blocks();
   live_bits_.assign((out + 63) / 64, ~std::uint64_t{0});

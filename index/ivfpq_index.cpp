@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "index/list_scan.hpp"
+#include "kernels/fast_scan.hpp"
 #include "kernels/topk.hpp"
 
 namespace ivfstream {
@@ -14,6 +15,10 @@ std::string str(std::size_t v) { return std::to_string(v); }
 
 /// Rows encoded per block when re-encoding from the vector store.
 constexpr std::size_t k_reencode_block = 4096;
+/// Queries planned and scanned together by search_batch (list-major), at most.
+constexpr std::size_t k_batch_chunk = 64;
+/// Bound on a search_batch chunk's fast-scan tables (float + quantised), bytes.
+constexpr std::size_t k_batch_table_bytes = std::size_t{8} << 20;
 
 std::size_t saturating_mul(std::size_t a, std::size_t b) {
   if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a) return std::numeric_limits<std::size_t>::max();
@@ -79,7 +84,8 @@ status ivfpq_index::adopt_codebooks(std::shared_ptr<const codebook_set> cb) {
 }
 
 inverted_list ivfpq_index::empty_list() const {
-  return inverted_list(codebooks_->code_size(), params_.num_bits == 4 ? params_.num_sub_vectors : 0);
+  return inverted_list(codebooks_->code_size(), params_.num_bits == 4 ? params_.num_sub_vectors : 0,
+                       store_ != nullptr);
 }
 
 status ivfpq_index::reencode_all() {
@@ -99,7 +105,7 @@ status ivfpq_index::reencode_all() {
     for (std::size_t i = 0; i < nb; ++i) std::copy_n(store_->row(entries[b + i].second), d, &rows[i * d]);
     codebooks_->encode(rows.data(), nb, assigned.data(), codes.data());
     for (std::size_t i = 0; i < nb; ++i) {
-      const std::uint32_t slot = lists_[assigned[i]].append(entries[b + i].first, &codes[i * cs]);
+      const std::uint32_t slot = lists_[assigned[i]].append(entries[b + i].first, &codes[i * cs], entries[b + i].second);
       ids_.upsert(entries[b + i].first, {assigned[i], slot, entries[b + i].second});
     }
   }
@@ -133,8 +139,8 @@ status ivfpq_index::insert_prepared(const std::uint64_t* ids, const float* prepa
   std::vector<std::uint32_t> touched;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t list = assigned[i];
-    const std::uint32_t slot = lists_[list].append(ids[i], &codes[i * cs]);
     const std::uint64_t row = store_ ? first_row + i : k_no_row;
+    const std::uint32_t slot = lists_[list].append(ids[i], &codes[i * cs], row);
     if (auto old = ids_.upsert(ids[i], {list, slot, row})) {
       lists_[old->list].tombstone(old->slot);
       touched.push_back(old->list);
@@ -201,13 +207,76 @@ result<std::vector<std::vector<search_hit>>> ivfpq_index::search_batch(const flo
                                                                        const search_params& sp) const {
   IVF_TRY(sp.validate());
   if (!trained()) return fail(errc::not_trained, "search before train: call train() first");
-  auto plans = codebooks_->plan_queries(q, nq, sp.nprobes);
-  if (!plans) return std::move(plans).error();
+  if (sp.refine_factor > 0 && !store_)
+    return fail(errc::invalid_argument, "refine_factor=" + str(sp.refine_factor) +
+                                            ": needs raw vectors, but the index has keep_raw_vectors=false");
   std::vector<std::vector<search_hit>> out(nq);
-  for (std::size_t i = 0; i < nq; ++i) {
-    auto hits = search_planned((*plans)[i], sp);
-    if (!hits) return std::move(hits).error();
-    out[i] = std::move(*hits);
+  const codebook_set& cb = *codebooks_;
+  const std::size_t d = params_.dimension, M = cb.num_sub_vectors(), table = M * cb.ksub();
+  const std::size_t probes = std::min(sp.nprobes, lists_.size());
+  const bool fast = params_.num_bits == 4;
+  // Queries planned and scanned together: bounded so the chunk's float (and quantised) tables stay
+  // under k_batch_table_bytes (one table per probe for fast-scan; the 8-bit path keeps one table).
+  const std::size_t per_query = fast ? probes * (table * sizeof(float) + kernels::fast_scan_lut_bytes(M)) : 0;
+  const std::size_t chunk = std::clamp<std::size_t>(per_query ? k_batch_table_bytes / per_query : k_batch_chunk, 1,
+                                                    k_batch_chunk);
+  const std::size_t want = std::min(saturating_mul(sp.limit, std::max<std::size_t>(1, sp.refine_factor)), size());
+  const std::size_t lut_bytes = kernels::fast_scan_lut_bytes(M);
+  // Per chunk: probe p of query j (non-empty lists only) in `order`, sorted by list so each probed list
+  // is scanned once for all the chunk's queries that probe it (its codes stay in cache).
+  struct probe {
+    std::uint32_t list, query, index, table;  // table: the probe's row in luts/qluts (fast-scan)
+  };
+  std::vector<probe> order;
+  std::vector<float> luts, biases, qbiases, scales;
+  std::vector<std::uint8_t> qluts;
+  std::vector<float> lut(fast ? 0 : table);
+  fast_scan_scratch scratch;
+  for (std::size_t c0 = 0; c0 < nq; c0 += chunk) {
+    const std::size_t nc = std::min(chunk, nq - c0);
+    auto plans = cb.plan_queries(q + c0 * d, nc, sp.nprobes);
+    if (!plans) return std::move(plans).error();
+    std::vector<kernels::topk_heap> heaps(nc, kernels::topk_heap(want));
+    order.clear();
+    for (std::size_t j = 0; j < nc; ++j) {
+      const query_plan& plan = (*plans)[j];
+      for (std::size_t i = 0; i < plan.lists.size(); ++i)
+        if (lists_[plan.lists[i]].live() > 0)
+          order.push_back({plan.lists[i], static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i),
+                           static_cast<std::uint32_t>(order.size())});
+    }
+    if (fast) {
+      // Each query's tables quantised together, as search_planned does (same lists, same order).
+      luts.resize(order.size() * table);
+      biases.resize(order.size());
+      qluts.resize(order.size() * lut_bytes);
+      qbiases.resize(order.size());
+      scales.resize(nc);
+      for (std::size_t p0 = 0; p0 < order.size();) {
+        std::size_t p1 = p0;
+        while (p1 < order.size() && order[p1].query == order[p0].query) {
+          biases[p1] = cb.list_table((*plans)[order[p1].query], order[p1].index, &luts[p1 * table]);
+          ++p1;
+        }
+        scales[order[p0].query] = cb.kernels().quantize_lut(&luts[p0 * table], &biases[p0], p1 - p0, M,
+                                                            &qluts[p0 * lut_bytes], &qbiases[p0]);
+        p0 = p1;
+      }
+    }
+    std::stable_sort(order.begin(), order.end(), [](const probe& a, const probe& b) { return a.list < b.list; });
+    for (std::size_t p = 0; p < order.size(); ++p) {
+      const probe& pr = order[p];
+      const inverted_list& list = lists_[pr.list];
+      if (p + 1 < order.size() && order[p + 1].list != pr.list) prefetch_list(lists_[order[p + 1].list]);
+      if (fast) {
+        scan_list_fast(cb.kernels(), M, list, &luts[pr.table * table], biases[pr.table], &qluts[pr.table * lut_bytes],
+                       qbiases[pr.table], scales[pr.query], heaps[pr.query], scratch);
+      } else {
+        const float bias = cb.list_table((*plans)[pr.query], pr.index, lut.data());
+        scan_list(cb.kernels(), cb, list, lut.data(), bias, heaps[pr.query]);
+      }
+    }
+    for (std::size_t j = 0; j < nc; ++j) out[c0 + j] = finish_search((*plans)[j], sp, heaps[j]);
   }
   return out;
 }
@@ -256,18 +325,36 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
       scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
     }
   }
-  auto cands = heap.take_sorted();
+  return finish_search(plan, sp, heap);
+}
+
+std::vector<search_hit> ivfpq_index::finish_search(const query_plan& plan, const search_params& sp,
+                                                   kernels::topk_heap& heap) const {
+  const codebook_set& cb = *codebooks_;
+  auto cands = heap.take_sorted_entries();
   std::vector<search_hit> hits;
   hits.reserve(cands.size());
   if (sp.refine_factor > 0) {
-    // Re-rank on the raw vectors: exact distances, order by (distance, id) as the heap does.
-    for (const auto& [dist, id] : cands)
-      hits.push_back({id, cb.exact_distance(plan.query.data(), store_->row(ids_.find(id)->row))});
+    // Re-rank on the raw vectors: exact distances, order by (distance, id) as the heap does. The row
+    // rides with each candidate (lists keep rows); a list filled without rows falls back to the id map.
+    const std::size_t d = params_.dimension;
+    auto row_of = [&](const kernels::topk_entry& e) {
+      return store_->row(e.aux != kernels::k_no_aux ? e.aux : ids_.find(e.id)->row);
+    };
+    auto prefetch_row = [&](const float* r) {
+      for (std::size_t b = 0; b < d * sizeof(float); b += 64) __builtin_prefetch(reinterpret_cast<const char*>(r) + b, 0, 0);
+    };
+    constexpr std::size_t k_ahead = 2;  // rows fetched ahead of the distance being computed
+    for (std::size_t i = 0; i < std::min(k_ahead, cands.size()); ++i) prefetch_row(row_of(cands[i]));
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      if (i + k_ahead < cands.size()) prefetch_row(row_of(cands[i + k_ahead]));
+      hits.push_back({cands[i].id, cb.exact_distance(plan.query.data(), row_of(cands[i]))});
+    }
     std::sort(hits.begin(), hits.end(), [](const search_hit& a, const search_hit& b) {
       return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
     });
   } else {
-    for (const auto& [dist, id] : cands) hits.push_back({id, dist});
+    for (const auto& e : cands) hits.push_back({e.id, e.dist});
   }
   if (hits.size() > sp.limit) hits.resize(sp.limit);
   return hits;
@@ -282,7 +369,8 @@ memory_stats ivfpq_index::memory() const {
                     (l.fast_scan_m() ? kernels::fast_scan_bytes(l.size(), l.fast_scan_m()) : 0);
     m.id_bytes += l.size() * sizeof(std::uint64_t);
     m.tombstone_bytes += (l.size() + 63) / 64 * sizeof(std::uint64_t);
-    m.list_capacity_bytes += l.code_bytes() + l.id_bytes() + l.tombstone_bytes();
+    m.row_bytes += l.keeps_rows() ? l.size() * sizeof(std::uint64_t) : 0;
+    m.list_capacity_bytes += l.code_bytes() + l.id_bytes() + l.tombstone_bytes() + l.row_bytes();
   }
   m.id_map_bytes = ids_.memory_bytes();
   m.codebook_bytes = codebooks_ ? codebooks_->memory_bytes() : 0;

@@ -19,6 +19,9 @@
 #include "index/vector_store.hpp"
 
 namespace ivfstream {
+namespace kernels {
+class topk_heap;
+}
 
 /// Where and how an index keeps what is not in its lists.
 struct index_options {
@@ -111,6 +114,10 @@ private:
   /// An empty list for the current codebooks (with the fast-scan block copy when num_bits = 4).
   inverted_list empty_list() const;
   status reencode_all();
+  /// The top candidates of one scanned query: re-ranked on the raw vectors when refining (rows from
+  /// the candidates' payloads), cut to limit. Empties heap.
+  std::vector<search_hit> finish_search(const query_plan& plan, const search_params& sp,
+                                        kernels::topk_heap& heap) const;
 
   index_params params_;
   index_options options_;

@@ -52,14 +52,15 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
       std::memset(scratch + nb * cs, 0, (padded - nb) * cs);  // code 0 in every sub-space: valid, ignored
       kt.adc_scan(scratch, padded, M, nbits, lut, bias, dist);
     }
+    const std::uint64_t* rows = list.rows() ? list.rows() + b : nullptr;
     if (all_live) {
-      heap.push_batch(dist, list.ids() + b, nb);
+      heap.push_batch(dist, list.ids() + b, rows, nb);
       continue;
     }
     float bound = heap.threshold();
     for (std::size_t i = 0; i < nb; ++i) {
       if (dist[i] > bound || !list.is_live(static_cast<std::uint32_t>(b + i))) continue;
-      if (heap.push(dist[i], list.ids()[b + i])) bound = heap.threshold();
+      if (heap.push(dist[i], list.ids()[b + i], rows ? rows[i] : kernels::k_no_aux)) bound = heap.threshold();
     }
   }
 }
@@ -71,53 +72,73 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
 void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
                      std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap) {
   if (n_lists == 0 || heap.capacity() == 0) return;
-  const std::size_t lut_bytes = kernels::fast_scan_lut_bytes(M), block_bytes = kernels::fast_scan_block_bytes(M);
-  const std::size_t cs = (M + 1) / 2, table = M * 16;
+  const std::size_t lut_bytes = kernels::fast_scan_lut_bytes(M), table = M * 16;
   std::vector<std::uint8_t> qlut(n_lists * lut_bytes);
   std::vector<float> list_bias(n_lists);
   const float scale = kt.quantize_lut(luts, biases, n_lists, M, qlut.data(), list_bias.data());
+  fast_scan_scratch scratch;
+  for (std::size_t l = 0; l < n_lists; ++l) {
+    if (!lists[l]) continue;
+    if (l + 1 < n_lists && lists[l + 1]) prefetch_list(*lists[l + 1]);
+    scan_list_fast(kt, M, *lists[l], luts + l * table, biases[l], &qlut[l * lut_bytes], list_bias[l], scale, heap,
+                   scratch);
+  }
+}
+
+void prefetch_list(const inverted_list& list) noexcept {
+  constexpr std::size_t k_lines = 4;  // the hardware prefetcher follows once the stream has started
+  const auto* codes = list.fast_scan_m() ? list.fast_scan_blocks() : list.codes();
+  const std::size_t code_bytes =
+      list.fast_scan_m() ? kernels::fast_scan_bytes(list.size(), list.fast_scan_m()) : list.size() * list.code_size();
+  for (std::size_t i = 0; i < k_lines && i * 64 < code_bytes; ++i) __builtin_prefetch(codes + i * 64, 0, 3);
+  if (list.size() > 0) __builtin_prefetch(list.ids(), 0, 3);
+}
+
+void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list& list, const float* lut,
+                    float bias, const std::uint8_t* qlut, float qbias, float scale, kernels::topk_heap& heap,
+                    fast_scan_scratch& scratch) {
+  if (list.live() == 0 || heap.capacity() == 0) return;
+  const std::size_t block_bytes = kernels::fast_scan_block_bytes(M);
+  const std::size_t cs = (M + 1) / 2;
+  IVF_ASSERT(list.fast_scan_m() == M && list.code_size() == cs);
   // Per chunk of k_scan_block slots (a multiple of 32): the slots that pass, their codes gathered for
   // adc_scan (padded to whole row groups plus guard rows, as scan_list does) and their distances.
   static_assert(k_scan_block % kernels::k_fast_scan_block == 0, "chunks must be whole blocks");
   constexpr std::size_t k_rows = k_scan_block + k_row_group + k_guard_rows;
-  std::vector<std::uint32_t> slots(k_scan_block);
-  std::vector<std::uint16_t> sums(k_scan_block);
-  std::vector<std::uint8_t> gathered(k_rows * cs);
+  scratch.slots.resize(k_scan_block);
+  scratch.sums.resize(k_scan_block);
+  scratch.gathered.resize(k_rows * cs);
+  std::uint32_t* slots = scratch.slots.data();
+  std::uint8_t* gathered = scratch.gathered.data();
   float dist[k_rows];
   const float slack = 4.0f * static_cast<float>(M + 4) * 1.1920929e-7f;  // 4·(M+4) ulps of the magnitudes
-  for (std::size_t l = 0; l < n_lists; ++l) {
-    const inverted_list* list = lists[l];
-    if (!list || list->live() == 0) continue;
-    IVF_ASSERT(list->fast_scan_m() == M && list->code_size() == cs);
-    const std::size_t n = list->size();
-    const bool all_live = list->all_live();
-    const float* lut = luts + l * table;
-    for (std::size_t b = 0; b < n; b += k_scan_block) {
-      const float t = heap.threshold();
-      const float mag = std::abs(t) + std::abs(biases[l]) + std::abs(list_bias[l]);
-      const float widened = std::isinf(t) ? t : t + mag * slack + 1e-30f;
-      const auto bound = kernels::fast_scan_u16_bound(widened, list_bias[l], scale, M);
-      if (!bound) break;  // the threshold only falls: no later slot of this list can enter either
-      const std::size_t nb = std::min(k_scan_block, n - b);
-      const std::size_t hits =
-          kt.fast_scan_filter(list->fast_scan_blocks() + b / kernels::k_fast_scan_block * block_bytes, nb, M,
-                              &qlut[l * lut_bytes], *bound, slots.data(), sums.data());
-      std::size_t r = 0;
-      for (std::size_t h = 0; h < hits; ++h) {
-        const auto slot = static_cast<std::uint32_t>(b + slots[h]);
-        if (!all_live && !list->is_live(slot)) continue;
-        slots[r++] = slot;
-      }
-      if (r == 0) continue;
-      const std::size_t padded = (r + k_row_group - 1) / k_row_group * k_row_group + k_guard_rows;
-      for (std::size_t i = 0; i < r; ++i) std::memcpy(&gathered[i * cs], list->code(slots[i]), cs);
-      std::memset(&gathered[r * cs], 0, (padded - r) * cs);
-      kt.adc_scan(gathered.data(), padded, M, 4, lut, biases[l], dist);
-      float thr = heap.threshold();
-      for (std::size_t i = 0; i < r; ++i) {
-        if (dist[i] > thr) continue;
-        if (heap.push(dist[i], list->ids()[slots[i]])) thr = heap.threshold();
-      }
+  const std::size_t n = list.size();
+  const bool all_live = list.all_live();
+  const std::uint64_t* rows = list.rows();
+  for (std::size_t b = 0; b < n; b += k_scan_block) {
+    const float t = heap.threshold();
+    const float mag = std::abs(t) + std::abs(bias) + std::abs(qbias);
+    const float widened = std::isinf(t) ? t : t + mag * slack + 1e-30f;
+    const auto bound = kernels::fast_scan_u16_bound(widened, qbias, scale, M);
+    if (!bound) break;  // the threshold only falls: no later slot of this list can enter either
+    const std::size_t nb = std::min(k_scan_block, n - b);
+    const std::size_t hits = kt.fast_scan_filter(list.fast_scan_blocks() + b / kernels::k_fast_scan_block * block_bytes,
+                                                 nb, M, qlut, *bound, slots, scratch.sums.data());
+    std::size_t r = 0;
+    for (std::size_t h = 0; h < hits; ++h) {
+      const auto slot = static_cast<std::uint32_t>(b + slots[h]);
+      if (!all_live && !list.is_live(slot)) continue;
+      slots[r++] = slot;
+    }
+    if (r == 0) continue;
+    const std::size_t padded = (r + k_row_group - 1) / k_row_group * k_row_group + k_guard_rows;
+    for (std::size_t i = 0; i < r; ++i) std::memcpy(&gathered[i * cs], list.code(slots[i]), cs);
+    std::memset(&gathered[r * cs], 0, (padded - r) * cs);
+    kt.adc_scan(gathered, padded, M, 4, lut, bias, dist);
+    float thr = heap.threshold();
+    for (std::size_t i = 0; i < r; ++i) {
+      if (dist[i] > thr) continue;
+      if (heap.push(dist[i], list.ids()[slots[i]], rows ? rows[slots[i]] : kernels::k_no_aux)) thr = heap.threshold();
     }
   }
 }

@@ -5,10 +5,13 @@
 #include "kernels/kernel_table.hpp"
 #include "kernels/topk.hpp"
 
+#include <vector>
+
 namespace ivfstream {
 
 /// Scans `list` with the table of one probe (lut: M × ksub floats and bias from
-/// codebook_set::list_table) and pushes (distance, id) of every live entry into heap. Tombstoned
+/// codebook_set::list_table) and pushes (distance, id) of every live entry into heap, with the slot's
+/// vector_store row as payload when the list keeps rows (else kernels::k_no_aux). Tombstoned
 /// slots are skipped. Distances are the ADC estimates in LanceDB semantics.
 /// Thread-safety: reads list and cb only; safe concurrently with other readers.
 void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list, const float* lut,
@@ -26,5 +29,24 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
 /// @pre 1 ≤ M, finite tables. Thread-safety: reads the lists only; safe concurrently with other readers.
 void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
                      std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap);
+
+/// Reusable buffers of scan_list_fast (one per thread; no state carries between calls).
+struct fast_scan_scratch {
+  std::vector<std::uint32_t> slots;
+  std::vector<std::uint16_t> sums;
+  std::vector<std::uint8_t> gathered;
+};
+
+/// One list of scan_lists_fast, for callers that quantise the tables themselves (list-major batch
+/// search): lut/bias = the list's float table and bias, qlut = its quantised table
+/// (fast_scan_lut_bytes(M) bytes) and qbias its out_list_bias, scale the shared scale of
+/// kernels::quantize_lut over the query's probed lists. Same outcome as scan_list with lut/bias.
+void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list& list, const float* lut,
+                    float bias, const std::uint8_t* qlut, float qbias, float scale, kernels::topk_heap& heap,
+                    fast_scan_scratch& scratch);
+
+/// Software prefetch of the head of a list (first cache lines of its codes or fast-scan blocks and ids),
+/// issued while the previous list is scanned.
+void prefetch_list(const inverted_list& list) noexcept;
 
 }  // namespace ivfstream

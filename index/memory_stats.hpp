@@ -13,6 +13,7 @@ struct memory_stats {
   std::size_t code_bytes = 0;               ///< slots × code_size: packed PQ codes
   std::size_t id_bytes = 0;                 ///< slots × 8: ids stored beside the codes
   std::size_t tombstone_bytes = 0;          ///< live/tombstone bitmaps (1 bit per slot, in u64 words)
+  std::size_t row_bytes = 0;                ///< slots × 8: vector_store rows beside the ids (only with raw vectors, for refine)
   std::size_t list_capacity_bytes = 0;      ///< what the lists' vectors actually allocate (≥ the three above)
   std::size_t id_map_bytes = 0;             ///< id → location hash map (approximate: nodes + buckets)
   std::size_t codebook_bytes = 0;           ///< centroids, PQ codebooks, precomputed tables

@@ -6,27 +6,31 @@ namespace ivfstream::kernels {
 
 topk_heap::topk_heap(std::size_t k) : k_(k) { heap_.reserve(k < 4096 ? k : 4096); }
 
-bool topk_heap::push(float dist, std::uint64_t id) {
+bool topk_heap::push(float dist, std::uint64_t id, std::uint64_t aux) {
   if (dist != dist || k_ == 0) return false;  // NaN, or nothing kept
-  const std::pair<float, std::uint64_t> entry{dist, id};
+  const topk_entry entry{dist, id, aux};
   if (heap_.size() < k_) {
     heap_.push_back(entry);
-    std::push_heap(heap_.begin(), heap_.end());
+    std::push_heap(heap_.begin(), heap_.end(), by_key{});
     return true;
   }
-  if (!(entry < heap_.front())) return false;
+  if (!less(entry, heap_.front())) return false;
   // replace the top, then sift it down
-  std::pop_heap(heap_.begin(), heap_.end());
+  std::pop_heap(heap_.begin(), heap_.end(), by_key{});
   heap_.back() = entry;
-  std::push_heap(heap_.begin(), heap_.end());
+  std::push_heap(heap_.begin(), heap_.end(), by_key{});
   return true;
 }
 
 void topk_heap::push_batch(const float* dists, const std::uint64_t* ids, std::size_t n) {
+  push_batch(dists, ids, nullptr, n);
+}
+
+void topk_heap::push_batch(const float* dists, const std::uint64_t* ids, const std::uint64_t* aux, std::size_t n) {
   float bound = threshold();
   for (std::size_t i = 0; i < n; ++i) {
     if (dists[i] > bound) continue;
-    if (push(dists[i], ids[i])) bound = threshold();
+    if (push(dists[i], ids[i], aux ? aux[i] : k_no_aux)) bound = threshold();
   }
 }
 
@@ -39,15 +43,22 @@ void topk_heap::push_block(const float* dists, std::size_t n, std::uint64_t firs
 }
 
 void topk_heap::merge(const topk_heap& other) {
-  for (const auto& [dist, id] : other.heap_) {
-    if (dist > threshold()) continue;
-    push(dist, id);
+  for (const auto& e : other.heap_) {
+    if (e.dist > threshold()) continue;
+    push(e.dist, e.id, e.aux);
   }
 }
 
 std::vector<std::pair<float, std::uint64_t>> topk_heap::take_sorted() {
-  std::sort_heap(heap_.begin(), heap_.end());
   std::vector<std::pair<float, std::uint64_t>> out;
+  out.reserve(heap_.size());
+  for (const auto& e : take_sorted_entries()) out.emplace_back(e.dist, e.id);
+  return out;
+}
+
+std::vector<topk_entry> topk_heap::take_sorted_entries() {
+  std::sort_heap(heap_.begin(), heap_.end(), by_key{});
+  std::vector<topk_entry> out;
   out.swap(heap_);
   return out;
 }

@@ -7,9 +7,20 @@
 
 namespace ivfstream::kernels {
 
+/// One kept candidate: distance, external id, and an opaque payload that rides along (e.g. the row of
+/// the candidate's raw vector, so refine needs no id lookup). The payload never affects ordering.
+/// Payload of a pair pushed without one.
+inline constexpr std::uint64_t k_no_aux = ~std::uint64_t{0};
+
+struct topk_entry {
+  float dist;
+  std::uint64_t id;
+  std::uint64_t aux;
+};
+
 /// Keeps the k smallest (distance, id) pairs seen, ordered lexicographically (distance first, then
 /// id), so the kept set does not depend on push order, even with tied distances. NaN distances are
-/// ignored. Internally a max-heap of at most k entries.
+/// ignored. Internally a max-heap of at most k entries (24 bytes each: topk_entry).
 ///
 /// Thread-safety: none (one owner; merge() results from other threads after they finish).
 class topk_heap {
@@ -21,15 +32,19 @@ class topk_heap {
   /// distance can never enter). -inf when k == 0.
   float threshold() const noexcept {
     if (k_ == 0) return -k_inf_;
-    return heap_.size() < k_ ? k_inf_ : heap_.front().first;
+    return heap_.size() < k_ ? k_inf_ : heap_.front().dist;
   }
 
   /// Offers one pair; true when it was kept (it may be evicted by later pushes).
-  bool push(float dist, std::uint64_t id);
+  bool push(float dist, std::uint64_t id) { return push(dist, id, k_no_aux); }
+  /// Offers one pair with its payload aux (kept with the pair, returned by take_sorted_entries).
+  bool push(float dist, std::uint64_t id, std::uint64_t aux);
 
   /// Offers n pairs: dists[i] with ids[i]. Entries with dist > threshold() are skipped with one
   /// comparison each (entries equal to the threshold go through push for the id tie-break).
   void push_batch(const float* dists, const std::uint64_t* ids, std::size_t n);
+  /// push_batch with payloads: aux[i] rides with (dists[i], ids[i]); aux may be nullptr (payload k_no_aux).
+  void push_batch(const float* dists, const std::uint64_t* ids, const std::uint64_t* aux, std::size_t n);
 
   /// Offers n pairs dists[i] with id first_id + i (scans over a block of consecutive slots; the
   /// caller maps slot numbers to external ids afterwards, or passes first_id = its id base).
@@ -45,11 +60,19 @@ class topk_heap {
 
   /// The kept entries ascending by (distance, id); the heap is empty afterwards.
   std::vector<std::pair<float, std::uint64_t>> take_sorted();
+  /// The kept entries with their payloads, ascending by (distance, id); the heap is empty afterwards.
+  std::vector<topk_entry> take_sorted_entries();
 
  private:
   static constexpr float k_inf_ = __builtin_inff();
   std::size_t k_;
-  std::vector<std::pair<float, std::uint64_t>> heap_;  ///< max-heap by (distance, id)
+  static bool less(const topk_entry& a, const topk_entry& b) noexcept {
+    return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+  }
+  struct by_key {
+    bool operator()(const topk_entry& a, const topk_entry& b) const noexcept { return less(a, b); }
+  };
+  std::vector<topk_entry> heap_;  ///< max-heap by (distance, id)
 };
 
 }  // namespace ivfstream::kernels
