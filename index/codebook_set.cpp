@@ -10,6 +10,7 @@
 #include "kernels/kmeans.hpp"
 #include "kernels/pq_codes.hpp"
 #include "index/opq_rotation.hpp"
+#include "index/polysemous.hpp"
 
 namespace ivfstream {
 
@@ -179,6 +180,12 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train(const index_para
     opt.max_points_per_centroid = p.sample_rate;
     kernels::kmeans_result r = kernels::kmeans(sub.data(), pq_n, dsub, ksub, opt);
     std::copy(r.centroids.begin(), r.centroids.end(), pq.begin() + m * ksub * dsub);
+  }
+  if (p.polysemous) {  // permute code indices so Hamming tracks distance (index/polysemous.hpp)
+    polysemous_options po;
+    po.iterations = p.polysemous_iterations;
+    po.seed = p.seed ^ 0x706f6c79ull;
+    make_polysemous(pq.data(), M, ksub, dsub, p.num_bits, po);
   }
   return std::shared_ptr<const codebook_set>(
       new codebook_set(p, version, std::move(coarse.centroids), std::move(pq), std::move(rotation)));

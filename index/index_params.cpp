@@ -7,6 +7,7 @@ namespace ivfstream {
 namespace {
 std::string str(std::size_t v) { return std::to_string(v); }
 constexpr std::size_t k_max_opq_iterations = 100;
+constexpr std::size_t k_max_polysemous_iterations = 10000000;
 }  // namespace
 
 status index_params::validate() const {
@@ -25,6 +26,13 @@ status index_params::validate() const {
   if (opq_iterations > k_max_opq_iterations)
     return fail(errc::invalid_argument, "opq_iterations=" + str(opq_iterations) + ": must be in [0, " +
                                             str(k_max_opq_iterations) + "]");
+  if (polysemous && num_bits != 8)
+    return fail(errc::invalid_argument, "num_bits=" + str(num_bits) + " with polysemous=true: must be 8");
+  if (polysemous && metric == metric::dot)
+    return fail(errc::invalid_argument, "metric=dot with polysemous=true: must be l2 or cosine");
+  if (polysemous && (polysemous_iterations == 0 || polysemous_iterations > k_max_polysemous_iterations))
+    return fail(errc::invalid_argument, "polysemous_iterations=" + str(polysemous_iterations) + ": must be in [1, " +
+                                            str(k_max_polysemous_iterations) + "]");
   return {};
 }
 

@@ -22,6 +22,8 @@ struct index_params {
   bool keep_raw_vectors = true;        ///< keep raw vectors in the vector store (refine, re-encoding)
   bool opq = false;                    ///< learn an OPQ rotation of the residuals before PQ (index/opq_rotation.hpp)
   std::size_t opq_iterations = 10;     ///< OPQ Procrustes alternations; 0 ≤ opq_iterations ≤ 100 (0 = parametric only)
+  bool polysemous = false;             ///< permute PQ code indices so Hamming tracks distance (index/polysemous.hpp); needs num_bits=8, metric l2/cosine
+  std::size_t polysemous_iterations = 20000;  ///< annealing swap proposals per sub-quantizer; 1 ≤ … ≤ 10^7
 
   /// Checks everything that does not depend on the training data.
   status validate() const;
@@ -34,11 +36,21 @@ struct index_params {
   std::size_t dsub() const { return dimension / num_sub_vectors; }
 };
 
+/// What a search did (filled when search_params::counters is set; values are added to).
+struct scan_counters {
+  std::size_t scanned = 0;  ///< live codes whose ADC distance was computed
+  std::size_t skipped = 0;  ///< codes the polysemous Hamming filter rejected before any table lookup
+};
+
 /// How one query is answered (LanceDB search(q).nprobes(..).limit(..).refine_factor(..)).
 struct search_params {
   std::size_t limit = 10;          ///< k ≥ 1; more than the index holds returns all it has
   std::size_t nprobes = 20;        ///< lists probed; > num_partitions probes all
   std::size_t refine_factor = 0;   ///< 0 = none; else re-rank k × refine_factor candidates exactly
+  /// Polysemous filter (index built with polysemous=true): 0 = off; else only codes within this many
+  /// bits (Hamming) of the query's own code get their ADC distance. 1 ≤ … ≤ 8 · code_size (keeps all).
+  std::size_t polysemous_ht = 0;
+  scan_counters* counters = nullptr;  ///< optional, not owned: search adds what it scanned and skipped
 
   status validate() const;
 };

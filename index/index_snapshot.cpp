@@ -132,7 +132,7 @@ status ivfpq_index::save(const std::string& path) const {
   const auto params = fbs::CreateIndexParams(
       fbb, d, static_cast<fbs::Metric>(params_.metric), params_.num_partitions, params_.num_sub_vectors,
       params_.num_bits, params_.max_iterations, params_.sample_rate, params_.seed, params_.keep_raw_vectors,
-      params_.opq, params_.opq_iterations);
+      params_.opq, params_.opq_iterations, params_.polysemous, params_.polysemous_iterations);
   flatbuffers::Offset<fbs::Codebooks> codebooks = 0;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fbs::InvertedList>>> lists = 0;
   flatbuffers::Offset<fbs::RawVectors> raw = 0;
@@ -255,6 +255,8 @@ result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opt
   p.keep_raw_vectors = fp->keep_raw_vectors();
   p.opq = fp->opq();
   p.opq_iterations = fp->opq_iterations();
+  p.polysemous = fp->polysemous();
+  p.polysemous_iterations = fp->polysemous_iterations();
   if (auto st = p.validate(); !st) return corrupt(path, "params: " + st.error().message());
   if (!snap->trained()) {
     if (snap->num_vectors() != 0) return corrupt(path, "untrained index snapshot claims num_vectors=" + str(snap->num_vectors()));

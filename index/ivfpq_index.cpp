@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "index/list_scan.hpp"
+#include "index/polysemous.hpp"
 #include "kernels/fast_scan.hpp"
 #include "kernels/topk.hpp"
 
@@ -296,6 +297,15 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
       return fail(errc::invalid_argument, "query_plan probes list " + str(list) + ": must be < num_partitions=" +
                                               str(lists_.size()));
   const codebook_set& cb = *codebooks_;
+  if (sp.polysemous_ht > 0) {
+    const std::size_t max_ht = 8 * cb.code_size();
+    if (!params_.polysemous)
+      return fail(errc::invalid_argument, "polysemous_ht=" + str(sp.polysemous_ht) +
+                                              ": needs an index created with polysemous=true (0 = off)");
+    if (sp.polysemous_ht > max_ht)
+      return fail(errc::invalid_argument, "polysemous_ht=" + str(sp.polysemous_ht) + ": must be in [0, " +
+                                              str(max_ht) + "] (0 = off, " + str(max_ht) + " = keep every code)");
+  }
   // Candidates: k × refine_factor when refining (LanceDB), capped by what the index holds.
   const std::size_t want = std::min(saturating_mul(sp.limit, std::max<std::size_t>(1, sp.refine_factor)), size());
   kernels::topk_heap heap(want);
@@ -316,14 +326,31 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
     }
     scan_lists_fast(cb.kernels(), cb.num_sub_vectors(), probed.data(), probed.size(), luts.data(), biases.data(),
                     heap);
+  } else if (sp.polysemous_ht > 0) {
+    // Polysemous: per probe, the query's own code (argmin of each table row) filters by Hamming first.
+    std::vector<float> lut(table);
+    std::vector<std::uint8_t> qcode(cb.code_size());
+    scan_counters local;
+    for (std::size_t i = 0; i < plan.lists.size(); ++i) {
+      const inverted_list& list = lists_[plan.lists[i]];
+      if (list.live() == 0) continue;
+      const float bias = cb.list_table(plan, i, lut.data());
+      query_code_from_table(lut.data(), cb.num_sub_vectors(), params_.num_bits, qcode.data());
+      scan_list_polysemous(cb.kernels(), cb, list, lut.data(), bias, qcode.data(),
+                           static_cast<unsigned>(sp.polysemous_ht), heap, local);
+    }
+    if (sp.counters) sp.counters->scanned += local.scanned, sp.counters->skipped += local.skipped;
   } else {
     std::vector<float> lut(table);
+    std::size_t scanned = 0;
     for (std::size_t i = 0; i < plan.lists.size(); ++i) {
       const inverted_list& list = lists_[plan.lists[i]];
       if (list.live() == 0) continue;
       const float bias = cb.list_table(plan, i, lut.data());
       scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
+      scanned += list.live();
     }
+    if (sp.counters) sp.counters->scanned += scanned;
   }
   return finish_search(plan, sp, heap);
 }

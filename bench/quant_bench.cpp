@@ -1,0 +1,130 @@
+// Quantizer options of ivfpq_index side by side on one data set (plain PQ, polysemous filtering at
+// several thresholds, ...): recall@10 against the data set's ground truth, single-query QPS on one
+// thread, scan time per query (search_planned on precomputed plans: table building + list scans +
+// merge), bytes/vector of the codes, training time. Numbers for bench/README.md, never assertions.
+//   ivfstream_quant_bench DIR [nlist=256] [M=16] [nprobe=16] [nq=500] [ht=0,44,48,52] [max_iter=20]
+// DIR holds base.fvecs, query.fvecs, gt.ivecs (layout: /work/shared/bench/README.md). Metric l2.
+// Search times are the calling thread's CPU time (the figure to quote on a shared machine); training
+// time is wall clock (training may run on several threads).
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "index/ivfpq_index.hpp"
+
+using namespace ivfstream;
+
+namespace {
+
+double cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
+
+/// Rows of an fvecs/ivecs file (each row: int32 dim, then dim 4-byte values); dim out.
+template <class T>
+std::vector<T> read_vecs(const std::string& path, std::size_t& dim, std::size_t max_rows = SIZE_MAX) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    std::exit(1);
+  }
+  std::vector<T> out;
+  std::int32_t d = 0;
+  std::size_t rows = 0;
+  while (rows < max_rows && in.read(reinterpret_cast<char*>(&d), 4)) {
+    dim = static_cast<std::size_t>(d);
+    const std::size_t at = out.size();
+    out.resize(at + dim);
+    in.read(reinterpret_cast<char*>(out.data() + at), static_cast<std::streamsize>(dim * sizeof(T)));
+    ++rows;
+  }
+  return out;
+}
+
+std::vector<std::size_t> parse_list(const char* s) {
+  std::vector<std::size_t> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) v.push_back(std::stoul(item));
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s DIR [nlist] [M] [nprobe] [nq] [ht,...] [max_iter]\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const std::size_t nlist = argc > 2 ? std::stoul(argv[2]) : 256, M = argc > 3 ? std::stoul(argv[3]) : 16;
+  const std::size_t nprobe = argc > 4 ? std::stoul(argv[4]) : 16, nq_max = argc > 5 ? std::stoul(argv[5]) : 500;
+  const auto hts = parse_list(argc > 6 ? argv[6] : "0,44,48,52");
+  const std::size_t max_iter = argc > 7 ? std::stoul(argv[7]) : 20;
+  std::size_t d = 0, dq = 0, dg = 0;
+  const auto base = read_vecs<float>(dir + "/base.fvecs", d);
+  const auto queries = read_vecs<float>(dir + "/query.fvecs", dq, nq_max);
+  const auto gt = read_vecs<std::int32_t>(dir + "/gt.ivecs", dg, nq_max);
+  const std::size_t n = base.size() / d, nq = queries.size() / dq;
+  std::printf("# %s: n=%zu d=%zu nq=%zu nlist=%zu M=%zu nbits=8 nprobe=%zu max_iter=%zu\n", dir.c_str(), n, d, nq,
+              nlist, M, nprobe, max_iter);
+  std::printf("option,ht,recall10,qps_1t_cpu,scan_us_per_query,skipped_frac,bytes_per_vec,train_s_wall\n");
+  for (bool poly : {false, true}) {
+    index_params p;
+    p.dimension = d;
+    p.num_partitions = nlist;
+    p.num_sub_vectors = M;
+    p.num_bits = 8;
+    p.max_iterations = max_iter;
+    p.keep_raw_vectors = false;
+    p.polysemous = poly;
+    auto index = ivfpq_index::create(p);
+    if (!index) return std::fprintf(stderr, "%s\n", index.error().to_string().c_str()), 1;
+    const auto t0 = std::chrono::steady_clock::now();  // wall: training may use several threads
+    if (auto st = index->train(base.data(), n); !st) return std::fprintf(stderr, "%s\n", st.error().to_string().c_str()), 1;
+    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::vector<std::uint64_t> ids(n);
+    for (std::size_t i = 0; i < n; ++i) ids[i] = i;
+    if (auto st = index->add(ids.data(), base.data(), n); !st) return 1;
+    auto plans = index->codebooks()->plan_queries(queries.data(), nq, nprobe);
+    if (!plans) return 1;
+    for (std::size_t ht : hts) {
+      if (!poly && ht != 0) continue;
+      search_params sp;
+      sp.limit = 10;
+      sp.nprobes = nprobe;
+      sp.polysemous_ht = ht;
+      scan_counters c;
+      sp.counters = &c;
+      // scan: search_planned on precomputed plans; end to end: search one query at a time
+      double t = cpu_seconds();
+      std::size_t hit = 0;
+      for (std::size_t i = 0; i < nq; ++i) {
+        auto r = index->search_planned((*plans)[i], sp);
+        if (!r) return std::fprintf(stderr, "%s\n", r.error().to_string().c_str()), 1;
+        std::set<std::int32_t> truth(&gt[i * dg], &gt[i * dg] + 10);
+        for (const auto& h : *r) hit += truth.count(static_cast<std::int32_t>(h.id));
+      }
+      const double scan_s = cpu_seconds() - t;
+      sp.counters = nullptr;
+      t = cpu_seconds();
+      for (std::size_t i = 0; i < nq; ++i)
+        if (!index->search(&queries[i * d], sp)) return 1;
+      const double all_s = cpu_seconds() - t;
+      std::printf("%s,%zu,%.4f,%.0f,%.1f,%.3f,%zu,%.1f\n", poly ? "IVFPQ-polysemous" : "IVFPQ", ht,
+                  double(hit) / double(nq * 10), double(nq) / all_s, scan_s / double(nq) * 1e6,
+                  double(c.skipped) / double(std::max<std::size_t>(1, c.skipped + c.scanned)),
+                  index->codebooks()->code_size(), train_s);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
