@@ -85,7 +85,9 @@ result<routed_batch> ingest_state::train_on_buffer(const float* extra, std::size
   std::sort(ids.begin(), ids.end());  // deterministic training input whatever the hash order
   std::vector<float> x(ids.size() * d);
   for (std::size_t i = 0; i < ids.size(); ++i) std::copy_n(pending_[ids[i]].data(), d, x.data() + i * d);
-  auto cb = extra ? codebook_set::train(p, extra, n_extra, 1) : codebook_set::train(p, x.data(), ids.size(), 1);
+  index_params tp = p;
+  tp.train_threads = 1;  // inside an actor, training stays on the actor's own thread (index_params.hpp)
+  auto cb = extra ? codebook_set::train(tp, extra, n_extra, 1) : codebook_set::train(tp, x.data(), ids.size(), 1);
   if (!cb) return std::move(cb).error();
   codebooks_ = std::move(*cb);
   routed_batch out = empty_batch();

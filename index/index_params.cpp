@@ -7,6 +7,7 @@ namespace ivfstream {
 namespace {
 std::string str(std::size_t v) { return std::to_string(v); }
 constexpr std::size_t k_max_opq_iterations = 100;
+constexpr std::size_t k_max_train_threads = 1024;
 constexpr std::size_t k_max_polysemous_iterations = 10000000;
 }  // namespace
 
@@ -33,6 +34,13 @@ status index_params::validate() const {
   if (polysemous && (polysemous_iterations == 0 || polysemous_iterations > k_max_polysemous_iterations))
     return fail(errc::invalid_argument, "polysemous_iterations=" + str(polysemous_iterations) + ": must be in [1, " +
                                             str(k_max_polysemous_iterations) + "]");
+  if (train_threads > k_max_train_threads)
+    return fail(errc::invalid_argument, "train_threads=" + str(train_threads) + ": must be in [0, " +
+                                            str(k_max_train_threads) + "] (0 = all hardware threads)");
+  if (accelerator != kernels::accelerator::cpu && accelerator != kernels::accelerator::cuda &&
+      accelerator != kernels::accelerator::automatic)
+    return fail(errc::invalid_argument, "accelerator=" + str(static_cast<unsigned>(accelerator)) +
+                                            ": must be one of cpu, cuda, auto");
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include "index/error.hpp"
 #include "index/metric.hpp"
+#include "kernels/accelerator.hpp"
 
 namespace ivfstream {
 
@@ -22,6 +23,14 @@ struct index_params {
   bool keep_raw_vectors = true;        ///< keep raw vectors in the vector store (refine, re-encoding)
   bool opq = false;                    ///< learn an OPQ rotation of the residuals before PQ (index/opq_rotation.hpp)
   std::size_t opq_iterations = 10;     ///< OPQ Procrustes alternations; 0 ≤ opq_iterations ≤ 100 (0 = parametric only)
+  /// Training threads (coarse k-means GEMM, PQ sub-spaces trained side by side); 0 = all hardware
+  /// threads (offline create/train). The actors set 1: inside an actor training stays on its own thread.
+  /// 0 ≤ train_threads ≤ 1024. Runtime only: not saved (a loaded index has the default).
+  std::size_t train_threads = 0;
+  /// Where training runs (LanceDB create_index(accelerator=...)): cpu, cuda, or automatic ("auto": the
+  /// GPU when one is present, else the CPU after one log line). Runtime only: not saved, since a
+  /// snapshot may be loaded on a machine without a GPU (a loaded index has the default, cpu).
+  kernels::accelerator accelerator = kernels::accelerator::cpu;
   bool polysemous = false;             ///< permute PQ code indices so Hamming tracks distance (index/polysemous.hpp); needs num_bits=8, metric l2/cosine
   std::size_t polysemous_iterations = 20000;  ///< annealing swap proposals per sub-quantizer; 1 ≤ … ≤ 10^7
 

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "index/ivfpq_index.hpp"
+#include "index/snapshot_files.hpp"
 #include "schemas/index_snapshot_generated.h"
 
 namespace ivfstream {
@@ -32,7 +33,8 @@ error corrupt(const std::string& path, const std::string& what) {
   return fail(errc::corrupt_data, path + ": " + what);
 }
 
-/// A file written to path.tmp, fsynced and renamed to path on commit(); removed if not committed.
+/// A file written to path.tmp, fsynced (finish) and renamed to path (rename_into_place); the temp file is
+/// removed if it was never renamed (unless abandoned).
 class atomic_file {
 public:
   explicit atomic_file(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {}
@@ -58,17 +60,24 @@ public:
     }
     return {};
   }
-  status commit() {
+  /// fsync + close of the temp file (save step "written").
+  status finish() {
     if (::fsync(fd_) != 0) return io_fail("cannot fsync", tmp_, errno);
     if (::close(fd_) != 0) {
       fd_ = -1;
       return io_fail("cannot close", tmp_, errno);
     }
     fd_ = -1;
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) return io_fail("cannot rename to", path_, errno);
-    committed_ = true;
     return {};
   }
+  /// Renames the finished temp file to its final name and fsyncs the directory (step "renamed").
+  status rename_into_place() {
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) return io_fail("cannot rename to", path_, errno);
+    committed_ = true;
+    return sync_parent_directory(path_);
+  }
+  /// Crash simulation (save_until): leaves the temp file where it is, as a dying process would.
+  void abandon() { committed_ = true; }
 
 private:
   std::string path_, tmp_;
@@ -117,7 +126,9 @@ std::uint64_t fnv1a64_words(const void* data, std::size_t bytes, std::uint64_t s
   return h;
 }
 
-status ivfpq_index::save(const std::string& path) const {
+status ivfpq_index::save(const std::string& path) const { return save_until(path, save_step::done); }
+
+status ivfpq_index::save_until(const std::string& path, save_step last) const {
   const std::size_t d = params_.dimension;
   // FlatBuffers addresses at most 2 GiB: refuse before building rather than overflow.
   std::size_t estimate = 4096 + lists_.size() * 64;
@@ -136,7 +147,7 @@ status ivfpq_index::save(const std::string& path) const {
   flatbuffers::Offset<fbs::Codebooks> codebooks = 0;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fbs::InvertedList>>> lists = 0;
   flatbuffers::Offset<fbs::RawVectors> raw = 0;
-  const std::string raw_path = path + k_raw_vectors_suffix;
+  std::string raw_name;  // file name of this save's raw-vector generation (snapshot_files.hpp); empty: none
   if (trained()) {
     flatbuffers::Offset<flatbuffers::Vector<float>> rotation = 0;  // OPQ only (absent: opq=false)
     if (!codebooks_->rotation().empty()) rotation = fbb.CreateVector(codebooks_->rotation());
@@ -168,7 +179,9 @@ status ivfpq_index::save(const std::string& path) const {
     lists = fbb.CreateVector(offsets);
 
     if (store_ && size() > 0) {
-      // Raw vectors in snapshot order (lists in order, live slots in order), with their checksum.
+      // Raw vectors in snapshot order (lists in order, live slots in order), with their checksum, as a
+      // new generation: the snapshot that names it is renamed into place only after it is durable.
+      const std::string raw_path = vectors_generation_path(path, next_vectors_generation(path));
       atomic_file file(raw_path);
       IVF_TRY(file.open());
       unsigned char header[k_raw_vectors_header_bytes] = {};
@@ -195,8 +208,15 @@ status ivfpq_index::save(const std::string& path) const {
         }
       }
       IVF_TRY(flush());
-      IVF_TRY(file.commit());
-      raw = fbs::CreateRawVectors(fbb, fbb.CreateString(base_name(raw_path)), size(), d, checksum);
+      IVF_TRY(file.finish());
+      if (last == save_step::vectors_written) {
+        file.abandon();
+        return {};
+      }
+      IVF_TRY(file.rename_into_place());
+      if (last == save_step::vectors_renamed) return {};
+      raw_name = base_name(raw_path);
+      raw = fbs::CreateRawVectors(fbb, fbb.CreateString(raw_name), size(), d, checksum);
     }
   }
   const auto root = fbs::CreateIndexSnapshot(fbb, k_snapshot_format_version, params, trained(), codebooks, lists,
@@ -205,7 +225,16 @@ status ivfpq_index::save(const std::string& path) const {
   atomic_file file(path);
   IVF_TRY(file.open());
   IVF_TRY(file.write(fbb.GetBufferPointer(), fbb.GetSize()));
-  return file.commit();
+  IVF_TRY(file.finish());
+  if (last < save_step::snapshot_written) return {};  // no raw vectors: the vector steps had nothing to do
+  if (last == save_step::snapshot_written) {
+    file.abandon();
+    return {};
+  }
+  IVF_TRY(file.rename_into_place());  // the commit point
+  if (last == save_step::snapshot_renamed) return {};
+  remove_stale_vectors(path, raw_name);
+  return {};
 }
 
 result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opts) {

@@ -3,15 +3,15 @@
 // index_snapshot.cpp). Formats: schemas/index_snapshot.fbs and schemas/README.md.
 //
 // Files written by save(path):
-//   path            FlatBuffers IndexSnapshot, file identifier "IVFI", format_version 1
-//   path.vectors    raw (prepared) vectors of the live entries, in snapshot order:
-//                   header (32 bytes): magic "IVFSRAWV", u32 version 1, u32 dimension, u64 rows, u64 zero
-//                   then rows × dimension float32, little-endian, row-major
-// Each is written to "<file>.tmp", fsynced and renamed, so a crash never leaves a half file under
-// the final name. The pair is not renamed atomically: a crash between the two renames while
-// overwriting an older snapshot leaves the old snapshot beside the new .vectors file, which load
-// then refuses (checksum mismatch, corrupt_data) instead of serving wrong vectors. Durable
-// checkpoints that must survive that go through the checkpoint manifest (actors/), not save().
+//   path              FlatBuffers IndexSnapshot, file identifier "IVFI", format_version 1
+//   path.vectors.<N>  raw (prepared) vectors of the live entries, in snapshot order, generation N
+//                     (named in the snapshot's RawVectors.file_name):
+//                     header (32 bytes): magic "IVFSRAWV", u32 version 1, u32 dimension, u64 rows, u64 zero
+//                     then rows × dimension float32, little-endian, row-major
+// Each is written to "<file>.tmp", fsynced and renamed; the snapshot is renamed last, so the pair is
+// replaced atomically: after a crash at any step load() gives the old or the new index (the steps
+// and the clean-up of older generations: index/snapshot_files.hpp). Snapshots written before
+// generations named "path.vectors"; they still load.
 #include <cstddef>
 #include <cstdint>
 
@@ -25,7 +25,7 @@ inline constexpr std::uint32_t k_raw_vectors_version = 1;
 inline constexpr std::size_t k_raw_vectors_header_bytes = 32;
 /// Largest snapshot buffer FlatBuffers can address (2 GiB − 1); save refuses larger indexes.
 inline constexpr std::size_t k_max_snapshot_bytes = (std::size_t{1} << 31) - 1;
-/// Suffix of the raw-vector sibling file.
+/// Suffix of the raw-vector sibling file (followed by ".<generation>" since crash-consistent saves).
 inline constexpr const char* k_raw_vectors_suffix = ".vectors";
 
 /// FNV-1a 64 over the little-endian u64 words of `bytes` bytes (the last word zero-padded):

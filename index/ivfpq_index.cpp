@@ -33,6 +33,9 @@ result<ivfpq_index> ivfpq_index::create(const index_params& p, index_options opt
   if (!(opts.compact_fraction >= 0.0))
     return fail(errc::invalid_argument, "compact_fraction=" + std::to_string(opts.compact_fraction) +
                                             ": must be >= 0 (0 = compact at once, >= 1 = never)");
+  if (!(opts.vector_gc_fraction >= 0.0))
+    return fail(errc::invalid_argument, "vector_gc_fraction=" + std::to_string(opts.vector_gc_fraction) +
+                                            ": must be >= 0 (0 = collect at once, >= 1 = never)");
   ivfpq_index index(p, std::move(opts));
   if (p.keep_raw_vectors) {
     auto store = vector_store::create(index.options_.storage_dir, p.dimension, index.options_.segment_bytes);
@@ -148,7 +151,7 @@ status ivfpq_index::insert_prepared(const std::uint64_t* ids, const float* prepa
     }
   }
   for (std::uint32_t list : touched) maybe_compact(list);
-  return {};
+  return maybe_collect_garbage();
 }
 
 status ivfpq_index::remove(const std::uint64_t* ids, std::size_t n) {
@@ -160,7 +163,7 @@ status ivfpq_index::remove(const std::uint64_t* ids, std::size_t n) {
     }
   }
   for (std::uint32_t list : touched) maybe_compact(list);
-  return {};
+  return maybe_collect_garbage();
 }
 
 void ivfpq_index::maybe_compact(std::uint32_t list) {
@@ -172,6 +175,37 @@ void ivfpq_index::maybe_compact(std::uint32_t list) {
 
 void ivfpq_index::compact_list(std::uint32_t list) {
   lists_[list].compact([&](std::uint64_t id, std::uint32_t slot) { ids_.relocate(id, list, slot); });
+}
+
+status ivfpq_index::maybe_collect_garbage() {
+  const std::uint64_t dead = dead_vector_rows();
+  if (dead == 0 || options_.vector_gc_fraction >= 1.0) return {};
+  if (double(dead) > options_.vector_gc_fraction * double(store_->size()) || options_.vector_gc_fraction == 0.0)
+    return collect_garbage();
+  return {};
+}
+
+status ivfpq_index::collect_garbage() {
+  if (dead_vector_rows() == 0) return {};
+  // Live (row, id) pairs in row order; row i of the collected store is the i-th of them.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> live;
+  live.reserve(size());
+  for (const auto& list : lists_)
+    for (std::uint32_t s = 0; s < list.size(); ++s)
+      if (list.is_live(s)) live.emplace_back(ids_.find(list.ids()[s])->row, list.ids()[s]);
+  std::sort(live.begin(), live.end());
+  std::vector<std::uint64_t> rows(live.size());
+  for (std::size_t i = 0; i < live.size(); ++i) rows[i] = live[i].first;
+  status moved = store_->keep_rows(rows.data(), rows.size());
+  // invalid_argument: nothing moved (cannot happen: rows are distinct and in range). Otherwise the rows
+  // were moved even if releasing a file failed (io_error), so the id map must follow them.
+  if (!moved && moved.error().code() == errc::invalid_argument) return moved;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    entry_location loc = *ids_.find(live[i].second);
+    loc.row = i;
+    ids_.upsert(live[i].second, loc);
+  }
+  return moved;
 }
 
 status ivfpq_index::compact() {

@@ -16,6 +16,7 @@
 #include "index/memory_stats.hpp"
 #include "index/query_plan.hpp"
 #include "index/search_hit.hpp"
+#include "index/snapshot_files.hpp"
 #include "index/vector_store.hpp"
 
 namespace ivfstream {
@@ -33,6 +34,11 @@ struct index_options {
   /// A list is compacted automatically once its tombstones exceed this fraction of its slots
   /// (checked after add/remove on the lists they touched). 0 compacts at once; ≥ 1 never.
   double compact_fraction = 0.25;
+  /// The vector store is garbage-collected (collect_garbage) once its dead rows — those of replaced
+  /// and deleted vectors — exceed this fraction of its rows (checked after add/remove). Each
+  /// collection copies the live rows once, so at 0.5 it costs at most one row copy per dead row.
+  /// 0 collects at once; ≥ 1 never.
+  double vector_gc_fraction = 0.5;
 };
 
 /// An IVF-PQ index over u64 ids (layout of its parts: codebook_set, inverted_list, id_map, vector_store).
@@ -77,16 +83,28 @@ public:
   /// Answers one planned query (codebook_set::plan_query with these codebooks): scan, merge, refine.
   result<std::vector<search_hit>> search_planned(const query_plan& plan, const search_params& sp) const;
 
-  /// Writes the index to `path` (FlatBuffers, schemas/index_snapshot.fbs) and the raw vectors to
-  /// `path + ".vectors"` (layout in schemas/README.md), each through a temp file and rename.
+  /// Writes the index to `path` (FlatBuffers, schemas/index_snapshot.fbs) and the raw vectors to a new
+  /// generation `path + ".vectors.<N>"` named in it (layout in schemas/README.md). Crash-consistent
+  /// (index/snapshot_files.hpp): the snapshot is renamed into place last, so after a crash load()
+  /// gives the old or the new index, never a mix; older generations are removed after.
   /// Errors: io_error, resource_exhausted (snapshot over FlatBuffers' 2 GiB limit).
   status save(const std::string& path) const;
+  /// Test hook (crash simulation): save up to and including step `last`, then stop as a dying process
+  /// would (temp files left, older generation kept). save(path) = save_until(path, save_step::done).
+  status save_until(const std::string& path, save_step last) const;
   /// Reads what save wrote. Every byte is verified: a truncated, foreign or inconsistent file is
   /// errc::corrupt_data (an unknown format_version errc::version_mismatch), never a crash.
   static result<ivfpq_index> load(const std::string& path, index_options opts = {});
 
   /// Compacts every list (drops tombstones). Search results are unchanged.
   status compact();
+  /// Rewrites the vector store to the live rows only (kept in row order; the id map follows) and
+  /// releases the segment files no longer needed. Search results are unchanged. Errors: io_error.
+  status collect_garbage();
+  /// Rows of the vector store that belong to no live id (0 without raw vectors).
+  std::uint64_t dead_vector_rows() const noexcept { return store_ ? store_->size() - ids_.size() : 0; }
+  /// The vector store (nullptr when keep_raw_vectors is false): read-only view for tools and tests.
+  const vector_store* store() const noexcept { return store_.get(); }
 
   bool trained() const noexcept { return codebooks_ != nullptr; }
   /// Live vectors.
@@ -110,6 +128,7 @@ private:
   /// Appends prepared vectors to lists, store and id map (no validation).
   status insert_prepared(const std::uint64_t* ids, const float* prepared, std::size_t n);
   void maybe_compact(std::uint32_t list);
+  status maybe_collect_garbage();
   void compact_list(std::uint32_t list);
   /// An empty list for the current codebooks (with the fast-scan block copy when num_bits = 4).
   inverted_list empty_list() const;

@@ -128,4 +128,39 @@ result<std::uint64_t> vector_store::append(const float* x, std::size_t n) {
   return first;
 }
 
+status vector_store::keep_rows(const std::uint64_t* rows, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (rows[i] >= size_)
+      return fail(errc::invalid_argument, "keep_rows: row " + std::to_string(rows[i]) + " (entry " +
+                                              std::to_string(i) + "): must be < size()=" + std::to_string(size_));
+    if (i > 0 && rows[i] <= rows[i - 1])
+      return fail(errc::invalid_argument, "keep_rows: row " + std::to_string(rows[i]) + " (entry " +
+                                              std::to_string(i) + "): rows must be strictly ascending");
+  }
+  // rows[i] >= i, so moving in ascending order reads every row before anything overwrites it.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (rows[i] == i) continue;
+    float* dst = segments_[i / rows_per_segment_].rows + (i % rows_per_segment_) * dimension_;
+    std::memcpy(dst, row(rows[i]), dimension_ * sizeof(float));
+  }
+  size_ = n;
+  const std::size_t keep_segments = (n + rows_per_segment_ - 1) / rows_per_segment_;
+  while (segments_.size() > keep_segments) {
+    const segment& last = segments_.back();
+    ::munmap(last.base, last.bytes);
+    const std::string path = segment_path(segments_.size() - 1);
+    segments_.pop_back();
+    if (::unlink(path.c_str()) != 0) return io_fail("cannot remove vector segment", path, errno);
+  }
+  if (keep_segments > 0 && n % rows_per_segment_ != 0) {
+    // Free the pages of the last segment wholly past row n (they read as zero if touched again).
+    const segment& last = segments_.back();
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t used = k_vector_segment_header_bytes + (n % rows_per_segment_) * dimension_ * sizeof(float);
+    const std::size_t from = (used + page - 1) / page * page;
+    if (from < last.bytes) ::madvise(static_cast<char*>(last.base) + from, last.bytes - from, MADV_REMOVE);
+  }
+  return {};
+}
+
 }  // namespace ivfstream

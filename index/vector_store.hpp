@@ -15,7 +15,8 @@
 //   Global row r lives in segment r / rows_per_segment at row r % rows_per_segment. Every file has the
 //   full size from creation (ftruncate: sparse until written); the store grows by adding a segment.
 //   The files do not record how many rows are valid: the owner (index snapshot, checkpoint
-//   manifest) does. Rows are never rewritten: a replaced vector leaves its old row as garbage.
+//   manifest) does. Appends never rewrite a row: a replaced vector leaves its old row as garbage
+//   until the owner collects it with keep_rows (moves the live rows down, drops the freed tail).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -53,7 +54,14 @@ public:
   const float* row(std::uint64_t r) const noexcept {
     return segments_[r / rows_per_segment_].rows + (r % rows_per_segment_) * dimension_;
   }
-  /// Rows appended so far.
+  /// Garbage collection: keeps only rows[0..n) — strictly ascending, each < size() — moving row
+  /// rows[i] to row i (in that order, so a row is never overwritten before it is moved), then sets
+  /// size() = n, unlinks the segment files no longer needed and gives the unused tail of the last
+  /// kept segment back to the file system (madvise MADV_REMOVE, best effort). Rows from n on are
+  /// reused by later appends. Cost: one d-float copy per moved row. Pointers from row() are invalid
+  /// afterwards. Errors: invalid_argument (rows not ascending or out of range; nothing moved).
+  status keep_rows(const std::uint64_t* rows, std::size_t n);
+  /// Rows appended so far (minus those dropped by keep_rows).
   std::uint64_t size() const noexcept { return size_; }
   std::size_t dimension() const noexcept { return dimension_; }
   std::size_t rows_per_segment() const noexcept { return rows_per_segment_; }

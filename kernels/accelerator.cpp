@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "kernels/parallel_for.hpp"
+
 #if IVFSTREAM_HAVE_CUDA
 #include "kernels/cuda/gpu_kmeans.hpp"
 #include "kernels/cuda/kmeans_host_steps.hpp"
@@ -34,17 +36,20 @@ std::vector<float> sub_vectors(const float* x, std::size_t n, std::size_t d, std
   return sub;
 }
 
+// The M sub-spaces are independent: up to opt.max_threads of them train side by side, each k-means on
+// one thread (its GEMM single-threaded), so the codebooks do not depend on the thread count.
 void cpu_pq(const float* x, std::size_t n, std::size_t d, std::size_t M, std::size_t ksub,
             const kmeans_options& opt, std::vector<float>* codebooks) {
   const std::size_t dsub = d / M;
   codebooks->assign(M * ksub * dsub, 0.0f);
-  for (std::size_t m = 0; m < M; ++m) {
+  parallel_for(M, opt.max_threads, [&](std::size_t m) {
     const std::vector<float> sub = sub_vectors(x, n, d, dsub, m);
     kmeans_options o = opt;
     o.seed = opt.seed + m;
+    o.max_threads = 1;
     const kmeans_result r = kmeans(sub.data(), n, dsub, ksub, o);
     std::copy(r.centroids.begin(), r.centroids.end(), codebooks->begin() + m * ksub * dsub);
-  }
+  });
 }
 
 #if IVFSTREAM_HAVE_CUDA

@@ -66,7 +66,8 @@ device_status train_kmeans(const accelerator_choice& on, const float* x, std::si
 
 /// PQ codebooks: for each of the M sub-spaces of x (n × d; dsub = d / M) k-means with ksub centroids,
 /// kmeans_options seed opt.seed + m for sub-space m (the index's convention). CPU: M calls of kmeans on
-/// the extracted sub-vectors. CUDA: all M sub-spaces in one gpu_train_pq call (batched GEMM).
+/// the extracted sub-vectors, up to opt.max_threads of them at a time (0 = all hardware threads; each
+/// k-means on one thread, so the result does not depend on the thread count). CUDA: all M sub-spaces in one gpu_train_pq call (batched GEMM).
 /// codebooks (output): M × ksub × dsub floats, row-major. Fallback as train_kmeans.
 /// @pre M ≥ 1, d % M == 0, 1 ≤ ksub ≤ n. Thread-safety: reentrant.
 device_status train_pq_codebooks(const accelerator_choice& on, const float* x, std::size_t n,

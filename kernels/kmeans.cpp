@@ -201,9 +201,12 @@ kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k
   result.centroids.resize(k * d);
   float* cent = result.centroids.data();
 
-  // k-means++ on at most 16·k rows of the training set
+  // k-means++ on at most 16·k rows of the training set, or k distinct training rows
   const std::size_t n_init = std::min(nt, std::max<std::size_t>(16 * k, 1));
-  if (n_init < nt) {
+  if (opt.init == kmeans_init::random_rows) {
+    const std::vector<std::size_t> picked = sample_indices(nt, k, rng);
+    for (std::size_t j = 0; j < k; ++j) std::memcpy(cent + j * d, train + picked[j] * d, d * sizeof(float));
+  } else if (n_init < nt) {
     const auto rows = gather_rows(train, d, sample_indices(nt, n_init, rng));
     kmeans_pp(rows.data(), n_init, d, k, rng, cent);
   } else {

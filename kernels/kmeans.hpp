@@ -21,6 +21,13 @@ void assign_nearest(const float* x, std::size_t n, const float* centroids, std::
 void nearest_centroids(const float* x, std::size_t n, const float* centroids, std::size_t k, std::size_t d,
                        std::size_t count, std::uint32_t* out_labels, float* out_dists, int max_threads = 1);
 
+/// How kmeans() picks its initial centroids.
+enum class kmeans_init : std::uint8_t {
+  plus_plus,    ///< k-means++ (D² sampling, seeded) on at most 16·k rows of the training set
+  random_rows,  ///< k distinct training rows drawn uniformly (seeded), as FAISS does. For PQ sub-spaces
+                ///< it gave better recall: k-means++ spends codewords on outliers (bench/README.md)
+};
+
 /// Options of kmeans().
 struct kmeans_options {
   std::size_t max_iterations = 50;            ///< maximum number of Lloyd updates
@@ -28,6 +35,7 @@ struct kmeans_options {
   std::size_t max_points_per_centroid = 256;  ///< subsample to k × this (LanceDB sample_rate), seeded
   bool spherical = false;                     ///< renormalise centroids to unit length each step
   int max_threads = 1;                        ///< OpenMP threads for the matrix products (matmul_nt)
+  kmeans_init init = kmeans_init::plus_plus;  ///< initial centroids
 };
 
 /// Result of kmeans().
@@ -39,7 +47,8 @@ struct kmeans_result {
 
 /// Lloyd k-means on the rows of x (n × d):
 ///  - training set: all n rows, or a seeded uniform subsample of k × max_points_per_centroid rows;
-///  - k-means++ initialisation (seeded) on a further subsample of at most 16·k training rows;
+///  - initialisation (seeded): k-means++ on a further subsample of at most 16·k training rows, or k
+///    distinct training rows (opt.init);
 ///  - per iteration: assignment through assign_nearest (matmul_nt), centroid update, empty-cluster
 ///    repair (an empty centroid takes the point of the largest cluster farthest from that cluster's
 ///    centroid), optional renormalisation (spherical);

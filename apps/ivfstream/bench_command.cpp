@@ -62,6 +62,8 @@ struct bench_options {
   std::size_t add_batch = 0;       ///< vectors per add() call; 0 = the whole base in one call
   std::string storage_dir;         ///< vector store directory; empty = private temp dir
   std::string save_dir;            ///< where the serialized index is written to be measured; empty = temp
+  std::size_t train_threads = index_params{}.train_threads;  ///< training threads; 0 = all hardware threads
+  std::string accelerator = "cpu"; ///< training device: cpu | cuda | auto
 };
 
 /// Best and worst of the timed passes of one measurement.
@@ -88,7 +90,7 @@ double load_average_1min() {
 }
 
 /// Bytes of what ivfpq_index::save writes: the index file itself (codes, ids, centroids, codebooks) and
-/// the raw vectors beside it (path + ".vectors"), which the contract counts apart.
+/// the raw vectors beside it (path + ".vectors.<generation>"), which the contract counts apart.
 struct saved_size {
   std::uint64_t index_bytes = 0;
   std::uint64_t raw_vector_bytes = 0;
@@ -100,7 +102,7 @@ result<saved_size> serialized_size(const ivfpq_index& index, const std::string& 
   const fs::path base = dir.empty() ? fs::temp_directory_path(ec) : fs::path(dir);
   if (ec) return fail(errc::io_error, "no temporary directory: " + ec.message());
   const fs::path target = base / ("ivfstream_bench_" + std::to_string(::getpid()) + ".index");
-  const fs::path vectors = target.string() + ".vectors";
+  const fs::path vectors = vectors_generation_path(target.string(), next_vectors_generation(target.string()));
   status saved = index.save(target.string());
   saved_size out;
   if (saved) {
@@ -249,6 +251,8 @@ void run_bench(const bench_options& o) {
   p.max_iterations = o.max_iterations;
   p.sample_rate = o.sample_rate;
   p.seed = o.seed;
+  p.train_threads = o.train_threads;
+  p.accelerator = *kernels::parse_accelerator(o.accelerator);  // CLI checked the set
   p.keep_raw_vectors = std::any_of(refines.begin(), refines.end(), [](std::size_t r) { return r > 0; });
   if (status v = p.validate_for_training(n); !v) exit_with(k_exit_usage, v.error().to_string());
   index_options io;
@@ -386,6 +390,10 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--add-batch", opts->add_batch, "vectors per add() call (0 = all in one call)")->capture_default_str();
   sub->add_option("--storage-dir", opts->storage_dir, "vector store directory (default: private temp dir)");
   sub->add_option("--save-dir", opts->save_dir, "directory for the temporary saved index (default: temp dir)");
+  sub->add_option("--train-threads", opts->train_threads, "training threads (0 = all hardware threads)")
+      ->capture_default_str();
+  sub->add_option("--accelerator", opts->accelerator, "training device: cpu, cuda or auto (GPU if present)")
+      ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   sub->callback([opts] { run_bench(*opts); });
 }
 

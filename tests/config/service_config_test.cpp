@@ -171,6 +171,13 @@ BOOST_AUTO_TEST_CASE(bad_values_name_the_key_value_and_allowed_set) {
   BOOST_TEST(contains(error_of(load_service_config(opts)), "kafka.brokers is empty"));
   opts.overrides = {"kafka.brokers=x:1"};
   BOOST_TEST(contains(error_of(load_service_config(opts)), "must be empty when kafka.embedded_broker=true"));
+  opts.overrides = {"index.accelerator=gpu"};
+  BOOST_TEST(error_of(load_service_config(opts)) ==
+             "index.accelerator: accelerator=gpu: must be one of cpu, cuda, auto");
+  opts.overrides = {"index.accelerator=auto"};
+  auto with_auto = load_service_config(opts);
+  BOOST_REQUIRE_MESSAGE(with_auto.has_value(), error_of(with_auto));
+  BOOST_TEST(with_auto->index.accelerator == kernels::accelerator::automatic);
   opts.overrides = {"kafka.session_timeout_ms=10"};
   BOOST_TEST(error_of(load_service_config(opts)) == "kafka.session_timeout_ms=10: must be in 1000..3600000");
 

@@ -1,7 +1,7 @@
 // libFuzzer target: ivfpq_index::load (schemas/index_snapshot.fbs + the ".vectors" sibling file).
 // Input layout: u32 little-endian L, then L bytes of snapshot file, then the raw-vector file (the
 // rest). Inputs shorter than 4 bytes are a snapshot with no sibling file. Both are written to the
-// fuzzer's scratch directory as snap.ivfi and snap.ivfi.vectors (the name save() gives the sibling).
+// fuzzer's scratch directory as snap.ivfi and snap.ivfi.vectors.1 (the first generation save() writes).
 // Property: load never crashes or over-allocates; a loaded index answers a search (and a refined
 // search when it keeps raw vectors) without error, returning at most `limit` hits of live ids.
 #include <cstddef>
@@ -19,7 +19,7 @@ using namespace ivfstream;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = fuzz::scratch_dir() + "/snap.ivfi";
-  const std::string raw = path + ".vectors";
+  const std::string raw = path + ".vectors.1";  // the first generation save() names (index/snapshot_files.hpp)
   std::size_t snap_len = size;
   const std::uint8_t* snap = data;
   const std::uint8_t* rest = nullptr;

@@ -115,7 +115,7 @@ void record_seeds(const fs::path& out) {
 // [u32 LE length][snapshot][vectors file] (the layout index_snapshot_fuzz.cpp reads).
 std::vector<std::uint8_t> pack_snapshot(const fs::path& path) {
   const auto snap = slurp(path);
-  const fs::path raw = path.string() + ".vectors";
+  const fs::path raw = path.string() + ".vectors.1";  // first raw-vector generation (index/snapshot_files.hpp)
   const auto vecs = fs::exists(raw) ? slurp(raw) : std::vector<std::uint8_t>{};
   std::vector<std::uint8_t> out(4);
   for (int i = 0; i < 4; ++i) out[i] = static_cast<std::uint8_t>(snap.size() >> (8 * i));

@@ -38,6 +38,14 @@ void write_all(const std::string& path, const std::vector<char>& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// The raw-vector file that the snapshot at `path` names ("" when it names none).
+std::string named_vectors(const std::string& path) {
+  const auto bytes = read_all(path);
+  const auto* snap = snapshot::GetIndexSnapshot(bytes.data());
+  if (!snap->raw_vectors() || !snap->raw_vectors()->file_name()) return {};
+  return (fs::path(path).parent_path() / snap->raw_vectors()->file_name()->str()).string();
+}
+
 ivfpq_index build(metric m, unsigned nbits, bool keep_raw = true) {
   index_params p;
   p.dimension = k_d;
@@ -104,8 +112,11 @@ BOOST_AUTO_TEST_CASE(save_then_load_gives_identical_search_results) {
         const auto a = build(m, nbits);
         const std::string path = dir.file("index.ivfi");
         BOOST_REQUIRE(a.save(path));
-        BOOST_TEST(fs::exists(path + k_raw_vectors_suffix));
+        BOOST_TEST(fs::exists(named_vectors(path)));
         BOOST_TEST(!fs::exists(path + ".tmp"));
+        std::size_t files = 0;  // the snapshot and one raw-vector generation: older ones are removed
+        for (const auto& e : fs::directory_iterator(dir.path)) files += e.path().filename().string().rfind("index.ivfi", 0) == 0;
+        BOOST_TEST(files == 2u);
         auto b = ivfpq_index::load(path);
         BOOST_REQUIRE_MESSAGE(b, (b ? std::string() : b.error().to_string()));
         BOOST_TEST(b->size() == a.size());
@@ -130,7 +141,7 @@ BOOST_AUTO_TEST_CASE(save_then_load_without_raw_vectors) {
   const auto a = build(metric::l2, 6, false);
   const std::string path = dir.file("noraw.ivfi");
   BOOST_REQUIRE(a.save(path));
-  BOOST_TEST(!fs::exists(path + k_raw_vectors_suffix));
+  BOOST_TEST(named_vectors(path).empty());
   auto b = ivfpq_index::load(path);
   BOOST_REQUIRE(b);
   expect_identical_results(a, *b, false);
@@ -180,7 +191,7 @@ BOOST_AUTO_TEST_CASE(foreign_file_is_corrupt_data) {
   // a valid FlatBuffer of another schema: the raw-vector file (or any other) is refused the same way
   const auto a = build(metric::l2, 4);
   BOOST_REQUIRE(a.save(dir.file("a.ivfi")));
-  expect_error(ivfpq_index::load(dir.file("a.ivfi") + k_raw_vectors_suffix), errc::corrupt_data,
+  expect_error(ivfpq_index::load(named_vectors(dir.file("a.ivfi"))), errc::corrupt_data,
                "not an ivfstream index snapshot");
   expect_error(ivfpq_index::load(dir.file("missing.ivfi")), errc::io_error, "missing.ivfi");
 }
@@ -215,7 +226,7 @@ BOOST_AUTO_TEST_CASE(raw_vector_file_is_checked) {
   const auto a = build(metric::l2, 8);
   const std::string path = dir.file("r.ivfi");
   BOOST_REQUIRE(a.save(path));
-  const std::string raw = path + k_raw_vectors_suffix;
+  const std::string raw = named_vectors(path);
   const auto bytes = read_all(raw);
   write_all(raw, std::vector<char>(bytes.begin(), bytes.end() - 4));
   expect_error(ivfpq_index::load(path), errc::corrupt_data, "truncated");

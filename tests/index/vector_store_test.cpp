@@ -120,3 +120,63 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_errors) {
   BOOST_REQUIRE(!b);
   BOOST_TEST(b.error().message().find("segment_bytes=8") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(keep_rows_moves_live_rows_down_and_releases_segments) {
+  const std::size_t d = 5;
+  const fs::path dir = fresh_dir("gc");
+  {
+    auto store = vector_store::create(dir.string(), d, 10 * d * sizeof(float));  // 10 rows per segment
+    BOOST_REQUIRE(store);
+    auto& s = **store;
+    const auto x = rows(45, d, 0.0f);  // 5 segments
+    BOOST_REQUIRE(s.append(x.data(), 45));
+    BOOST_TEST(s.num_segments() == 5u);
+    const std::vector<std::uint64_t> keep = {0, 3, 4, 17, 29, 30, 44};
+    BOOST_REQUIRE(s.keep_rows(keep.data(), keep.size()));
+    BOOST_TEST(s.size() == keep.size());
+    BOOST_TEST(s.num_segments() == 1u);
+    BOOST_TEST(s.used_bytes() == keep.size() * d * sizeof(float));
+    for (std::size_t i = 0; i < keep.size(); ++i)
+      BOOST_TEST(std::memcmp(s.row(i), x.data() + keep[i] * d, d * sizeof(float)) == 0, "row " << i);
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(dir)) files += e.is_regular_file();
+    BOOST_TEST(files == 1u);  // the four segment files past the live rows are gone
+    // appends continue after the kept rows, reusing the freed space
+    const auto y = rows(12, d, 5000.0f);
+    auto first = s.append(y.data(), 12);
+    BOOST_REQUIRE(first);
+    BOOST_TEST(*first == keep.size());
+    BOOST_TEST(s.num_segments() == 2u);
+    for (std::size_t i = 0; i < 12; ++i)
+      BOOST_TEST(std::memcmp(s.row(keep.size() + i), y.data() + i * d, d * sizeof(float)) == 0);
+    for (std::size_t i = 0; i < keep.size(); ++i)
+      BOOST_TEST(std::memcmp(s.row(i), x.data() + keep[i] * d, d * sizeof(float)) == 0);
+    // keeping nothing drops every segment
+    BOOST_REQUIRE(s.keep_rows(nullptr, 0));
+    BOOST_TEST(s.size() == 0u);
+    BOOST_TEST(s.num_segments() == 0u);
+    BOOST_REQUIRE(s.append(y.data(), 1));
+    BOOST_TEST(std::memcmp(s.row(0), y.data(), d * sizeof(float)) == 0);
+  }
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(keep_rows_refuses_bad_row_lists_without_moving_anything) {
+  const std::size_t d = 3;
+  auto store = vector_store::create("", d, 4 * d * sizeof(float));
+  BOOST_REQUIRE(store);
+  auto& s = **store;
+  const auto x = rows(9, d, 0.0f);
+  BOOST_REQUIRE(s.append(x.data(), 9));
+  const std::vector<std::uint64_t> unordered = {1, 5, 5};
+  auto st = s.keep_rows(unordered.data(), unordered.size());
+  BOOST_REQUIRE(!st);
+  BOOST_TEST(st.error().code() == errc::invalid_argument);
+  BOOST_TEST(st.error().message().find("strictly ascending") != std::string::npos);
+  const std::vector<std::uint64_t> past_end = {2, 9};
+  st = s.keep_rows(past_end.data(), past_end.size());
+  BOOST_REQUIRE(!st);
+  BOOST_TEST(st.error().message().find("row 9 (entry 1): must be < size()=9") != std::string::npos);
+  BOOST_TEST(s.size() == 9u);
+  for (std::size_t i = 0; i < 9; ++i) BOOST_TEST(std::memcmp(s.row(i), x.data() + i * d, d * sizeof(float)) == 0);
+}

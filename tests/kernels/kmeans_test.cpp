@@ -163,3 +163,24 @@ BOOST_AUTO_TEST_CASE(spherical_centroids_have_unit_length) {
     BOOST_TEST(std::abs(s - 1.f) < 1e-4f);
   }
 }
+
+BOOST_AUTO_TEST_CASE(random_rows_initialisation_starts_on_training_rows_and_converges) {
+  const std::size_t n = 2000, d = 12, kk = 32;
+  const auto x = gaussian(n, d, 21);
+  k::kmeans_options opt;
+  opt.init = k::kmeans_init::random_rows;
+  opt.max_iterations = 0;  // the initial centroids themselves: k distinct rows of x
+  const auto init = k::kmeans(x.data(), n, d, kk, opt);
+  std::set<std::size_t> rows;
+  for (std::size_t j = 0; j < kk; ++j)
+    for (std::size_t i = 0; i < n; ++i)
+      if (std::equal(x.begin() + i * d, x.begin() + (i + 1) * d, init.centroids.begin() + j * d)) rows.insert(i);
+  BOOST_TEST(rows.size() == kk);
+  opt.max_iterations = 25;
+  const auto a = k::kmeans(x.data(), n, d, kk, opt), b = k::kmeans(x.data(), n, d, kk, opt);
+  BOOST_TEST(a.centroids == b.centroids, boost::test_tools::per_element());  // seeded
+  BOOST_TEST(a.objective < init.objective);
+  // as good as k-means++ on unstructured data (within 5 %)
+  const auto pp = k::kmeans(x.data(), n, d, kk, {});
+  BOOST_TEST(a.objective <= pp.objective * 1.05);
+}
