@@ -204,6 +204,7 @@ status ivfpq_index::collect_garbage() {
     entry_location loc = *ids_.find(live[i].second);
     loc.row = i;
     ids_.upsert(live[i].second, loc);
+    lists_[loc.list].set_row(loc.slot, i);
   }
   return moved;
 }
