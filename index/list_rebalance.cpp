@@ -125,7 +125,7 @@ private:
       const entry& e = es[pick[j]];
       ix_.lists_[e.list].tombstone(e.slot);
       touched.insert(e.list);
-      const std::uint32_t slot = ix_.lists_[lists[j]].append(e.id, &codes[j * cs]);
+      const std::uint32_t slot = ix_.lists_[lists[j]].append(e.id, &codes[j * cs], e.row);
       ix_.ids_.upsert(e.id, {lists[j], slot, e.row});
       rep_.moved += lists[j] != e.list;
       ++rep_.reencoded;
