@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "actors/internal/durable_file.hpp"
+#include "index/codebook_codec.hpp"
 #include "schemas/checkpoint_generated.h"
 #include "schemas/partition_snapshot_generated.h"
 
@@ -55,7 +56,6 @@ std::string manifest_path(const std::string& data_dir, std::uint64_t seq) {
 
 status write_manifest(const std::string& data_dir, const checkpoint_manifest& m) {
   namespace sc = ivfstream::schema;
-  namespace sn = ivfstream::snapshot;
   IVF_ASSERT(m.codebooks != nullptr);
   flatbuffers::FlatBufferBuilder b(4096 + m.codebooks->memory_bytes());
   std::vector<flatbuffers::Offset<sc::PartitionFile>> parts;
@@ -65,12 +65,8 @@ status write_manifest(const std::string& data_dir, const checkpoint_manifest& m)
                                             p < m.partition_sizes.size() ? m.partition_sizes[p] : 0));
   std::vector<flatbuffers::Offset<sc::TopicOffset>> offs;
   for (const auto& [tp, off] : m.offsets) offs.push_back(sc::CreateTopicOffset(b, b.CreateString(tp.first), tp.second, off));
-  const auto& p = m.codebooks->params();
-  auto params = sn::CreateIndexParams(b, p.dimension, static_cast<sn::Metric>(p.metric), p.num_partitions,
-                                      p.num_sub_vectors, p.num_bits, p.max_iterations, p.sample_rate, p.seed,
-                                      p.keep_raw_vectors);
-  auto cbs = sn::CreateCodebooks(b, m.codebooks->version(), b.CreateVector(m.codebooks->centroids()),
-                                 b.CreateVector(m.codebooks->pq_codebooks()));
+  const auto params = write_index_params(b, m.codebooks->params());
+  const auto cbs = write_codebooks(b, *m.codebooks);  // with the OPQ rotation when params.opq
   auto root = sc::CreateManifest(b, k_manifest_format_version, m.sequence, m.created_unix_ms, m.codebooks->version(),
                                  m.num_partition_actors, b.CreateVector(parts), b.CreateVector(offs), params, cbs,
                                  m.train_after);
@@ -95,21 +91,14 @@ result<checkpoint_manifest> read_manifest(const std::string& data_dir, std::uint
       !m->partitions() || m->num_partition_actors() == 0 ||
       m->partitions()->size() != m->num_partition_actors())
     return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': missing params, codebooks or partitions");
-  index_params p;
-  const auto* fp = m->params();
-  p.dimension = fp->dimension();
-  p.metric = static_cast<metric>(fp->metric());
-  p.num_partitions = fp->num_partitions();
-  p.num_sub_vectors = fp->num_sub_vectors();
-  p.num_bits = fp->num_bits();
-  p.max_iterations = fp->max_iterations();
-  p.sample_rate = fp->sample_rate();
-  p.seed = fp->seed();
-  p.keep_raw_vectors = fp->keep_raw_vectors();
-  const auto* c = m->codebooks();
-  auto cb = codebook_set::from_parts(p, c->version(), std::vector<float>(c->centroids()->begin(), c->centroids()->end()),
-                                     std::vector<float>(c->pq_codebooks()->begin(), c->pq_codebooks()->end()));
-  if (!cb) return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': " + cb.error().to_string());
+  auto p = read_index_params(m->params());
+  if (!p) return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': " + p.error().message());
+  auto cb = read_codebooks(*p, m->codebooks());
+  if (!cb) return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': " + cb.error().message());
+  if ((*cb)->version() != m->codebook_version())
+    return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': codebook_version=" +
+                                        std::to_string(m->codebook_version()) + " but codebooks.version=" +
+                                        std::to_string((*cb)->version()));
   checkpoint_manifest out;
   out.sequence = m->sequence();
   out.created_unix_ms = m->created_unix_ms();

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <unordered_set>
 
+#include "index/codebook_codec.hpp"
 #include "index/ivfpq_index.hpp"
 #include "index/snapshot_files.hpp"
 #include "schemas/index_snapshot_generated.h"
@@ -140,19 +141,13 @@ status ivfpq_index::save_until(const std::string& path, save_step last) const {
                                               " bytes (2 GiB): shard the index over several ivfpq_index objects");
 
   flatbuffers::FlatBufferBuilder fbb(estimate < (std::size_t{1} << 30) ? estimate : (std::size_t{1} << 30));
-  const auto params = fbs::CreateIndexParams(
-      fbb, d, static_cast<fbs::Metric>(params_.metric), params_.num_partitions, params_.num_sub_vectors,
-      params_.num_bits, params_.max_iterations, params_.sample_rate, params_.seed, params_.keep_raw_vectors,
-      params_.opq, params_.opq_iterations, params_.polysemous, params_.polysemous_iterations);
+  const auto params = write_index_params(fbb, params_);
   flatbuffers::Offset<fbs::Codebooks> codebooks = 0;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fbs::InvertedList>>> lists = 0;
   flatbuffers::Offset<fbs::RawVectors> raw = 0;
   std::string raw_name;  // file name of this save's raw-vector generation (snapshot_files.hpp); empty: none
   if (trained()) {
-    flatbuffers::Offset<flatbuffers::Vector<float>> rotation = 0;  // OPQ only (absent: opq=false)
-    if (!codebooks_->rotation().empty()) rotation = fbb.CreateVector(codebooks_->rotation());
-    codebooks = fbs::CreateCodebooks(fbb, codebooks_->version(), fbb.CreateVector(codebooks_->centroids()),
-                                     fbb.CreateVector(codebooks_->pq_codebooks()), rotation);
+    codebooks = write_codebooks(fbb, *codebooks_);
     std::vector<flatbuffers::Offset<fbs::InvertedList>> offsets;
     offsets.reserve(lists_.size());
     std::vector<std::uint64_t> ids;
@@ -267,46 +262,21 @@ result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opt
   if (snap->format_version() != k_snapshot_format_version)
     return fail(errc::version_mismatch, path + ": index snapshot format_version=" + str(snap->format_version()) +
                                             ": this build reads only version " + str(k_snapshot_format_version));
-  const fbs::IndexParams* fp = snap->params();
-  if (!fp) return corrupt(path, "index snapshot has no params");
-  const auto metric_value = static_cast<std::uint8_t>(fp->metric());
-  if (metric_value > static_cast<std::uint8_t>(metric::dot))
-    return corrupt(path, "params.metric=" + str(metric_value) + ": must be 0 (l2), 1 (cosine) or 2 (dot)");
-  index_params p;
-  p.dimension = fp->dimension();
-  p.metric = static_cast<metric>(metric_value);
-  p.num_partitions = fp->num_partitions();
-  p.num_sub_vectors = fp->num_sub_vectors();
-  p.num_bits = fp->num_bits();
-  p.max_iterations = fp->max_iterations();
-  p.sample_rate = fp->sample_rate();
-  p.seed = fp->seed();
-  p.keep_raw_vectors = fp->keep_raw_vectors();
-  p.opq = fp->opq();
-  p.opq_iterations = fp->opq_iterations();
-  p.polysemous = fp->polysemous();
-  p.polysemous_iterations = fp->polysemous_iterations();
-  if (auto st = p.validate(); !st) return corrupt(path, "params: " + st.error().message());
+  if (!snap->params()) return corrupt(path, "index snapshot has no params");
+  auto read_params = read_index_params(snap->params());
+  if (!read_params) return corrupt(path, read_params.error().message());
+  const index_params p = *read_params;
   if (!snap->trained()) {
     if (snap->num_vectors() != 0) return corrupt(path, "untrained index snapshot claims num_vectors=" + str(snap->num_vectors()));
     return create(p, std::move(opts));
   }
 
   // Codebooks: sizes checked by division first (no overflowing products of untrusted numbers).
-  const fbs::Codebooks* fcb = snap->codebooks();
-  if (!fcb || !fcb->centroids() || !fcb->pq_codebooks()) return corrupt(path, "trained index snapshot has no codebooks");
-  const std::size_t d = p.dimension, nlist = p.num_partitions;
-  if (fcb->centroids()->size() % d != 0 || fcb->centroids()->size() / d != nlist)
-    return corrupt(path, "codebooks.centroids holds " + str(fcb->centroids()->size()) +
-                             " floats: expected num_partitions × dimension (" + str(nlist) + " × " + str(d) + ")");
-  if (fcb->pq_codebooks()->size() % p.ksub() != 0 || fcb->pq_codebooks()->size() / p.ksub() != d)
-    return corrupt(path, "codebooks.pq_codebooks holds " + str(fcb->pq_codebooks()->size()) +
-                             " floats: expected 2^num_bits × dimension (" + str(p.ksub()) + " × " + str(d) + ")");
-  auto cb = codebook_set::from_parts(
-      p, fcb->version(), std::vector<float>(fcb->centroids()->begin(), fcb->centroids()->end()),
-      std::vector<float>(fcb->pq_codebooks()->begin(), fcb->pq_codebooks()->end()),
-      fcb->rotation() ? std::vector<float>(fcb->rotation()->begin(), fcb->rotation()->end()) : std::vector<float>{});
+  if (!snap->codebooks() || !snap->codebooks()->centroids() || !snap->codebooks()->pq_codebooks())
+    return corrupt(path, "trained index snapshot has no codebooks");
+  auto cb = read_codebooks(p, snap->codebooks());
   if (!cb) return corrupt(path, cb.error().message());
+  const std::size_t d = p.dimension, nlist = p.num_partitions;
 
   const auto* flists = snap->lists();
   if (!flists || flists->size() != nlist)

@@ -33,7 +33,13 @@ std::vector<float> parametric_rotation(const float* x, std::size_t n, std::size_
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);  // ascending eigenvalues
   const Eigen::VectorXd& values = eig.eigenvalues();
   const Eigen::MatrixXd& vectors = eig.eigenvectors();
-  const double floor = std::max(values.maxCoeff(), 1e-30) * 1e-12;  // log of a zero eigenvalue
+  // Eigenvalues are measured against a floor far below the largest (also the value of a zero one),
+  // so every log(λ / floor) is ≥ 0 whatever the data's scale: adding an eigenvalue never lowers a
+  // sub-space's product, an empty sub-space (product 1) is always the smallest, and the greedy walk
+  // gives every sub-space one eigenvector per round, the next largest to the poorest. (Raw log λ is
+  // negative for λ < 1: the poorest sub-space then kept getting more of the consecutive eigenvalues,
+  // piling the largest ones into a few sub-spaces, which made PQ worse than no rotation at all.)
+  const double floor = std::max(values.maxCoeff(), 1e-30) * 1e-12;
 
   std::vector<double> log_product(M, 0.0);
   std::vector<std::size_t> filled(M, 0);
@@ -43,7 +49,7 @@ std::vector<float> parametric_rotation(const float* x, std::size_t n, std::size_
     for (std::size_t m = 0; m < M; ++m)
       if (filled[m] < dsub && (best == M || log_product[m] < log_product[best])) best = m;
     const std::size_t row = best * dsub + filled[best]++;
-    log_product[best] += std::log(std::max(values(static_cast<Eigen::Index>(k)), floor));
+    log_product[best] += std::log(std::max(values(static_cast<Eigen::Index>(k)), floor) / floor);
     for (std::size_t j = 0; j < d; ++j)
       r[row * d + j] = static_cast<float>(vectors(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(k)));
   }

@@ -99,3 +99,36 @@ BOOST_AUTO_TEST_CASE(an_empty_directory_has_no_checkpoint) {
   std::ofstream(dd.path / "manifest-x.ivcm") << "junk";
   BOOST_CHECK(!latest_checkpoint(dd.path.string()));
 }
+
+// A checkpoint of an OPQ index carries the rotation, the OPQ parameters and the codebook version: the
+// restored codebooks encode every vector to the same list and code as the ones written.
+BOOST_AUTO_TEST_CASE(manifest_round_trips_opq_rotation_and_codebook_version) {
+  data_dir dd;
+  index_params p;
+  p.dimension = 8;
+  p.num_partitions = 4;
+  p.num_sub_vectors = 2;
+  p.num_bits = 4;
+  p.opq = true;
+  p.opq_iterations = 3;
+  const auto x = test::clustered_data(400, 8, 4, 1);
+  auto trained = codebook_set::train(p, x.data(), 400, 7);
+  BOOST_REQUIRE(trained);
+  const std::shared_ptr<const codebook_set> cb = *trained;
+  BOOST_REQUIRE_EQUAL(cb->rotation().size(), 64u);
+  write_one(dd.path.string(), 5, cb);
+  auto m = read_manifest(dd.path.string(), 5);
+  BOOST_REQUIRE(m);
+  const codebook_set& back = *m->codebooks;
+  BOOST_CHECK_EQUAL(back.version(), 7u);
+  BOOST_TEST(back.params().opq);
+  BOOST_CHECK_EQUAL(back.params().opq_iterations, 3u);
+  BOOST_TEST(back.rotation() == cb->rotation(), boost::test_tools::per_element());
+  BOOST_TEST(back.pq_codebooks() == cb->pq_codebooks(), boost::test_tools::per_element());
+  std::vector<std::uint32_t> la(400), lb(400);
+  std::vector<std::uint8_t> ca(400 * cb->code_size()), cbytes(400 * cb->code_size());
+  cb->encode(x.data(), 400, la.data(), ca.data());
+  back.encode(x.data(), 400, lb.data(), cbytes.data());
+  BOOST_TEST(la == lb, boost::test_tools::per_element());
+  BOOST_TEST(ca == cbytes, boost::test_tools::per_element());
+}

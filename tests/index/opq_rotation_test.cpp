@@ -7,6 +7,7 @@
 #include <random>
 #include <unistd.h>
 
+#include "index/codebook_codec.hpp"
 #include "index/codebook_set.hpp"
 #include "index/ivfpq_index.hpp"
 #include "index/opq_rotation.hpp"
@@ -111,22 +112,30 @@ BOOST_AUTO_TEST_CASE(learned_rotation_is_orthogonal) {
   BOOST_TEST(train_opq_rotation(x.data(), 4000, k_d, o) == r);
 }
 
-// DISABLED: OPQ currently LOWERS recall on this data (measured plain 0.645, OPQ 0.371; nbits 6 all
-// metrics ~0.55 → ~0.27) although decode/ADC are consistent: the rotation training is under
-// investigation (index/opq_rotation.cpp). Run with --run_test=opq_improves_recall_on_anisotropic_data.
-BOOST_AUTO_TEST_CASE(opq_improves_recall_on_anisotropic_data, *boost::unit_test::disabled()) {
+// Margins measured on this data (seeded: the same numbers on every run of this build; nprobes = all lists
+// so only the PQ differs, refine 0): plain PQ 0.656, OPQ-P alone (opq_iterations 0) 0.866, OPQ with 8
+// Procrustes alternations 0.853 (this data is Gaussian per cluster, where the parametric start is already
+// near optimal; the alternations fit R to an 8000-row sample and give back a little on held-out queries). The bound +0.10 is half the measured gain, so kernel or rounding changes
+// that move a few neighbours cannot flip it, while a broken rotation (before the eigenvalue-allocation
+// fix OPQ gave 0.371 here) fails it by far.
+BOOST_AUTO_TEST_CASE(opq_improves_recall_on_anisotropic_data) {
   const auto x = anisotropic_data(k_n, 11);
   const auto q = anisotropic_data(k_nq, 12);  // same distribution, other draws
   const ivfpq_index plain = build(make_params(metric::l2, false), x);
   const ivfpq_index opq = build(make_params(metric::l2, true), x);
+  index_params p0 = make_params(metric::l2, true);
+  p0.opq_iterations = 0;
+  const ivfpq_index opq_p = build(p0, x);
   BOOST_TEST(opq.codebooks()->rotation().size() == k_d * k_d);
   BOOST_TEST(plain.codebooks()->rotation().empty());
   BOOST_TEST(orthogonality_error(opq.codebooks()->rotation().data(), k_d) < 1e-4);
   const double r_plain = mean_recall(plain, metric::l2, x, q);
   const double r_opq = mean_recall(opq, metric::l2, x, q);
-  BOOST_TEST_MESSAGE("recall@10 (nprobes = all, refine 0) plain PQ " << r_plain << ", OPQ " << r_opq);
-  // Target (not yet met): OPQ at least +0.10 over plain PQ.
+  const double r_opq_p = mean_recall(opq_p, metric::l2, x, q);
+  BOOST_TEST_MESSAGE("recall@10 (nprobes = all, refine 0) plain PQ " << r_plain << ", OPQ-P only " << r_opq_p
+                                                                      << ", OPQ " << r_opq);
   BOOST_TEST(r_opq >= r_plain + 0.10);
+  BOOST_TEST(r_opq_p >= r_plain + 0.10);
 }
 
 BOOST_AUTO_TEST_CASE(decode_returns_unrotated_vectors) {
@@ -198,7 +207,9 @@ BOOST_AUTO_TEST_CASE(save_then_load_with_opq_gives_identical_results) {
   fs::remove_all(dir);
 }
 
-BOOST_AUTO_TEST_CASE(every_metric_works_with_opq, *boost::unit_test::disabled()) {  // see above
+// Measured (nbits 6, 4 alternations): l2 plain 0.53 → OPQ 0.791, cosine 0.527 → 0.77, dot 0.575 → 0.80;
+// the bound +0.10 is under half of each measured gain (see above).
+BOOST_AUTO_TEST_CASE(every_metric_works_with_opq) {
   const auto x = anisotropic_data(k_n, 41);
   const auto q = anisotropic_data(k_nq, 42);
   for (metric m : {metric::l2, metric::cosine, metric::dot}) {
@@ -211,7 +222,7 @@ BOOST_AUTO_TEST_CASE(every_metric_works_with_opq, *boost::unit_test::disabled())
       const ivfpq_index plain = build(p, x);
       const double r_opq = mean_recall(opq, m, x, q), r_plain = mean_recall(plain, m, x, q);
       BOOST_TEST_MESSAGE("metric " << m << " nbits 6 recall@10 plain " << r_plain << ", OPQ " << r_opq);
-      BOOST_TEST(r_opq >= r_plain);  // never worse on this data (measured margins in the message)
+      BOOST_TEST(r_opq >= r_plain + 0.10);
     }
   }
 }
@@ -242,4 +253,62 @@ BOOST_AUTO_TEST_CASE(opq_parameters_are_validated) {
   BOOST_TEST(static_cast<bool>(codebook_set::from_parts(small, 1, c, pq, identity)));
   small.opq = false;
   BOOST_TEST(!codebook_set::from_parts(small, 1, c, pq, identity));
+}
+
+// The shared FlatBuffers codec (snapshots and checkpoints) refuses a rotation of the wrong shape, a
+// rotation without opq, and out-of-range OPQ params, naming the value and what was expected.
+BOOST_AUTO_TEST_CASE(codec_refuses_bad_opq_fields) {
+  index_params p;
+  p.dimension = 4;
+  p.num_partitions = 1;
+  p.num_sub_vectors = 2;
+  p.num_bits = 4;
+  p.opq = true;
+  const std::vector<float> c(4, 0.0f), pq(16 * 4, 0.5f);
+  auto read_back = [&](const index_params& params, const std::vector<float>* rotation) {
+    flatbuffers::FlatBufferBuilder fbb;
+    flatbuffers::Offset<flatbuffers::Vector<float>> r = 0;
+    if (rotation) r = fbb.CreateVector(*rotation);
+    const auto centroids = fbb.CreateVector(c);
+    const auto codes = fbb.CreateVector(pq);
+    fbb.Finish(snapshot::CreateCodebooks(fbb, 4, centroids, codes, r));
+    return read_codebooks(params, flatbuffers::GetRoot<snapshot::Codebooks>(fbb.GetBufferPointer()));
+  };
+  const std::vector<float> nine(9, 0.0f);
+  auto wrong = read_back(p, &nine);
+  BOOST_REQUIRE(!wrong);
+  BOOST_TEST(wrong.error().code() == errc::corrupt_data);
+  BOOST_TEST(wrong.error().message().find("rotation holds 9 floats") != std::string::npos);
+  BOOST_TEST(wrong.error().message().find("dimension × dimension = 16") != std::string::npos);
+  auto missing = read_back(p, nullptr);
+  BOOST_REQUIRE(!missing);
+  BOOST_TEST(missing.error().message().find("rotation holds 0 floats") != std::string::npos);
+  const std::vector<float> identity = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+  auto ok = read_back(p, &identity);
+  BOOST_REQUIRE(ok);
+  BOOST_TEST((*ok)->version() == 4u);
+  BOOST_TEST((*ok)->rotation() == identity);
+  index_params plain = p;
+  plain.opq = false;
+  auto stray = read_back(plain, &identity);
+  BOOST_REQUIRE(!stray);
+  BOOST_TEST(stray.error().message().find("none (opq=false)") != std::string::npos);
+
+  // params: opq_iterations out of range is refused on read as on create
+  flatbuffers::FlatBufferBuilder fbb;
+  index_params bad = p;
+  bad.opq_iterations = 101;
+  fbb.Finish(write_index_params(fbb, bad));
+  auto params = read_index_params(flatbuffers::GetRoot<snapshot::IndexParams>(fbb.GetBufferPointer()));
+  BOOST_REQUIRE(!params);
+  BOOST_TEST(params.error().code() == errc::corrupt_data);
+  BOOST_TEST(params.error().message().find("opq_iterations=101") != std::string::npos);
+  // and the OPQ fields survive a params round trip
+  flatbuffers::FlatBufferBuilder fbb2;
+  p.opq_iterations = 7;
+  fbb2.Finish(write_index_params(fbb2, p));
+  auto good = read_index_params(flatbuffers::GetRoot<snapshot::IndexParams>(fbb2.GetBufferPointer()));
+  BOOST_REQUIRE(good);
+  BOOST_TEST(good->opq);
+  BOOST_TEST(good->opq_iterations == 7u);
 }

@@ -1,0 +1,75 @@
+// FlatBuffers <-> index_params / codebook_set (layouts: index/codebook_codec.hpp, schemas/README.md).
+#include "index/codebook_codec.hpp"
+
+#include <string>
+#include <vector>
+
+namespace ivfstream {
+
+namespace fbs = ivfstream::snapshot;
+
+namespace {
+std::string str(std::size_t v) { return std::to_string(v); }
+}  // namespace
+
+flatbuffers::Offset<fbs::IndexParams> write_index_params(flatbuffers::FlatBufferBuilder& fbb, const index_params& p) {
+  return fbs::CreateIndexParams(fbb, p.dimension, static_cast<fbs::Metric>(p.metric), p.num_partitions,
+                                p.num_sub_vectors, p.num_bits, p.max_iterations, p.sample_rate, p.seed,
+                                p.keep_raw_vectors, p.opq, p.opq_iterations, p.polysemous, p.polysemous_iterations);
+}
+
+result<index_params> read_index_params(const fbs::IndexParams* fp) {
+  if (!fp) return fail(errc::corrupt_data, "params missing");
+  const auto metric_value = static_cast<std::uint8_t>(fp->metric());
+  if (metric_value > static_cast<std::uint8_t>(metric::dot))
+    return fail(errc::corrupt_data,
+                "params.metric=" + str(metric_value) + ": must be 0 (l2), 1 (cosine) or 2 (dot)");
+  index_params p;
+  p.dimension = fp->dimension();
+  p.metric = static_cast<metric>(metric_value);
+  p.num_partitions = fp->num_partitions();
+  p.num_sub_vectors = fp->num_sub_vectors();
+  p.num_bits = fp->num_bits();
+  p.max_iterations = fp->max_iterations();
+  p.sample_rate = fp->sample_rate();
+  p.seed = fp->seed();
+  p.keep_raw_vectors = fp->keep_raw_vectors();
+  p.opq = fp->opq();
+  p.opq_iterations = fp->opq_iterations();
+  p.polysemous = fp->polysemous();
+  p.polysemous_iterations = fp->polysemous_iterations();
+  if (auto st = p.validate(); !st) return fail(errc::corrupt_data, "params: " + st.error().message());
+  return p;
+}
+
+flatbuffers::Offset<fbs::Codebooks> write_codebooks(flatbuffers::FlatBufferBuilder& fbb, const codebook_set& cb) {
+  flatbuffers::Offset<flatbuffers::Vector<float>> rotation = 0;  // OPQ only (absent: opq = false)
+  if (!cb.rotation().empty()) rotation = fbb.CreateVector(cb.rotation());
+  const auto centroids = fbb.CreateVector(cb.centroids());
+  const auto pq = fbb.CreateVector(cb.pq_codebooks());
+  return fbs::CreateCodebooks(fbb, cb.version(), centroids, pq, rotation);
+}
+
+result<std::shared_ptr<const codebook_set>> read_codebooks(const index_params& p, const fbs::Codebooks* fcb) {
+  if (!fcb || !fcb->centroids() || !fcb->pq_codebooks()) return fail(errc::corrupt_data, "no codebooks");
+  const std::size_t d = p.dimension, nlist = p.num_partitions;
+  if (d == 0 || fcb->centroids()->size() % d != 0 || fcb->centroids()->size() / d != nlist)
+    return fail(errc::corrupt_data, "codebooks.centroids holds " + str(fcb->centroids()->size()) +
+                                        " floats: expected num_partitions × dimension (" + str(nlist) + " × " +
+                                        str(d) + ")");
+  if (fcb->pq_codebooks()->size() % p.ksub() != 0 || fcb->pq_codebooks()->size() / p.ksub() != d)
+    return fail(errc::corrupt_data, "codebooks.pq_codebooks holds " + str(fcb->pq_codebooks()->size()) +
+                                        " floats: expected 2^num_bits × dimension (" + str(p.ksub()) + " × " +
+                                        str(d) + ")");
+  // The rotation's length (d × d iff params.opq, else none) and orthogonality are from_parts' checks.
+  std::vector<float> rotation;
+  if (fcb->rotation()) rotation.assign(fcb->rotation()->begin(), fcb->rotation()->end());
+  auto cb = codebook_set::from_parts(p, fcb->version(),
+                                     std::vector<float>(fcb->centroids()->begin(), fcb->centroids()->end()),
+                                     std::vector<float>(fcb->pq_codebooks()->begin(), fcb->pq_codebooks()->end()),
+                                     std::move(rotation));
+  if (!cb) return fail(errc::corrupt_data, cb.error().message());
+  return cb;
+}
+
+}  // namespace ivfstream
