@@ -167,12 +167,14 @@ void kafka_round(ingest_pointer self) {
         if (!ok) {
           feed.reject(r, ok.error());
         } else {
+          if (feed.group_mode()) st.ownership.note_upsert({r.topic, r.partition}, rec.ids.data(), rec.ids.size());
           ids.insert(ids.end(), rec.ids.begin(), rec.ids.end());
           x.insert(x.end(), rec.vectors.begin(), rec.vectors.end());
           created.push_back(rec.created_at_us);
         }
       } else {
         flush();
+        if (feed.group_mode()) st.ownership.note_delete(rec.ids.data(), rec.ids.size());
         auto batch = core.remove(rec.ids.data(), rec.ids.size());
         if (batch) dispatch_kafka(self, std::move(*batch), {});
       }
@@ -194,6 +196,43 @@ void kafka_round(ingest_pointer self) {
     self->delayed_send(self, std::chrono::milliseconds(1), poll_atom::value);
   else
     self->send(self, poll_atom::value);
+}
+
+// Consumer-group mode (issue 6): what this node indexes follows the group's assignment.
+void install_group_hooks(ingest_pointer self) {
+  vector_feed::group_hooks hooks;
+  // Partitions revoked and not assigned again are dropped (their ids removed, their offsets forgotten);
+  // the rest continue where this node's staged offsets say; new ones replay from the beginning.
+  hooks.on_assign = [self](const std::vector<topic_partition_key>& tps) {
+    auto& st = self->state;
+    auto& core = *st.setup.state;
+    auto [ids, gone] = st.ownership.assign(tps);
+    if (!ids.empty()) {
+      auto batch = core.remove(ids.data(), ids.size());
+      if (batch)
+        dispatch_kafka(self, std::move(*batch), {});
+      else
+        st.last_error = std::move(batch).error();
+    }
+    auto offsets = core.offsets();
+    for (const auto& tp : gone) offsets.erase(tp);
+    if (!gone.empty()) core.set_offsets(offsets);
+    offset_map start;
+    for (const auto& tp : tps)
+      if (auto it = offsets.find(tp); it != offsets.end()) start[tp] = it->second;
+    return start;
+  };
+  // Revocation: commit what was staged of those partitions; their data stay until the next assignment
+  // says whether they come back (eager rebalancing revokes everything first).
+  hooks.on_revoke = [self](const std::vector<topic_partition_key>& tps) {
+    auto& st = self->state;
+    st.ownership.revoke(tps);
+    offset_map done;
+    for (const auto& tp : tps)
+      if (auto it = st.setup.state->offsets().find(tp); it != st.setup.state->offsets().end()) done[tp] = it->second;
+    if (auto c = st.feed->commit(done); !c) st.last_error = std::move(c).error();
+  };
+  self->state.feed->set_group_hooks(std::move(hooks));
 }
 
 }  // namespace
@@ -290,6 +329,7 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
       [self](attach_atom, std::shared_ptr<vector_feed>& feed) {
         const bool first = !self->state.feed;
         self->state.feed = std::move(feed);
+        if (self->state.feed->group_mode()) install_group_hooks(self);
         if (first) self->send(self, poll_atom::value);
       },
       [self](poll_atom) {

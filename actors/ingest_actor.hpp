@@ -16,6 +16,7 @@
 #include "actors/ingest_state.hpp"
 #include "actors/messages.hpp"
 #include "actors/partition_actor.hpp"
+#include "actors/partition_ownership.hpp"
 #include "actors/query_actor.hpp"
 #include "actors/vector_feed.hpp"
 
@@ -84,6 +85,7 @@ struct ingest_actor_state {
   std::chrono::steady_clock::time_point last_checkpoint_time = std::chrono::steady_clock::now();
   std::uint64_t records_since_checkpoint = 0;
   std::optional<ivfstream::error> last_error;
+  partition_ownership ownership;                ///< group mode: which partition each id came from
   static inline const char* name = "ivfstream.ingest";
 };
 

@@ -1,5 +1,6 @@
 #include "actors/vector_feed.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "connectors/dead_letter_sink.hpp"
@@ -17,6 +18,10 @@ constexpr std::uint32_t k_fetch_wait_ms = 2;
 }  // namespace
 
 vector_feed::~vector_feed() {
+  // Group mode: closing the consumer runs the revoke callback; it must not reach the ingest actor (which
+  // is going away) nor members destroyed before consumer_, so close it first, hooks cleared.
+  hooks_ = {};
+  consumer_.reset();
   sink_.reset();
   if (producer_) (void)producer_->flush(std::chrono::milliseconds(2000));
 }
@@ -39,13 +44,44 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
   opts.group_id = config.kafka.group_id + ".ingest";
   opts.session_timeout_ms = config.kafka.session_timeout_ms;
   opts.fetch_wait_max_ms = k_fetch_wait_ms;
+  f->group_mode_ = config.kafka.group_ingest;
+  if (f->group_mode_) {
+    // Callbacks run inside poll_batch(), i.e. inside poll() on the owner's thread; f outlives its consumer.
+    vector_feed* self = f.get();
+    opts.on_assign = [self](const std::vector<connectors::topic_partition>& parts) {
+      std::vector<std::pair<std::string, std::int32_t>> tps;
+      for (const auto& p : parts) tps.emplace_back(p.topic, p.partition);
+      self->assigned_.insert(tps.begin(), tps.end());
+      const offset_map from = self->hooks_.on_assign ? self->hooks_.on_assign(tps) : offset_map{};
+      std::vector<connectors::topic_partition_offset> out;
+      for (const auto& tp : tps) {
+        const auto it = from.find(tp);
+        const std::int64_t at = it != from.end() ? it->second : connectors::k_offset_beginning;
+        out.push_back({tp.first, tp.second, at});
+      }
+      return out;
+    };
+    opts.on_revoke = [self](const std::vector<connectors::topic_partition>& parts) {
+      std::vector<std::pair<std::string, std::int32_t>> tps;
+      for (const auto& p : parts) {
+        tps.emplace_back(p.topic, p.partition);
+        self->assigned_.erase(tps.back());
+      }
+      if (self->hooks_.on_revoke) self->hooks_.on_revoke(tps);
+    };
+  }
   auto consumer = connectors::kafka_consumer::create(client, opts);
   if (!consumer) return std::move(consumer).error();
   f->consumer_ = std::move(*consumer);
+  if (f->group_mode_) {
+    IVF_TRY(f->consumer_->subscribe({f->topic_}));
+    return f;
+  }
   std::vector<connectors::topic_partition_offset> positions;
   for (std::int32_t p = 0; p < f->partitions_; ++p) {
     auto it = start.find({f->topic_, p});
     positions.push_back({f->topic_, p, it != start.end() ? it->second : connectors::k_offset_beginning});
+    f->assigned_.insert({f->topic_, p});
   }
   IVF_TRY(f->consumer_->assign(positions));
   return f;
@@ -83,7 +119,17 @@ result<std::vector<feed_record>> vector_feed::poll(std::size_t max, std::chrono:
     out.push_back(std::move(r));
   }
   producer_->poll(std::chrono::milliseconds(0));
+  if (group_mode_)  // a revocation inside poll_batch: records of partitions no longer ours are not indexed
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [&](const feed_record& r) { return assigned_.count({r.topic, r.partition}) == 0; }),
+              out.end());
   return out;
+}
+
+status vector_feed::commit(const offset_map& offsets) {
+  std::vector<connectors::topic_partition_offset> positions;
+  for (const auto& [tp, next] : offsets) positions.push_back({tp.first, tp.second, next});
+  return consumer_->commit(positions);
 }
 
 void vector_feed::reject(const feed_record& r, const ivfstream::error& why) {

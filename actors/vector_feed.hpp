@@ -7,6 +7,8 @@
 // Thread-safety: none; owned by the (detached) ingest actor, which makes every call.
 #include <chrono>
 #include <cstdint>
+#include <set>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +57,22 @@ public:
   result<std::vector<feed_record>> poll(std::size_t max, std::chrono::milliseconds timeout);
   /// Dead-letters a record that decoded but was refused later (e.g. a zero vector under cosine).
   void reject(const feed_record& r, const ivfstream::error& why);
+  /// Consumer-group mode (config.kafka.group_ingest, issue 6): open() subscribes to the vectors topic in
+  /// group config.kafka.group_id + ".ingest" instead of assigning every partition. The ingest actor
+  /// installs these hooks (they run on its thread, inside poll()): on_assign gets the newly assigned
+  /// partitions and returns where to start each (partitions left out replay from the beginning);
+  /// on_revoke gets the partitions being taken away (checkpoint/commit them now). poll() returns only
+  /// records of partitions assigned when it returns.
+  struct group_hooks {
+    std::function<offset_map(const std::vector<std::pair<std::string, std::int32_t>>&)> on_assign;
+    std::function<void(const std::vector<std::pair<std::string, std::int32_t>>&)> on_revoke;
+  };
+  void set_group_hooks(group_hooks hooks) { hooks_ = std::move(hooks); }
+  bool group_mode() const noexcept { return group_mode_; }
+  /// Partitions assigned now (group mode; every partition otherwise).
+  const std::set<std::pair<std::string, std::int32_t>>& assigned() const noexcept { return assigned_; }
+  /// Commits next offsets for the group, synchronously (group mode: at revocation).
+  status commit(const offset_map& offsets);
   /// Serves delivery reports of the dead-letter producer (call now and then).
   void serve_reports();
   const feed_counters& counters() const noexcept { return counters_; }
@@ -77,6 +95,9 @@ private:
   std::unique_ptr<connectors::kafka_producer> producer_;
   std::unique_ptr<connectors::dead_letter_sink> sink_;
   feed_counters counters_;
+  bool group_mode_ = false;
+  group_hooks hooks_;
+  std::set<std::pair<std::string, std::int32_t>> assigned_;
 };
 
 }  // namespace ivfstream::actors

@@ -33,6 +33,9 @@ struct kafka_config {
   std::string group_id = "ivfstream";   ///< consumer group of the ingest/query consumers
   std::string client_id = "ivfstream";  ///< client.id of every client
   std::uint32_t session_timeout_ms = 10000;  ///< consumer group session timeout, 1000..3600000
+  /// Scale-out (issue 6): the ingest consumer joins group_id + ".ingest" on the vectors topic and indexes
+  /// only the partitions the group assigns to this node (false: every partition, fixed assignment).
+  bool group_ingest = false;
   kafka_topics_config topics;
   /// librdkafka properties applied verbatim to every client (security.protocol, sasl.*, ssl.*, ...),
   /// after ivfstream's own settings so they win. Secret values are masked in every dump and error.
