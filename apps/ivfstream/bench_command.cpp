@@ -64,6 +64,8 @@ struct bench_options {
   std::string save_dir;            ///< where the serialized index is written to be measured; empty = temp
   std::size_t train_threads = index_params{}.train_threads;  ///< training threads; 0 = all hardware threads
   std::string accelerator = "cpu"; ///< training device: cpu | cuda | auto
+  bool opq = false;                ///< learned OPQ rotation before the residual PQ (index label "OPQ-IVFPQ")
+  std::size_t opq_iterations = index_params{}.opq_iterations;  ///< OPQ Procrustes alternations
 };
 
 /// Best and worst of the timed passes of one measurement.
@@ -253,6 +255,8 @@ void run_bench(const bench_options& o) {
   p.seed = o.seed;
   p.train_threads = o.train_threads;
   p.accelerator = *kernels::parse_accelerator(o.accelerator);  // CLI checked the set
+  p.opq = o.opq;
+  p.opq_iterations = o.opq_iterations;
   p.keep_raw_vectors = std::any_of(refines.begin(), refines.end(), [](std::size_t r) { return r > 0; });
   if (status v = p.validate_for_training(n); !v) exit_with(k_exit_usage, v.error().to_string());
   index_options io;
@@ -280,7 +284,8 @@ void run_bench(const bench_options& o) {
   const std::uint64_t index_bytes = saved.index_bytes;
   const memory_stats mem = index.memory();
   const std::string simd = kernels::to_string(kernels::default_kernels().level);
-  std::cerr << "ivfstream bench: built IVFPQ nlist=" << o.nlist << " M=" << o.m << " nbits=" << o.nbits
+  std::cerr << "ivfstream bench: built " << (o.opq ? "OPQ-IVFPQ" : "IVFPQ") << " nlist=" << o.nlist << " M=" << o.m
+            << " nbits=" << o.nbits
             << " metric=" << to_string(ivf_metric) << " simd=" << simd << ": train " << format_double(train_s, 2)
             << " s, add " << format_double(add_s, 2) << " s (" << format_double(add_vps, 0) << " vec/s, "
             << format_double(1e6 / add_vps, 1) << " us/vec), serialized " << index_bytes << " B ("
@@ -288,7 +293,7 @@ void run_bench(const bench_options& o) {
 
   // ---- search sweep --------------------------------------------------------------------------------
   csv_writer out(std::cout);
-  std::string label_base = "IVFPQ";
+  std::string label_base = o.opq ? "OPQ-IVFPQ" : "IVFPQ";
   if (ivf_metric != natural) label_base += std::string("-") + to_string(ivf_metric);
   std::vector<std::vector<search_hit>> results;
   for (std::size_t rf : refines) {
@@ -394,6 +399,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--accelerator", opts->accelerator, "training device: cpu, cuda or auto (GPU if present)")
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  sub->add_flag("--opq", opts->opq, "learn an OPQ rotation before the residual PQ (same code size)");
+  sub->add_option("--opq-iterations", opts->opq_iterations, "OPQ Procrustes alternations (0 = parametric start only)")
+      ->capture_default_str();
   sub->callback([opts] { run_bench(*opts); });
 }
 
