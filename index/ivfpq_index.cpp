@@ -247,6 +247,17 @@ result<std::vector<std::vector<search_hit>>> ivfpq_index::search_batch(const flo
     return fail(errc::invalid_argument, "refine_factor=" + str(sp.refine_factor) +
                                             ": needs raw vectors, but the index has keep_raw_vectors=false");
   std::vector<std::vector<search_hit>> out(nq);
+  if (sp.polysemous_ht > 0 || sp.counters) {
+    // Options the list-major scan below does not implement: one query at a time.
+    for (std::size_t i = 0; i < nq; ++i) {
+      auto plan = codebooks_->plan_query(q + i * params_.dimension, sp.nprobes);
+      if (!plan) return std::move(plan).error();
+      auto hits = search_planned(*plan, sp);
+      if (!hits) return std::move(hits).error();
+      out[i] = std::move(*hits);
+    }
+    return out;
+  }
   const codebook_set& cb = *codebooks_;
   const std::size_t d = params_.dimension, M = cb.num_sub_vectors(), table = M * cb.ksub();
   const std::size_t probes = std::min(sp.nprobes, lists_.size());
