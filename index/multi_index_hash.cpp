@@ -12,6 +12,9 @@ namespace {
 
 std::string str(std::size_t v) { return std::to_string(v); }
 
+/// Substrings of at most this many bits get a direct offsets table (2^bits + 1 entries).
+constexpr unsigned k_max_direct_bits = 20;
+
 /// Σ_{i ≤ r} C(bits, i), saturating at cap + 1.
 std::size_t ball_size(unsigned bits, unsigned r, std::size_t cap) {
   std::size_t total = 0, c = 1;  // c = C(bits, i)
@@ -82,9 +85,16 @@ result<multi_index_hash> multi_index_hash::build(const std::uint8_t* codes, std:
     for (std::size_t i = 0; i < n; ++i) key[i] = h.substring(codes + i * bytes, t);
     std::iota(order.begin(), order.end(), 0u);
     std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return key[a] < key[b]; });
-    t.keys.resize(n);
     t.ids.resize(n);
-    for (std::size_t i = 0; i < n; ++i) t.keys[i] = key[order[i]], t.ids[i] = order[i];
+    for (std::size_t i = 0; i < n; ++i) t.ids[i] = order[i];
+    if (t.bits <= k_max_direct_bits) {  // offsets: counting by value, prefix sums
+      t.offsets.assign((std::size_t{1} << t.bits) + 1, 0);
+      for (std::size_t i = 0; i < n; ++i) ++t.offsets[key[i] + 1];
+      for (std::size_t v = 1; v < t.offsets.size(); ++v) t.offsets[v] += t.offsets[v - 1];
+    } else {
+      t.keys.resize(n);
+      for (std::size_t i = 0; i < n; ++i) t.keys[i] = key[order[i]];
+    }
   }
   return h;
 }
@@ -105,6 +115,10 @@ result<std::vector<std::uint32_t>> multi_index_hash::search(const std::uint8_t* 
   std::vector<std::uint32_t> cand;
   for (const table& t : tables_) {
     for_each_in_ball(substring(query, t), t.bits, sub_r, [&](std::uint32_t v) {
+      if (!t.offsets.empty()) {
+        cand.insert(cand.end(), t.ids.begin() + t.offsets[v], t.ids.begin() + t.offsets[v + 1]);
+        return;
+      }
       const auto lo = std::lower_bound(t.keys.begin(), t.keys.end(), v);
       for (auto it = lo; it != t.keys.end() && *it == v; ++it) cand.push_back(t.ids[std::size_t(it - t.keys.begin())]);
     });
@@ -120,7 +134,7 @@ result<std::vector<std::uint32_t>> multi_index_hash::search(const std::uint8_t* 
 
 std::size_t multi_index_hash::memory_bytes() const noexcept {
   std::size_t m = codes_.capacity();
-  for (const table& t : tables_) m += 4 * (t.keys.capacity() + t.ids.capacity());
+  for (const table& t : tables_) m += 4 * (t.offsets.capacity() + t.keys.capacity() + t.ids.capacity());
   return m;
 }
 

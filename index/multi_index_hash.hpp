@@ -10,9 +10,12 @@
 // substring value within ⌊r / m⌋ bits of q_j, looks it up in table j, and checks the full distance of
 // the candidates found (each once).
 //
-// Table layout (one per substring): keys (n u32, sorted ascending) and ids (n u32, ids[i] = the code
-// index whose substring value is keys[i]; equal keys keep ascending ids); a lookup is one binary
-// search. Memory: 8 · n · m bytes. Built from the codes; not saved (rebuild it after a load).
+// Table layout (one per substring): ids (n u32: code indices ordered by substring value, equal values
+// in ascending index order) and either, for substrings of ≤ 20 bits, offsets (2^bits + 1 u32: the codes
+// whose substring is v are ids[offsets[v], offsets[v+1]), one lookup = two loads), or, for longer
+// substrings, keys (n u32, the substring value of each ids entry, ascending: one binary search).
+// Memory: ≤ 8 · n · m bytes + 4 · 2^bits per short substring. Built from the codes; not saved (rebuild
+// it after a load).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -48,7 +51,7 @@ public:
 private:
   struct table {
     unsigned first_bit = 0, bits = 0;
-    std::vector<std::uint32_t> keys, ids;
+    std::vector<std::uint32_t> offsets, keys, ids;  // offsets (≤ 20 bits) or keys (longer)
   };
   multi_index_hash() = default;
   std::uint32_t substring(const std::uint8_t* code, const table& t) const noexcept;
