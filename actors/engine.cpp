@@ -41,6 +41,11 @@ engine_options engine_options::from(const service_config& cfg) {
   o.query_deadline = std::chrono::milliseconds(cfg.engine.query_deadline_ms);
   o.train_after = cfg.engine.train_after;
   o.default_search = cfg.search;
+  o.caps.max_k = cfg.caps.max_k;
+  o.caps.max_nprobes = cfg.caps.max_nprobes;
+  o.caps.max_refine_factor = cfg.caps.max_refine_factor;
+  o.caps.max_vectors_per_request = cfg.caps.max_vectors_per_request;
+  o.caps.max_inflight_queries = cfg.caps.max_inflight_queries;
   o.checkpoint_interval_ms = cfg.engine.checkpoint_interval_ms;
   o.checkpoint_interval_records = cfg.engine.checkpoint_interval_records;
   return o;
@@ -55,18 +60,42 @@ status engine_options::validate() const {
   if (query_deadline.count() < 1)
     return fail(errc::invalid_argument,
                 "query_deadline=" + std::to_string(query_deadline.count()) + "ms: must be >= 1 ms");
+  if (caps.max_inflight_queries < 1)
+    return fail(errc::invalid_argument, "caps.max_inflight_queries=0: must be >= 1");
+  IVF_TRY(actors::query_admission(caps).check(default_search));
   return default_search.validate();
 }
 
-void engine::impl::search_async(actors::search_request req, std::function<void(result<search_result>)> done) const {
+namespace {
+
+using search_done = std::function<void(result<search_result>)>;
+
+// A one-shot actor: sends one search to a query actor and hands the reply (or the failure) to `done`.
+// Its inputs are spawn arguments, not lambda captures: CAF 0.17.6 binds `*args_` on a null
+// shared_ptr when a function-based actor is spawned with no arguments (init_fun_factory.hpp), which
+// UBSan reports as a null reference; with arguments CAF allocates the tuple (scripts/sanitizers/README.md).
+void search_relay(caf::event_based_actor* self, actors::query_actor target, std::chrono::microseconds timeout,
+                  actors::search_request req, search_done done) {
+  self->request(target, timeout, actors::search_atom::value, std::move(req))
+      .then([done](actors::search_response& r) { done(to_search_result(std::move(r))); },
+            [done](caf::error& e) { done(from_caf(e, "search")); });
+}
+
+}  // namespace
+
+void engine::impl::search_async(actors::search_request req, search_done done) const {
+  if (auto admitted = admission->acquire(req.params); !admitted) {
+    done(std::move(admitted).error());
+    return;
+  }
   const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(req.deadline - actors::clock::now()) +
                        k_reply_margin;
-  auto target = pick_query();
-  system->spawn([target, timeout, req = std::move(req), done = std::move(done)](caf::event_based_actor* self) mutable {
-    self->request(target, timeout, actors::search_atom::value, std::move(req))
-        .then([done](actors::search_response& r) { done(to_search_result(std::move(r))); },
-              [done](caf::error& e) { done(from_caf(e, "search")); });
-  });
+  // The slot is released before `done` runs, so a caller woken by it may search again at once.
+  search_done release_then_done = [adm = admission.get(), done = std::move(done)](result<search_result> r) {
+    adm->release();
+    done(std::move(r));
+  };
+  system->spawn(search_relay, pick_query(), timeout, std::move(req), std::move(release_then_done));
 }
 
 engine::engine(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -86,6 +115,7 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
   IVF_TRY(options.validate());
   auto im = std::make_unique<impl>();
   im->options = options;
+  im->admission = std::make_unique<actors::query_admission>(options.caps);
   im->config = std::make_unique<caf::actor_system_config>();
   const std::size_t threads =
       options.scheduler_threads ? options.scheduler_threads : std::max(2u, std::thread::hardware_concurrency());
@@ -271,12 +301,16 @@ actors::search_request make_request(const std::vector<float>& q, const search_pa
 
 result<search_result> search_builder::to_list() const {
   const auto& im = *engine_->impl_;
+  IVF_TRY(im.admission->acquire(params_));
   auto req = make_request(query_, params_, deadline_);
   std::optional<result<search_result>> out;
-  caf::scoped_actor self{*im.system};
-  self->request(im.pick_query(), deadline_ + k_reply_margin, actors::search_atom::value, std::move(req))
-      .receive([&](actors::search_response& r) { out.emplace(to_search_result(std::move(r))); },
-               [&](caf::error& e) { out.emplace(from_caf(e, "search")); });
+  {
+    caf::scoped_actor self{*im.system};
+    self->request(im.pick_query(), deadline_ + k_reply_margin, actors::search_atom::value, std::move(req))
+        .receive([&](actors::search_response& r) { out.emplace(to_search_result(std::move(r))); },
+                 [&](caf::error& e) { out.emplace(from_caf(e, "search")); });
+  }
+  im.admission->release();
   return std::move(*out);
 }
 

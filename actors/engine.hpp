@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "actors/query_admission.hpp"
 #include "index/error.hpp"
 #include "index/index_params.hpp"
 #include "index/search_hit.hpp"
@@ -39,7 +40,10 @@ struct engine_options {
   std::string data_dir;                   ///< checkpoints; empty = none (nothing survives a restart)
   std::chrono::milliseconds query_deadline{1000};  ///< default deadline of a search
   std::uint64_t train_after = 0;          ///< train after this many vectors; 0 = default (ingest_state)
-  search_params default_search;           ///< what search() starts from
+  search_params default_search;           ///< what search() starts from (within caps)
+  /// What a search may ask for, and how many may run at once ([caps]); a search over a cap fails
+  /// with resource_exhausted before anything is allocated for it.
+  actors::query_caps caps;
   std::uint64_t checkpoint_interval_ms = 5000;        ///< Kafka ingest: checkpoint this often (0 = never by time)
   std::uint64_t checkpoint_interval_records = 100000; ///< ... or after this many records (0 = never by count)
 
@@ -87,7 +91,9 @@ public:
   /// Relative deadline; partitions that have not answered by then are reported as missing.
   search_builder& deadline(std::chrono::milliseconds d) { deadline_ = d; return *this; }
 
-  /// Runs the search and waits for it (at most the deadline plus a margin).
+  /// Runs the search and waits for it (at most the deadline plus a margin). Every way of running a
+  /// search fails with resource_exhausted when limit, nprobes or refine_factor is over the engine's
+  /// caps, or when caps.max_inflight_queries searches are already running.
   result<search_result> to_list() const;
   /// Runs the search asynchronously.
   std::future<result<search_result>> to_future() const;

@@ -24,6 +24,8 @@ struct engine::impl {
   std::shared_ptr<actors::ingest_state> restored_ingest;  ///< the ingest actor's state (owned by it)
   mutable std::atomic<std::size_t> next_query{0};
   std::atomic<std::size_t> dimension{0};  ///< of the created index; 0 = none yet
+  /// options.caps: every search is admitted here first and released when its answer is handed over.
+  std::unique_ptr<actors::query_admission> admission;
 
   /// A query actor, round robin. Thread-safe.
   const actors::query_actor& pick_query() const { return queries[next_query++ % queries.size()]; }

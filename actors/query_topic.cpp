@@ -35,6 +35,7 @@ struct request_gather {
   connectors::query_response response;
   std::string reply_topic;
   std::size_t left = 0;
+  std::uint32_t admitted = 0;  // in-flight slots held until the reply is produced
   std::chrono::steady_clock::time_point received;
 };
 
@@ -66,6 +67,11 @@ result<query_topic_setup> open_query_topic(const service_config& config, const s
   s.queries = std::move(queries);
   s.limits = connectors::make_record_limits(config);
   s.defaults = connectors::make_query_defaults(config);
+  s.caps.max_k = config.caps.max_k;
+  s.caps.max_nprobes = config.caps.max_nprobes;
+  s.caps.max_refine_factor = config.caps.max_refine_factor;
+  s.caps.max_vectors_per_request = config.caps.max_vectors_per_request;
+  s.caps.max_inflight_queries = config.caps.max_inflight_queries;
   s.dead_letter_topic = config.kafka.topics.dead_letter;
   return s;
 }
@@ -73,21 +79,34 @@ result<query_topic_setup> open_query_topic(const service_config& config, const s
 query_responder_actor::behavior_type query_responder(
     query_responder_actor::stateful_pointer<query_responder_state> self, query_topic_setup setup) {
   self->state.setup = std::move(setup);
+  self->state.admission = std::make_unique<query_admission>(self->state.setup.caps);
   return {
       [self](search_atom, const std::shared_ptr<query_job>& job) {
         auto& st = self->state;
         const auto& req = job->request;
+        ++st.stats.requests;
+        if (auto admitted = st.admission->acquire(req.params, req.num_queries); !admitted) {
+          connectors::query_response refused;
+          refused.correlation_id = req.correlation_id;
+          refused.error_code = static_cast<std::uint8_t>(admitted.error().code());
+          refused.error_message = admitted.error().message();
+          produce_reply(st.setup, req.reply_topic, refused);
+          ++st.stats.error_replies;
+          ++st.stats.over_inflight;
+          return;
+        }
         auto g = std::make_shared<request_gather>();
+        g->admitted = req.num_queries;
         g->response.correlation_id = req.correlation_id;
         g->response.results.resize(req.num_queries);
         g->reply_topic = req.reply_topic;
         g->received = job->received;
         g->left = req.num_queries;
-        ++st.stats.requests;
         const auto deadline = job->received + std::chrono::milliseconds(req.deadline_ms);
         auto finish = [self, g]() {
           if (--g->left != 0) return;
           auto& st = self->state;
+          st.admission->release(g->admitted);
           auto& r = g->response;
           std::sort(r.missing_partitions.begin(), r.missing_partitions.end());
           r.missing_partitions.erase(std::unique(r.missing_partitions.begin(), r.missing_partitions.end()),

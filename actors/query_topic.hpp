@@ -14,6 +14,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/query_admission.hpp"
 #include "actors/query_actor.hpp"
 #include "config/service_config.hpp"
 #include "connectors/record_codec.hpp"
@@ -30,6 +31,7 @@ struct query_topic_stats {
   std::uint64_t requests = 0;        ///< QueryRequest records read
   std::uint64_t queries = 0;         ///< query vectors answered
   std::uint64_t error_replies = 0;   ///< replies carrying an error
+  std::uint64_t over_inflight = 0;   ///< requests refused: caps.max_inflight_queries reached (also error_replies)
   std::uint64_t dead_letters = 0;    ///< requests without a readable reply address
   std::uint64_t partial_replies = 0; ///< replies with partial = true
   double server_p50_us = 0, server_p99_us = 0;  ///< receipt → reply produced
@@ -54,12 +56,14 @@ struct query_topic_setup {
   std::vector<query_actor> queries;
   connectors::record_limits limits;
   connectors::query_defaults defaults;
+  query_caps caps;  ///< [caps]: the responder refuses a request whose vectors would exceed max_inflight_queries
   std::string dead_letter_topic;
 };
 
 struct query_responder_state {
   query_topic_setup setup;
   query_topic_stats stats;
+  std::unique_ptr<query_admission> admission;  ///< setup.caps; query vectors in flight
   std::vector<float> server_us;  ///< recent receipt → reply samples (bounded)
   std::size_t next_sample = 0;
   std::size_t next_query = 0;
