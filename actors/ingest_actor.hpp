@@ -18,6 +18,7 @@
 #include "actors/partition_actor.hpp"
 #include "actors/partition_ownership.hpp"
 #include "actors/query_actor.hpp"
+#include "actors/swap_protocol.hpp"
 #include "actors/vector_feed.hpp"
 
 namespace ivfstream::actors {
@@ -41,6 +42,7 @@ struct ingest_stats {
   std::uint64_t applied_vectors = 0;        ///< vectors acknowledged by the partitions
   freshness_summary freshness;              ///< produce → searchable (Kafka records)
   std::optional<ivfstream::error> last_error;  ///< last failure of the Kafka path / checkpoints
+  retrain_status retrain;                   ///< continuous retraining / hot swap
 };
 
 /// Messages the ingest actor understands.
@@ -59,7 +61,11 @@ using ingest_actor = caf::typed_actor<
     /// Takes over a Kafka feed and starts polling it.
     caf::reacts_to<attach_atom, std::shared_ptr<vector_feed>>,
     /// Self-tick of the Kafka loop (poll, stage, periodic checkpoint).
-    caf::reacts_to<poll_atom>>;
+    caf::reacts_to<poll_atom>,
+    /// Retrains now and hot-swaps the new version in (swap_protocol.hpp); count = the new version.
+    caf::replies_to<retrain_atom>::with<ack_reply>,
+    /// Self-tick of the retrain time schedule.
+    caf::reacts_to<rtick_atom>>;
 
 /// Construction arguments of an ingest actor.
 struct ingest_setup {
@@ -71,10 +77,12 @@ struct ingest_setup {
   std::uint64_t checkpoint_interval_ms = 0;     ///< Kafka loop: checkpoint this often (0 = never by time)
   std::uint64_t checkpoint_interval_records = 0;///< ... or after this many records (0 = never by count)
   std::size_t max_inflight_batches = 64;        ///< Kafka loop: stop polling above this backlog
+  retrain_policy retrain;                       ///< continuous retraining (off by default)
 };
 
 struct ingest_actor_state {
   ingest_setup setup;
+  std::shared_ptr<retrain_driver> retrain = std::make_shared<retrain_driver>();  ///< swap_protocol.hpp
   bool checkpoint_running = false;
   std::uint64_t inflight = 0;
   std::shared_ptr<vector_feed> feed;
