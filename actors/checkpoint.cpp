@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <system_error>
 
 #include "actors/internal/durable_file.hpp"
@@ -37,6 +38,36 @@ std::vector<std::uint64_t> manifest_sequences(const std::string& data_dir) {
   return out;
 }
 
+// Whether `name` is `checkpoint-<digits>` with <digits> ≤ seq (an incremental manifest's reference).
+bool older_checkpoint_dir(const std::string& name, std::uint64_t seq) {
+  const std::string prefix = "checkpoint-";
+  if (name.size() <= prefix.size() || name.size() > prefix.size() + 19 || name.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  const std::string digits = name.substr(prefix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+  return std::stoull(digits) <= seq;
+}
+
+// The manifest's name of a partition file: a bare name inside checkpoint-<seq>/, or
+// "checkpoint-<k>/<name>" (relative to data_dir) for one written by an older checkpoint k.
+std::string manifest_file_name(const std::string& data_dir, std::uint64_t seq, const std::string& path) {
+  const fs::path file(path);
+  if (file.parent_path() == fs::path(checkpoint_directory(data_dir, seq))) return file.filename().string();
+  return (file.parent_path().filename() / file.filename()).string();
+}
+
+// Resolves a manifest's file name (see manifest_file_name); empty when it is not one of those forms.
+std::string resolve_file_name(const std::string& data_dir, std::uint64_t seq, const std::string& name) {
+  const auto slash = name.find('/');
+  if (name.empty() || name == "." || name == "..") return {};
+  if (slash == std::string::npos) return (fs::path(checkpoint_directory(data_dir, seq)) / name).string();
+  const std::string dir = name.substr(0, slash), file = name.substr(slash + 1);
+  if (!older_checkpoint_dir(dir, seq) || file.empty() || file.find('/') != std::string::npos || file == "." ||
+      file == "..")
+    return {};
+  return (fs::path(data_dir) / dir / file).string();
+}
+
 bool partition_file_ok(const std::string& path) {
   auto bytes = internal::read_file(path);
   if (!bytes) return false;
@@ -61,7 +92,7 @@ status write_manifest(const std::string& data_dir, const checkpoint_manifest& m)
   std::vector<flatbuffers::Offset<sc::PartitionFile>> parts;
   for (std::size_t p = 0; p < m.partition_files.size(); ++p)
     parts.push_back(sc::CreatePartitionFile(b, static_cast<std::uint32_t>(p),
-                                            b.CreateString(fs::path(m.partition_files[p]).filename().string()),
+                                            b.CreateString(manifest_file_name(data_dir, m.sequence, m.partition_files[p])),
                                             p < m.partition_sizes.size() ? m.partition_sizes[p] : 0));
   std::vector<flatbuffers::Offset<sc::TopicOffset>> offs;
   for (const auto& [tp, off] : m.offsets) offs.push_back(sc::CreateTopicOffset(b, b.CreateString(tp.first), tp.second, off));
@@ -107,12 +138,14 @@ result<checkpoint_manifest> read_manifest(const std::string& data_dir, std::uint
   out.train_after = m->train_after();
   out.partition_files.resize(out.num_partition_actors);
   out.partition_sizes.resize(out.num_partition_actors);
-  const std::string dir = checkpoint_directory(data_dir, seq);
   for (const auto* pf : *m->partitions()) {
-    if (pf->partition() >= out.num_partition_actors || !pf->file() ||
-        pf->file()->str().find('/') != std::string::npos)
-      return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': bad partition entry");
-    out.partition_files[pf->partition()] = (fs::path(dir) / pf->file()->str()).string();
+    const std::string file =
+        pf->file() && pf->partition() < out.num_partition_actors ? resolve_file_name(data_dir, seq, pf->file()->str()) : "";
+    if (file.empty())
+      return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': bad partition entry (file must be a name "
+                                      "inside checkpoint-" + std::to_string(seq) + "/ or checkpoint-<k <= " +
+                                      std::to_string(seq) + ">/<name>)");
+    out.partition_files[pf->partition()] = file;
     out.partition_sizes[pf->partition()] = pf->live_vectors();
   }
   if (m->offsets())
@@ -137,6 +170,16 @@ std::optional<checkpoint_manifest> latest_checkpoint(const std::string& data_dir
 
 void remove_checkpoints_before(const std::string& data_dir, std::uint64_t keep_seq) {
   std::error_code ec;
+  // Files that checkpoints from keep_seq on still reference (incremental checkpoints reuse the
+  // snapshots of unchanged partitions from older directories). A manifest that cannot be read
+  // keeps everything: deleting less is always safe.
+  std::set<fs::path> referenced;
+  for (std::uint64_t seq : manifest_sequences(data_dir)) {
+    if (seq < keep_seq) continue;
+    auto m = read_manifest(data_dir, seq);
+    if (!m) return;
+    for (const auto& f : m->partition_files) referenced.insert(fs::path(f).lexically_normal());
+  }
   for (std::uint64_t seq : manifest_sequences(data_dir)) {
     if (seq >= keep_seq) continue;
     fs::remove(manifest_path(data_dir, seq), ec);
@@ -153,7 +196,16 @@ void remove_checkpoints_before(const std::string& data_dir, std::uint64_t keep_s
   }
   for (const auto& dir : stale) {
     std::error_code rm;
-    fs::remove_all(dir, rm);
+    bool kept = false;
+    std::vector<fs::path> files;
+    for (fs::directory_iterator it(dir, rm), end; !rm && it != end; it.increment(rm)) files.push_back(it->path());
+    for (const auto& f : files) {
+      if (referenced.count(f.lexically_normal()))
+        kept = true;
+      else
+        fs::remove_all(f, rm);
+    }
+    if (!kept) fs::remove_all(dir, rm);
   }
 }
 

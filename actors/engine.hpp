@@ -23,7 +23,6 @@
 #include "index/error.hpp"
 #include "index/index_params.hpp"
 #include "index/search_hit.hpp"
-#include "actors/trainer_state.hpp"
 
 namespace caf {
 class actor_system;
@@ -47,8 +46,7 @@ struct engine_options {
   actors::query_caps caps;
   std::uint64_t checkpoint_interval_ms = 5000;        ///< Kafka ingest: checkpoint this often (0 = never by time)
   std::uint64_t checkpoint_interval_records = 100000; ///< ... or after this many records (0 = never by count)
-
-  actors::retrain_policy retrain;                     ///< continuous retraining + hot swap (off by default)
+  std::uint64_t max_pending_vectors = 500000;         ///< Kafka ingest: pause the consumer above this backlog
 
   /// The engine part of a service configuration ([engine], [search]).
   static engine_options from(const service_config& cfg);
@@ -61,7 +59,6 @@ struct search_result {
   std::vector<search_hit> hits;                   ///< nearest first
   bool partial = false;                           ///< a partition missed the deadline or failed
   std::vector<std::uint32_t> missing_partitions;  ///< those partitions (sorted)
-  std::uint64_t codebook_version = 0;             ///< the codebook version every partition answered with
 };
 
 /// Sizes and counters of an engine.
@@ -76,20 +73,15 @@ struct engine_stats {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;  ///< (list, live vectors), by list
   std::vector<std::tuple<std::string, std::int32_t, std::int64_t>> offsets;  ///< Kafka (topic, partition, next)
   std::uint64_t applied_vectors = 0;           ///< vectors acknowledged by partitions (Kafka path)
+  std::uint64_t pending_vectors = 0;           ///< Kafka vectors staged, not yet applied (back-pressure)
+  std::uint64_t peak_pending_vectors = 0;      ///< largest pending_vectors so far
+  std::uint64_t consumer_pauses = 0;           ///< times the vectors consumer was paused for back-pressure
   std::uint64_t kafka_records = 0;             ///< vectors-topic records read
   std::uint64_t dead_letters = 0;              ///< records sent to the dead-letter topic
+  std::uint64_t lost_records = 0;              ///< vectors-topic records the broker dropped before they were read
   std::uint64_t freshness_samples = 0;         ///< Kafka records timed produce → searchable
   double freshness_p50_us = 0, freshness_p99_us = 0, freshness_max_us = 0;
   std::string last_error;                      ///< last Kafka/checkpoint failure, "" if none
-  // Continuous retraining (actors/swap_protocol.hpp).
-  std::string retrain_phase = "idle";          ///< idle | training | building | committing
-  std::uint64_t building_version = 0;          ///< version being trained or swapped in, 0 = none
-  double drift = 0;                            ///< recent quantisation error / error at the last training
-  std::uint64_t reservoir_vectors = 0;         ///< vectors in the trainer's reservoir sample
-  std::uint64_t swaps = 0, failed_swaps = 0;   ///< completed / abandoned hot swaps
-  double last_train_ms = 0, last_swap_ms = 0;  ///< training time and swap time of the last version
-  std::uint64_t shadow_bytes = 0;              ///< shadow lists held now (codes, ids, id maps), all partitions
-  std::uint64_t peak_shadow_bytes = 0;         ///< largest shadow so far
 };
 
 class engine;
@@ -147,10 +139,6 @@ public:
   /// Starts a search for q (dimension floats).
   search_builder search(const float* q, std::size_t dimension) const;
   search_builder search(std::vector<float> q) const;
-  /// Trains the next codebook version on the reservoir sample and hot-swaps it in (queries keep
-  /// running on the current one meanwhile); returns the new version once it serves every query.
-  /// Needs options().retrain.enabled. Errors: not trained, reservoir too small, swap failed.
-  result<std::uint64_t> retrain();
   /// Writes a checkpoint now (needs a data_dir); returns its sequence.
   result<std::uint64_t> checkpoint();
   /// Sizes and counters.

@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include "actors/internal/durable_file.hpp"
-#include "actors/internal/retrain_hooks.hpp"
 
 namespace ivfstream::actors {
 namespace {
@@ -17,8 +16,17 @@ ack_reply failed(ivfstream::error e) {
 
 using ingest_pointer = ingest_actor::stateful_pointer<ingest_actor_state>;
 
+// Marks the partitions `batch` changes as needing a new snapshot at the next checkpoint. Called when
+// the batch is sent: a snapshot request sent later is applied after it (mailbox order).
+void mark_dirty(ingest_actor_state& st, const routed_batch& batch) {
+  st.dirty.resize(st.setup.partitions.size(), true);
+  for (std::size_t p = 0; p < batch.updates.size() && p < st.dirty.size(); ++p)
+    if (batch.new_codebooks || !batch.updates[p].empty()) st.dirty[p] = true;
+}
+
 // Sends `batch` and completes `rp` once applied.
 void send_and_reply(ingest_pointer self, routed_batch batch, caf::typed_response_promise<ack_reply> rp) {
+  mark_dirty(self->state, batch);
   ++self->state.inflight;
   dispatch_batch(self, self->state.setup.partitions, self->state.setup.queries, std::move(batch),
                  [self, rp](ack_reply r) mutable {
@@ -27,7 +35,9 @@ void send_and_reply(ingest_pointer self, routed_batch batch, caf::typed_response
                  });
 }
 
-// Snapshots every partition into checkpoint-<seq>/, then writes manifest-<seq>.
+// Incremental checkpoint: snapshots every partition changed since its newest snapshot into
+// checkpoint-<seq>/, references the newest snapshot of every other one (in an older checkpoint's
+// directory), then writes manifest-<seq>.
 void run_checkpoint(ingest_pointer self, std::function<void(ack_reply)> rp_done) {
   struct deliverer {
     std::function<void(ack_reply)> f;
@@ -75,20 +85,44 @@ void run_checkpoint(ingest_pointer self, std::function<void(ack_reply)> rp_done)
     ok.count = seq;
     rp.deliver(std::move(ok));
   };
-  for (std::uint32_t p = 0; p < st.setup.partitions.size(); ++p) {
+  const std::size_t P = st.setup.partitions.size();
+  st.dirty.resize(P, true);
+  // New codebooks (training, a hot swap) change every partition, whatever path installed them.
+  if (core.codebooks() && core.codebooks()->version() != st.snapshot_codebook_version) {
+    st.dirty.assign(P, true);
+    st.snapshot_codebook_version = core.codebooks()->version();
+  }
+  st.setup.snapshot_files.resize(P);
+  ++*left;  // held until every request is sent, so an unchanged partition cannot finish it early
+  for (std::uint32_t p = 0; p < P; ++p) {
+    if (!st.dirty[p] && !st.setup.snapshot_files[p].empty()) {
+      manifest->partition_files[p] = st.setup.snapshot_files[p];
+      ++st.snapshots_reused;
+      finish();
+      continue;
+    }
     const std::string file = dir + "/partition-" + std::to_string(p) + ".ivps";
     manifest->partition_files[p] = file;
+    st.dirty[p] = false;  // updates sent from now on reach the partition after this snapshot
+    ++st.snapshots_written;
     self->request(st.setup.partitions[p], k_apply_timeout, snapshot_atom::value, file)
         .then(
-            [finish, failure](snapshot_reply& r) mutable {
-              if (r.failure && !*failure) *failure = std::move(r.failure);
+            [self, p, file, finish, failure](snapshot_reply& r) mutable {
+              if (r.failure) {
+                self->state.dirty[p] = true;
+                if (!*failure) *failure = std::move(r.failure);
+              } else {
+                self->state.setup.snapshot_files[p] = file;
+              }
               finish();
             },
-            [finish, failure](caf::error& e) mutable {
+            [self, p, finish, failure](caf::error& e) mutable {
+              self->state.dirty[p] = true;
               if (!*failure) *failure = fail(errc::unavailable, "partition snapshot: " + caf::to_string(e));
               finish();
             });
   }
+  finish();
 }
 
 // Kafka loop constants: records per poll, how long a poll may wait, pause when idle or failing.
@@ -116,17 +150,56 @@ void record_freshness(ingest_actor_state& st, const std::vector<std::uint64_t>& 
   }
 }
 
+// Back-pressure: pause the vectors consumer at the bound, resume at half of it (hysteresis, so a
+// consumer at the bound does not flap between the two on every batch).
+void update_back_pressure(ingest_actor_state& st) {
+  if (!st.feed) return;
+  const std::uint64_t bound = st.setup.max_pending_vectors;
+  if (!st.consumer_paused && st.pending_vectors >= bound) {
+    if (auto p = st.feed->pause(); !p) {
+      st.last_error = std::move(p).error();
+      return;
+    }
+    st.consumer_paused = true;
+    ++st.consumer_pauses;
+  } else if (st.consumer_paused && st.pending_vectors <= bound / 2) {
+    if (auto r = st.feed->resume(); !r) {
+      st.last_error = std::move(r).error();
+      return;
+    }
+    st.consumer_paused = false;
+  }
+}
+
 // Stages a batch produced by the Kafka loop and dispatches it; freshness is measured on the ack.
 void dispatch_kafka(ingest_pointer self, routed_batch batch, std::vector<std::uint64_t> created) {
-  ++self->state.inflight;
-  dispatch_batch(self, self->state.setup.partitions, self->state.setup.queries, std::move(batch),
-                 [self, created = std::move(created)](ack_reply r) {
+  auto& st = self->state;
+  mark_dirty(st, batch);
+  std::uint64_t vectors = batch.routed_vectors;
+  for (const auto& u : batch.updates) vectors += u.removes.size();
+  ++st.inflight;
+  st.pending_vectors += vectors;
+  st.peak_pending_vectors = std::max(st.peak_pending_vectors, st.pending_vectors);
+  dispatch_batch(self, st.setup.partitions, st.setup.queries, std::move(batch),
+                 [self, vectors, created = std::move(created)](ack_reply r) {
                    auto& st = self->state;
                    --st.inflight;
+                   st.pending_vectors -= vectors;
                    if (r.failure) st.last_error = std::move(r.failure);
                    st.applied_vectors += r.count;
                    record_freshness(st, created);
+                   update_back_pressure(st);
                  });
+}
+
+// Records to take in one poll: as many as fit under the back-pressure bound when each is as large as
+// the largest record seen so far (one until a record was seen), at least one, at most k_poll_records.
+std::size_t records_to_poll(const ingest_actor_state& st) {
+  const std::uint64_t bound = st.setup.max_pending_vectors;
+  if (st.pending_vectors >= bound) return 0;
+  if (st.largest_record_vectors == 0) return 1;
+  const std::uint64_t fit = (bound - st.pending_vectors) / st.largest_record_vectors;
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>(fit, 1, k_poll_records));
 }
 
 // One round of the Kafka loop: poll, validate, coalesce consecutive upserts, stage, dispatch.
@@ -134,7 +207,13 @@ void kafka_round(ingest_pointer self) {
   auto& st = self->state;
   auto& core = *st.setup.state;
   auto& feed = *st.feed;
-  auto records = feed.poll(k_poll_records, k_poll_wait);
+  update_back_pressure(st);
+  const std::size_t want = records_to_poll(st);
+  if (want == 0 || st.consumer_paused) {  // at the bound: the acks resume the consumer
+    self->delayed_send(self, std::chrono::milliseconds(1), poll_atom::value);
+    return;
+  }
+  auto records = feed.poll(want, k_poll_wait);
   if (!records) {
     st.last_error = std::move(records).error();
     self->delayed_send(self, k_backoff, poll_atom::value);
@@ -154,7 +233,6 @@ void kafka_round(ingest_pointer self) {
       // the batch that trained) wait for the training, which is not what freshness is about.
       if (batch->routed_vectors == 0 || batch->new_codebooks) created.clear();
       dispatch_kafka(self, std::move(*batch), std::move(created));
-      internal::retrain_observe(self, x.data(), ids.size());
     }
     ids.clear();
     x.clear();
@@ -164,6 +242,7 @@ void kafka_round(ingest_pointer self) {
     ++st.records_since_checkpoint;
     if (!r.rejected) {
       auto& rec = r.record;
+      st.largest_record_vectors = std::max<std::uint64_t>(st.largest_record_vectors, rec.ids.size());
       if (rec.kind == connectors::vector_record_kind::upsert) {
         auto ok = core.check_upsert(rec.ids.data(), rec.vectors.data(), rec.ids.size(), rec.dimension);
         if (!ok) {
@@ -241,7 +320,13 @@ void install_group_hooks(ingest_pointer self) {
 
 ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup setup) {
   self->state.setup = std::move(setup);
-  self->state.retrain->policy = self->state.setup.retrain;
+  {  // Restored partitions equal their snapshot files: clean until an update reaches them.
+    auto& st = self->state;
+    st.setup.snapshot_files.resize(st.setup.partitions.size());
+    st.dirty.assign(st.setup.partitions.size(), true);
+    for (std::size_t p = 0; p < st.dirty.size(); ++p) st.dirty[p] = st.setup.snapshot_files[p].empty();
+    if (const auto& cb = st.setup.state->codebooks()) st.snapshot_codebook_version = cb->version();
+  }
   return {
       [self](create_atom, const index_params& p, std::uint64_t train_after) -> ack_reply {
         auto& core = *self->state.setup.state;
@@ -284,7 +369,6 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         if (!batch) return failed(std::move(batch).error());
         auto rp = self->make_response_promise<ack_reply>();
         send_and_reply(self, std::move(*batch), rp);
-        internal::retrain_observe(self, x.data(), ids.size());
         return rp;
       },
       [self](remove_atom, const std::vector<std::uint64_t>& ids) -> caf::result<ack_reply> {
@@ -316,10 +400,15 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         s.last_checkpoint = self->state.setup.last_checkpoint;
         s.offsets = core.offsets();
         s.inflight_batches = self->state.inflight;
+        s.snapshots_written = self->state.snapshots_written;
+        s.snapshots_reused = self->state.snapshots_reused;
         if (self->state.feed) s.feed = self->state.feed->counters();
         s.applied_vectors = self->state.applied_vectors;
+        s.pending_vectors = self->state.pending_vectors;
+        s.peak_pending_vectors = self->state.peak_pending_vectors;
+        s.consumer_pauses = self->state.consumer_pauses;
+        s.consumer_paused = self->state.consumer_paused;
         s.last_error = self->state.last_error;
-        s.retrain = internal::retrain_report(self->state);
         auto samples = self->state.freshness_us;
         s.freshness.samples = self->state.freshness_count;
         if (!samples.empty()) {
@@ -337,12 +426,6 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         if (self->state.feed->group_mode()) install_group_hooks(self);
         if (first) self->send(self, poll_atom::value);
       },
-      [self](retrain_atom) -> caf::result<ack_reply> {
-        auto rp = self->make_response_promise<ack_reply>();
-        internal::retrain_now(self, [rp](ack_reply r) mutable { rp.deliver(std::move(r)); });
-        return rp;
-      },
-      [self](rtick_atom) { internal::retrain_tick(self); },
       [self](poll_atom) {
         if (self->state.feed) kafka_round(self);
       },

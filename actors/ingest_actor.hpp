@@ -18,7 +18,6 @@
 #include "actors/partition_actor.hpp"
 #include "actors/partition_ownership.hpp"
 #include "actors/query_actor.hpp"
-#include "actors/swap_protocol.hpp"
 #include "actors/vector_feed.hpp"
 
 namespace ivfstream::actors {
@@ -38,11 +37,16 @@ struct ingest_stats {
   std::uint64_t last_checkpoint = 0;        ///< sequence of the newest checkpoint, 0 = none
   offset_map offsets;                       ///< next Kafka offset per topic-partition staged
   std::uint64_t inflight_batches = 0;       ///< batches sent to partitions but not yet applied
+  std::uint64_t snapshots_written = 0;      ///< partition snapshots written by checkpoints
+  std::uint64_t snapshots_reused = 0;       ///< unchanged partition snapshots referenced again (incremental)
   feed_counters feed;                       ///< Kafka records read / dead-lettered
   std::uint64_t applied_vectors = 0;        ///< vectors acknowledged by the partitions
+  std::uint64_t pending_vectors = 0;        ///< Kafka vectors staged but not yet applied (back-pressure)
+  std::uint64_t peak_pending_vectors = 0;   ///< largest pending_vectors seen
+  std::uint64_t consumer_pauses = 0;        ///< times the vectors consumer was paused for back-pressure
+  bool consumer_paused = false;             ///< paused now
   freshness_summary freshness;              ///< produce → searchable (Kafka records)
   std::optional<ivfstream::error> last_error;  ///< last failure of the Kafka path / checkpoints
-  retrain_status retrain;                   ///< continuous retraining / hot swap
 };
 
 /// Messages the ingest actor understands.
@@ -61,11 +65,7 @@ using ingest_actor = caf::typed_actor<
     /// Takes over a Kafka feed and starts polling it.
     caf::reacts_to<attach_atom, std::shared_ptr<vector_feed>>,
     /// Self-tick of the Kafka loop (poll, stage, periodic checkpoint).
-    caf::reacts_to<poll_atom>,
-    /// Retrains now and hot-swaps the new version in (swap_protocol.hpp); count = the new version.
-    caf::replies_to<retrain_atom>::with<ack_reply>,
-    /// Self-tick of the retrain time schedule.
-    caf::reacts_to<rtick_atom>>;
+    caf::reacts_to<poll_atom>>;
 
 /// Construction arguments of an ingest actor.
 struct ingest_setup {
@@ -74,19 +74,34 @@ struct ingest_setup {
   std::vector<query_actor> queries;
   std::string data_dir;                         ///< empty: checkpoints are refused
   std::uint64_t last_checkpoint = 0;            ///< restored sequence
+  /// Snapshot file of each partition in the restored checkpoint (absolute paths; empty = none). An
+  /// incremental checkpoint references these again for partitions that did not change since.
+  std::vector<std::string> snapshot_files;
   std::uint64_t checkpoint_interval_ms = 0;     ///< Kafka loop: checkpoint this often (0 = never by time)
   std::uint64_t checkpoint_interval_records = 0;///< ... or after this many records (0 = never by count)
   std::size_t max_inflight_batches = 64;        ///< Kafka loop: stop polling above this backlog
-  retrain_policy retrain;                       ///< continuous retraining (off by default)
+  /// Kafka loop back-pressure: pause the vectors consumer (rd_kafka pause) once this many vectors are
+  /// staged but not yet applied by the partitions; resume at half of it. A round polls only as many
+  /// records as fit under the bound (by the largest record seen), so pending ≤ bound + one record.
+  std::uint64_t max_pending_vectors = 500000;
 };
 
 struct ingest_actor_state {
   ingest_setup setup;
-  std::shared_ptr<retrain_driver> retrain = std::make_shared<retrain_driver>();  ///< swap_protocol.hpp
   bool checkpoint_running = false;
+  /// Per partition: changed since its newest snapshot (an update or codebooks were sent to it).
+  std::vector<bool> dirty;
+  std::uint64_t snapshot_codebook_version = 0;  ///< codebook version of the newest snapshots
+  std::uint64_t snapshots_written = 0;          ///< partition snapshots written by checkpoints
+  std::uint64_t snapshots_reused = 0;           ///< unchanged partitions referenced from an older checkpoint
   std::uint64_t inflight = 0;
   std::shared_ptr<vector_feed> feed;
   std::uint64_t applied_vectors = 0;
+  std::uint64_t pending_vectors = 0;            ///< Kafka vectors dispatched, not yet acknowledged
+  std::uint64_t peak_pending_vectors = 0;
+  std::uint64_t largest_record_vectors = 0;     ///< ids in the largest upsert record seen (poll sizing)
+  bool consumer_paused = false;
+  std::uint64_t consumer_pauses = 0;
   std::vector<float> freshness_us;              ///< recent samples (bounded)
   std::size_t freshness_next = 0;
   std::uint64_t freshness_count = 0;

@@ -73,7 +73,34 @@ struct search_response {
   bool partial = false;                           ///< some partitions missed the deadline or failed
   std::vector<std::uint32_t> missing_partitions;  ///< which ones (sorted)
   std::optional<ivfstream::error> failure;        ///< the query could not run at all
-  std::uint64_t codebook_version = 0;             ///< the one version every partition answered with
+};
+
+/// Several queries with the same parameters answered as one batch: planned together
+/// (codebook_set::plan_queries: one GEMM for the coarse distances and the tables) and scattered as
+/// one scan_batch per partition.
+struct batch_search_request {
+  std::vector<float> queries;            ///< nq × dimension floats, row-major
+  std::size_t dimension = 0;             ///< floats per query (must equal the index's)
+  search_params params;
+  clock::time_point deadline;            ///< partitions that have not answered by then are reported
+};
+
+/// The answers of a batch, in query order. `failure` set: no query ran (e.g. a bad query vector).
+struct batch_search_response {
+  std::vector<search_response> results;  ///< nq answers
+  std::optional<ivfstream::error> failure;
+};
+
+/// The scans one partition runs for a batch of queries (one message instead of one per query).
+struct scan_batch {
+  std::vector<std::uint32_t> query;      ///< index in the batch of each scan
+  std::vector<scan_request> scans;
+};
+
+/// Answers of a scan_batch, in the same order.
+struct scan_batch_reply {
+  std::uint32_t partition = 0;
+  std::vector<scan_reply> replies;
 };
 
 /// Counters and sizes of one partition.
@@ -85,9 +112,6 @@ struct partition_stats {
   std::uint64_t applied_updates = 0;  ///< partition_update messages applied
   std::uint64_t scans = 0;            ///< scan requests served
   std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;  ///< (list, live vectors)
-  std::uint64_t shadow_version = 0;   ///< hot swap: version being built here, 0 = none
-  std::uint64_t retired_version = 0;  ///< hot swap: previous version still readable, 0 = none
-  std::uint64_t swap_bytes = 0;       ///< hot swap: bytes of that shadow or retired list set
 };
 
 /// Where a partition snapshot went (or why it failed).
@@ -113,6 +137,10 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::scan_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::scan_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::search_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::search_response)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::batch_search_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::batch_search_response)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::scan_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::scan_batch_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::partition_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::snapshot_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const ivfstream::codebook_set>)

@@ -5,15 +5,6 @@
 #include "actors/query_state.hpp"
 
 namespace ivfstream::actors {
-namespace {
-
-search_response finish_at(query_gather& g, std::uint64_t version) {
-  auto out = g.finish();
-  out.codebook_version = version;
-  return out;
-}
-
-}  // namespace
 
 query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_actor_state> self,
                                           std::vector<partition_actor> partitions,
@@ -50,7 +41,6 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
         std::vector<std::uint32_t> asked;
         for (const auto& r : requests) asked.push_back(r.first);
         auto gather = std::make_shared<query_gather>(req.params, std::move(asked));
-        const std::uint64_t version = cb->version();  // every scan of this query reads this version
         auto rp = self->make_response_promise<search_response>();
         const auto now = clock::now();
         const auto left = req.deadline > now ? std::chrono::duration_cast<std::chrono::microseconds>(req.deadline - now)
@@ -59,22 +49,99 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
           const std::uint32_t partition = p;
           self->request(self->state.partitions[partition], left, scan_atom::value, std::move(sr))
               .then(
-                  [gather, rp, version](scan_reply& reply) mutable {
+                  [gather, rp](scan_reply& reply) mutable {
                     gather->add(std::move(reply));
-                    if (gather->done()) rp.deliver(finish_at(*gather, version));
+                    if (gather->done()) rp.deliver(gather->finish());
                   },
-                  [gather, rp, partition, version](caf::error&) mutable {
+                  [gather, rp, partition](caf::error&) mutable {
                     gather->miss(partition);
-                    if (gather->done()) rp.deliver(finish_at(*gather, version));
+                    if (gather->done()) rp.deliver(gather->finish());
+                  });
+        }
+        return rp;
+      },
+      [self](search_atom, batch_search_request& req) -> caf::result<batch_search_response> {
+        batch_search_response out;
+        const auto& cb = self->state.codebooks;
+        if (!cb) {
+          out.failure = fail(errc::not_trained, "search: the index is not trained yet");
+          return out;
+        }
+        if (auto st = req.params.validate(); !st) {
+          out.failure = std::move(st).error();
+          return out;
+        }
+        const std::size_t d = cb->dimension();
+        if (req.dimension != d) {
+          out.failure = fail(errc::dimension_mismatch, "query dimension=" + std::to_string(req.dimension) +
+                                                           ": the index has dimension " + std::to_string(d));
+          return out;
+        }
+        if (req.queries.empty() || req.queries.size() % d != 0) {
+          out.failure = fail(errc::dimension_mismatch, "batch of " + std::to_string(req.queries.size()) +
+                                                           " floats: expected nq × dimension " + std::to_string(d) +
+                                                           " with nq >= 1");
+          return out;
+        }
+        const std::size_t nq = req.queries.size() / d;
+        auto plans = cb->plan_queries(req.queries.data(), nq, req.params.nprobes);  // one GEMM for the batch
+        if (!plans) {
+          out.failure = std::move(plans).error();
+          return out;
+        }
+        const auto P = static_cast<std::uint32_t>(self->state.partitions.size());
+        // Per query: its gather; per partition: one scan_batch with the scans of every query it serves.
+        struct batch_gather {
+          std::vector<query_gather> queries;
+          std::size_t outstanding = 0;  // partitions asked, not yet answered
+          batch_search_response response;
+        };
+        auto g = std::make_shared<batch_gather>();
+        std::vector<scan_batch> per_partition(P);
+        g->queries.reserve(nq);
+        for (std::size_t i = 0; i < nq; ++i) {
+          auto plan = std::make_shared<const query_plan>(std::move((*plans)[i]));
+          std::vector<std::uint32_t> asked;
+          for (auto& [p, sr] : scatter(cb, plan, req.params, P)) {
+            asked.push_back(p);
+            per_partition[p].query.push_back(static_cast<std::uint32_t>(i));
+            per_partition[p].scans.push_back(std::move(sr));
+          }
+          g->queries.emplace_back(req.params, std::move(asked));
+        }
+        auto finish = [g]() {
+          g->response.results.reserve(g->queries.size());
+          for (auto& q : g->queries) g->response.results.push_back(q.done() ? q.finish() : search_response{});
+          return std::move(g->response);
+        };
+        for (const auto& b : per_partition) g->outstanding += !b.scans.empty();
+        if (g->outstanding == 0) return finish();
+        auto rp = self->make_response_promise<batch_search_response>();
+        const auto now = clock::now();
+        const auto left = req.deadline > now ? std::chrono::duration_cast<std::chrono::microseconds>(req.deadline - now)
+                                             : std::chrono::microseconds(1);
+        for (std::uint32_t p = 0; p < P; ++p) {
+          if (per_partition[p].scans.empty()) continue;
+          auto which = per_partition[p].query;
+          self->request(self->state.partitions[p], left, scan_atom::value, std::move(per_partition[p]))
+              .then(
+                  [g, rp, finish, which, p](scan_batch_reply& reply) mutable {
+                    for (std::size_t j = 0; j < which.size(); ++j) {
+                      if (j < reply.replies.size())
+                        g->queries[which[j]].add(std::move(reply.replies[j]));
+                      else
+                        g->queries[which[j]].miss(p);
+                    }
+                    if (--g->outstanding == 0) rp.deliver(finish());
+                  },
+                  [g, rp, finish, which, p](caf::error&) mutable {
+                    for (auto i : which) g->queries[i].miss(p);
+                    if (--g->outstanding == 0) rp.deliver(finish());
                   });
         }
         return rp;
       },
       [self](codebooks_atom, std::shared_ptr<const codebook_set>& cb) { self->state.codebooks = std::move(cb); },
-      [self](swap_atom, std::shared_ptr<const codebook_set>& cb) {
-        self->state.codebooks = std::move(cb);
-        return ack_reply{};
-      },
   };
 }
 

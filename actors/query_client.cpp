@@ -30,6 +30,8 @@ result<std::unique_ptr<query_client>> query_client::open(const service_config& c
   c->producer_ = std::move(*producer);
   auto count = c->producer_->partition_count(c->reply_topic_, k_metadata_timeout);
   if (!count) return std::move(count).error();
+  // The queries topic's metadata too, now: otherwise the first send() waits for it.
+  if (auto q = c->producer_->partition_count(c->queries_topic_, k_metadata_timeout); !q) return std::move(q).error();
   connectors::kafka_consumer_options copts;
   copts.group_id = config.kafka.group_id + ".client." + c->prefix_;
   copts.fetch_wait_max_ms = 1;  // replies are latency-bound

@@ -126,46 +126,52 @@ query_responder_actor::behavior_type query_responder(
           else
             st.server_us[st.next_sample++ % k_latency_samples] = static_cast<float>(took);
         };
-        const std::size_t d = req.dimension;
-        for (std::uint32_t i = 0; i < req.num_queries; ++i) {
-          search_request sr;
-          sr.query.assign(req.vectors.begin() + i * d, req.vectors.begin() + (i + 1) * d);
-          sr.params = req.params;
-          sr.deadline = deadline;
-          const auto& target = st.setup.queries[st.next_query++ % st.setup.queries.size()];
-          const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(deadline - clock::now()) +
-                               k_reply_margin;
-          ++st.stats.queries;
-          self->request(target, timeout, search_atom::value, std::move(sr))
-              .then(
-                  [g, i, finish](search_response& r) {
-                    auto& out = g->response;
+        // All query vectors of the request run as one batched search (planned together, one scan
+        // message per partition); the reply carries one result per vector, in request order.
+        batch_search_request br;
+        br.queries = req.vectors;
+        br.dimension = req.dimension;
+        br.params = req.params;
+        br.deadline = deadline;
+        g->left = 1;
+        const auto& target = st.setup.queries[st.next_query++ % st.setup.queries.size()];
+        const auto timeout =
+            std::chrono::duration_cast<std::chrono::microseconds>(deadline - clock::now()) + k_reply_margin;
+        st.stats.queries += req.num_queries;
+        self->request(target, timeout, search_atom::value, std::move(br))
+            .then(
+                [g, finish](batch_search_response& b) {
+                  auto& out = g->response;
+                  if (b.failure) {
+                    out.error_code = static_cast<std::uint8_t>(b.failure->code());
+                    out.error_message = b.failure->message();
+                  }
+                  for (std::size_t i = 0; i < b.results.size() && i < out.results.size() && out.error_code == 0; ++i) {
+                    auto& r = b.results[i];
                     if (r.failure) {
-                      if (out.error_code == 0) {
-                        out.error_code = static_cast<std::uint8_t>(r.failure->code());
-                        out.error_message = r.failure->message();
-                      }
-                    } else {
-                      auto& hits = out.results[i];
-                      for (const auto& h : r.hits) {
-                        hits.ids.push_back(h.id);
-                        hits.distances.push_back(h.distance);
-                      }
-                      out.partial = out.partial || r.partial;
-                      out.missing_partitions.insert(out.missing_partitions.end(), r.missing_partitions.begin(),
-                                                    r.missing_partitions.end());
+                      out.error_code = static_cast<std::uint8_t>(r.failure->code());
+                      out.error_message = r.failure->message();
+                      break;
                     }
-                    finish();
-                  },
-                  [g, finish](caf::error& e) {
-                    auto& out = g->response;
-                    if (out.error_code == 0) {
-                      out.error_code = static_cast<std::uint8_t>(errc::timeout);
-                      out.error_message = "search: " + caf::to_string(e);
+                    auto& hits = out.results[i];
+                    for (const auto& h : r.hits) {
+                      hits.ids.push_back(h.id);
+                      hits.distances.push_back(h.distance);
                     }
-                    finish();
-                  });
-        }
+                    out.partial = out.partial || r.partial;
+                    out.missing_partitions.insert(out.missing_partitions.end(), r.missing_partitions.begin(),
+                                                  r.missing_partitions.end());
+                  }
+                  finish();
+                },
+                [g, finish](caf::error& e) {
+                  auto& out = g->response;
+                  if (out.error_code == 0) {
+                    out.error_code = static_cast<std::uint8_t>(errc::timeout);
+                    out.error_message = "search: " + caf::to_string(e);
+                  }
+                  finish();
+                });
       },
       [self](stats_atom) {
         auto s = self->state.stats;

@@ -1,7 +1,7 @@
 #pragma once
 // The Kafka request/reply path: a poller (detached actor, owns the queries-topic consumer) verifies and
-// decodes QueryRequest records and hands them to a responder (scheduled actor), which runs one
-// search per query vector on the query actors, merges them into one QueryResponse and produces it to
+// decodes QueryRequest records and hands them to a responder (scheduled actor), which runs all query
+// vectors of a request as one batched search on a query actor and produces one QueryResponse to
 // the request's reply topic with the request's correlation id (also the record key).
 // Undecodable requests get an error reply when their reply address can be read, else they go to the
 // dead-letter topic with the reason and source offset.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 
 #include "connectors/dead_letter_sink.hpp"
 #include "connectors/kafka_client_config.hpp"
@@ -84,7 +85,26 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
     f->assigned_.insert({f->topic_, p});
   }
   IVF_TRY(f->consumer_->assign(positions));
+  // A restart resumes at the checkpoint's offsets; when the broker has since dropped records beyond
+  // them (retention), those records can never be indexed: count and report them, never skip silently.
+  for (const auto& pos : positions) {
+    if (pos.offset < 0) continue;
+    f->expected_[pos.partition] = pos.offset;
+    auto w = f->consumer_->watermarks(pos.topic, pos.partition, k_metadata_timeout);
+    if (!w) return std::move(w).error();
+    if (pos.offset < w->first) {
+      f->lost(pos.partition, pos.offset, w->first, "at restart (checkpoint offset below the log start)");
+      f->expected_[pos.partition] = w->first;
+    }
+  }
   return f;
+}
+
+void vector_feed::lost(std::int32_t partition, std::int64_t from, std::int64_t to, const char* when) {
+  counters_.lost_records += static_cast<std::uint64_t>(to - from);
+  std::cerr << "ivfstream ingest: LOST " << (to - from) << " records of " << topic_ << "[" << partition
+            << "] (offsets " << from << ".." << (to - 1) << ") " << when
+            << ": the broker dropped them (retention) before they were indexed" << std::endl;
 }
 
 void vector_feed::dead_letter(const std::string& topic, std::int32_t partition, std::int64_t offset,
@@ -108,6 +128,9 @@ result<std::vector<feed_record>> vector_feed::poll(std::size_t max, std::chrono:
     r.topic = std::string(m.topic());
     r.partition = m.partition();
     r.offset = m.offset();
+    if (auto it = expected_.find(r.partition); it != expected_.end() && r.offset > it->second)
+      lost(r.partition, it->second, r.offset, "while reading (gap in the offsets)");
+    expected_[r.partition] = r.offset + 1;
     auto decoded = connectors::decode_vector_record(m.payload(), m.payload_size(), limits_);
     if (decoded) {
       r.record = std::move(*decoded);
@@ -140,6 +163,10 @@ void vector_feed::reject(const feed_record& r, const ivfstream::error& why) {
                          : connectors::encode_deletes(rec.ids.data(), rec.ids.size(), rec.created_at_us);
   dead_letter(r.topic, r.partition, r.offset, nullptr, 0, bytes.data(), bytes.size(), why);
 }
+
+status vector_feed::pause() { return consumer_->pause_all(); }
+
+status vector_feed::resume() { return consumer_->resume_all(); }
 
 void vector_feed::serve_reports() { producer_->poll(std::chrono::milliseconds(0)); }
 

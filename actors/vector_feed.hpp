@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <set>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ struct feed_counters {
   std::uint64_t records = 0;       ///< records read
   std::uint64_t dead_letters = 0;  ///< records sent to the dead-letter topic
   std::uint64_t dead_letter_failures = 0;  ///< dead letters that could not be produced
+  /// Records dropped by the broker (retention) before they were read: a restart's offset below the
+  /// log start, or a gap in the offsets while reading. Each loss is also logged to stderr.
+  std::uint64_t lost_records = 0;
 };
 
 class vector_feed {
@@ -57,6 +61,11 @@ public:
   result<std::vector<feed_record>> poll(std::size_t max, std::chrono::milliseconds timeout);
   /// Dead-letters a record that decoded but was refused later (e.g. a zero vector under cosine).
   void reject(const feed_record& r, const ivfstream::error& why);
+  /// Stops fetching every assigned partition (back-pressure; positions are kept: records fetched but
+  /// not yet polled are fetched again after resume()).
+  status pause();
+  /// Fetches again after pause().
+  status resume();
   /// Consumer-group mode (config.kafka.group_ingest, issue 6): open() subscribes to the vectors topic in
   /// group config.kafka.group_id + ".ingest" instead of assigning every partition. The ingest actor
   /// installs these hooks (they run on its thread, inside poll()): on_assign gets the newly assigned
@@ -94,10 +103,16 @@ private:
   std::unique_ptr<connectors::kafka_consumer> consumer_;
   std::unique_ptr<connectors::kafka_producer> producer_;
   std::unique_ptr<connectors::dead_letter_sink> sink_;
+  /// Notes a gap: records [from, to) of `partition` were dropped before they could be read.
+  void lost(std::int32_t partition, std::int64_t from, std::int64_t to, const char* when);
+
   feed_counters counters_;
   bool group_mode_ = false;
   group_hooks hooks_;
   std::set<std::pair<std::string, std::int32_t>> assigned_;
+  /// Next offset expected per partition (known once a start offset or a record was seen): a record
+  /// beyond it means the broker dropped the records in between.
+  std::map<std::int32_t, std::int64_t> expected_;
 };
 
 }  // namespace ivfstream::actors

@@ -71,7 +71,7 @@ void run_inspect(const inspect_options& o) {
     if (!c) die(c.error().to_string());
     consumer = std::move(*c);
   }
-  std::int64_t lag_total = 0;
+  std::int64_t lag_total = 0, lost_total = 0;
   for (const auto& [tp, off] : m->offsets) {
     std::printf("offset            %s[%d] = %lld", tp.first.c_str(), tp.second, static_cast<long long>(off));
     if (consumer) {
@@ -80,11 +80,18 @@ void run_inspect(const inspect_options& o) {
         std::printf("  (high watermark %lld, lag %lld records)", static_cast<long long>(w->second),
                     static_cast<long long>(w->second - off));
         lag_total += w->second - off;
+        // Retention dropped records the checkpoint has not indexed: a restart cannot read them.
+        if (off < w->first) {
+          std::printf("  LOST %lld records (log start %lld is beyond the checkpoint)",
+                      static_cast<long long>(w->first - off), static_cast<long long>(w->first));
+          lost_total += w->first - off;
+        }
       }
     }
     std::printf("\n");
   }
   if (live) std::printf("lag behind checkpoint: %lld records\n", static_cast<long long>(lag_total));
+  if (live) std::printf("lost to retention: %lld records\n", static_cast<long long>(lost_total));
   else std::printf("(pass --brokers or --bootstrap-file for the lag behind the topic's end)\n");
 }
 

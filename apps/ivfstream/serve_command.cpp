@@ -45,7 +45,7 @@ void print_stats(const engine& e, const kafka_service& k) {
   auto q = k.query_stats();
   if (!s || !q) return;
   std::cerr << "serve: vectors=" << s->vectors << " buffered=" << s->buffered << " records=" << s->kafka_records
-            << " dead_letters=" << s->dead_letters << " codebook_version=" << s->codebook_version
+            << " dead_letters=" << s->dead_letters << " lost_records=" << s->lost_records << " codebook_version=" << s->codebook_version
             << " checkpoint=" << s->last_checkpoint << " freshness_p50_ms=" << s->freshness_p50_us / 1000.0
             << " freshness_p99_ms=" << s->freshness_p99_us / 1000.0 << " queries=" << q->queries
             << " query_p50_ms=" << q->server_p50_us / 1000.0 << " query_p99_ms=" << q->server_p99_us / 1000.0;
@@ -66,7 +66,7 @@ void write_stats_file(const std::string& path, const engine& e) {
   text += "vectors=" + std::to_string(s->vectors) + "\nbuffered=" + std::to_string(s->buffered) +
           "\nrecords_consumed=" + std::to_string(consumed) + "\ncodebook_version=" +
           std::to_string(s->codebook_version) + "\ncheckpoint=" + std::to_string(s->last_checkpoint) +
-          "\ndead_letters=" + std::to_string(s->dead_letters);
+          "\ndead_letters=" + std::to_string(s->dead_letters) + "\nlost_records=" + std::to_string(s->lost_records);
   if (!write_atomically(path, text)) std::cerr << "serve: cannot write --stats-file '" << path << "'" << std::endl;
 }
 

@@ -184,11 +184,21 @@ BOOST_FIXTURE_TEST_CASE(stream_in_query_through_topic_equals_embedded_api, fixtu
       BOOST_CHECK_GT(reply->results[0].ids[j], 2 * batch);  // deleted ids never come back
     }
   }
-  // A request with several vectors gets one result list per vector.
-  auto multi = (*client)->query(q.data(), 3, d, query_options{5u, 4u, std::nullopt, 0}, 10s);
+  // A request with several vectors runs as one batched search and answers each vector exactly as a
+  // search of that vector alone does.
+  auto multi = (*client)->query(q.data(), 12, d, query_options{5u, 4u, 2u, 0}, 10s);
   BOOST_REQUIRE(multi);
-  BOOST_CHECK_EQUAL(multi->results.size(), 3u);
-  for (const auto& r : multi->results) BOOST_CHECK_EQUAL(r.ids.size(), 5u);
+  BOOST_CHECK_EQUAL(multi->error_code, 0);
+  BOOST_REQUIRE_EQUAL(multi->results.size(), 12u);
+  for (std::size_t i = 0; i < 12; ++i) {
+    auto local = eng->search(q.data() + i * d, d).nprobes(4).limit(5).refine_factor(2).to_list();
+    BOOST_REQUIRE(local);
+    BOOST_REQUIRE_EQUAL(multi->results[i].ids.size(), local->hits.size());
+    for (std::size_t j = 0; j < local->hits.size(); ++j) {
+      BOOST_CHECK_EQUAL(multi->results[i].ids[j], local->hits[j].id);
+      BOOST_CHECK_EQUAL(multi->results[i].distances[j], local->hits[j].distance);
+    }
+  }
   // Moved ids are found at their new place (exact distance 0).
   auto moved_hit = (*client)->query(moved.data(), 1, d, query_options{1u, 16u, 4u, 0}, 10s);
   BOOST_REQUIRE(moved_hit);
