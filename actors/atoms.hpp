@@ -20,5 +20,14 @@ using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;   ///< client 
 using delay_atom = caf::atom_constant<caf::atom("delay")>;          ///< fault injection on a partition
 using attach_atom = caf::atom_constant<caf::atom("attach")>;        ///< hand a Kafka feed to an actor
 using stop_atom = caf::atom_constant<caf::atom("stop")>;            ///< orderly shutdown of a loop
+// Continuous retraining and hot swap (actors/swap_protocol.hpp).
+using retrain_atom = caf::atom_constant<caf::atom("retrain")>;      ///< client → ingest: retrain now
+using rtick_atom = caf::atom_constant<caf::atom("rtick")>;          ///< self-tick of the retrain schedule
+using shadow_atom = caf::atom_constant<caf::atom("shadow")>;        ///< ingest → partition: build a shadow
+using migrate_atom = caf::atom_constant<caf::atom("migrate")>;      ///< ingest → partition: emigrants
+using commit_atom = caf::atom_constant<caf::atom("commit")>;        ///< ingest → partition: flip
+using retire_atom = caf::atom_constant<caf::atom("retire")>;        ///< ingest → partition: free the old version
+using abort_atom = caf::atom_constant<caf::atom("abortswap")>;      ///< ingest → partition: drop the shadow
+using swap_atom = caf::atom_constant<caf::atom("swap")>;            ///< ingest → query: plan with v+1 from now on
 
 }  // namespace ivfstream::actors

@@ -31,6 +31,7 @@ result<search_result> to_search_result(actors::search_response&& r) {
   out.hits = std::move(r.hits);
   out.partial = r.partial;
   out.missing_partitions = std::move(r.missing_partitions);
+  out.codebook_version = r.codebook_version;
   return out;
 }
 
@@ -48,11 +49,19 @@ engine_options engine_options::from(const service_config& cfg) {
   o.caps.max_inflight_queries = cfg.caps.max_inflight_queries;
   o.checkpoint_interval_ms = cfg.engine.checkpoint_interval_ms;
   o.checkpoint_interval_records = cfg.engine.checkpoint_interval_records;
+  o.retrain.enabled = cfg.retrain.enabled;
+  o.retrain.reservoir_size = cfg.retrain.reservoir_size;
+  o.retrain.every_inserts = cfg.retrain.every_inserts;
+  o.retrain.every_ms = cfg.retrain.every_ms;
+  o.retrain.drift_threshold = cfg.retrain.drift_threshold;
+  o.retrain.error_window = cfg.retrain.error_window;
+  o.retrain.error_sample_every = cfg.retrain.error_sample_every;
   o.max_pending_vectors = cfg.engine.max_pending_vectors;
   return o;
 }
 
 status engine_options::validate() const {
+  IVF_TRY(retrain.validate());
   if (partition_actors < 1 || partition_actors > 1024)
     return fail(errc::invalid_argument,
                 "partition_actors=" + std::to_string(partition_actors) + ": must be in 1..1024");
@@ -169,6 +178,7 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
   setup.snapshot_files = std::move(snapshot_files);
   setup.checkpoint_interval_ms = options.checkpoint_interval_ms;
   setup.checkpoint_interval_records = options.checkpoint_interval_records;
+  setup.retrain = options.retrain;
   setup.max_pending_vectors = std::max<std::uint64_t>(1, options.max_pending_vectors);
   im->restored_ingest = ingest;
   im->ingest = sys.spawn<caf::detached>(actors::ingest_behavior, std::move(setup));
@@ -230,6 +240,12 @@ status engine::remove(const std::uint64_t* ids, std::size_t n) {
   return ingest_call(*impl_, "remove", nullptr, actors::remove_atom::value, std::vector<std::uint64_t>(ids, ids + n));
 }
 
+result<std::uint64_t> engine::retrain() {
+  std::uint64_t version = 0;
+  IVF_TRY(ingest_call(*impl_, "retrain", &version, actors::retrain_atom::value));
+  return version;
+}
+
 result<std::uint64_t> engine::checkpoint() {
   std::uint64_t seq = 0;
   IVF_TRY(ingest_call(*impl_, "checkpoint", &seq, actors::checkpoint_atom::value));
@@ -275,6 +291,16 @@ result<engine_stats> engine::stats() const {
             out.freshness_p99_us = s.freshness.p99_us;
             out.freshness_max_us = s.freshness.max_us;
             if (s.last_error) out.last_error = s.last_error->to_string();
+            out.retrain_phase = s.retrain.phase;
+            out.building_version = s.retrain.building_version;
+            out.drift = s.retrain.drift;
+            out.reservoir_vectors = s.retrain.sample_size;
+            out.swaps = s.retrain.swaps;
+            out.failed_swaps = s.retrain.failed_swaps;
+            out.last_train_ms = s.retrain.last_train_ms;
+            out.last_swap_ms = s.retrain.last_swap_ms;
+            out.shadow_bytes = s.retrain.shadow_bytes;
+            out.peak_shadow_bytes = s.retrain.peak_shadow_bytes;
           },
           [&](caf::error& e) { failure = from_caf(e, "stats"); });
   if (failure) return std::move(*failure);

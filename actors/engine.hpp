@@ -23,6 +23,7 @@
 #include "index/error.hpp"
 #include "index/index_params.hpp"
 #include "index/search_hit.hpp"
+#include "actors/trainer_state.hpp"
 
 namespace caf {
 class actor_system;
@@ -48,6 +49,8 @@ struct engine_options {
   std::uint64_t checkpoint_interval_records = 100000; ///< ... or after this many records (0 = never by count)
   std::uint64_t max_pending_vectors = 500000;         ///< Kafka ingest: pause the consumer above this backlog
 
+  actors::retrain_policy retrain;                     ///< continuous retraining + hot swap (off by default)
+
   /// The engine part of a service configuration ([engine], [search]).
   static engine_options from(const service_config& cfg);
   /// Checks the values (message names the field and the allowed range).
@@ -59,6 +62,7 @@ struct search_result {
   std::vector<search_hit> hits;                   ///< nearest first
   bool partial = false;                           ///< a partition missed the deadline or failed
   std::vector<std::uint32_t> missing_partitions;  ///< those partitions (sorted)
+  std::uint64_t codebook_version = 0;             ///< the codebook version every partition answered with
 };
 
 /// Sizes and counters of an engine.
@@ -82,6 +86,15 @@ struct engine_stats {
   std::uint64_t freshness_samples = 0;         ///< Kafka records timed produce → searchable
   double freshness_p50_us = 0, freshness_p99_us = 0, freshness_max_us = 0;
   std::string last_error;                      ///< last Kafka/checkpoint failure, "" if none
+  // Continuous retraining (actors/swap_protocol.hpp).
+  std::string retrain_phase = "idle";          ///< idle | training | building | committing
+  std::uint64_t building_version = 0;          ///< version being trained or swapped in, 0 = none
+  double drift = 0;                            ///< recent quantisation error / error at the last training
+  std::uint64_t reservoir_vectors = 0;         ///< vectors in the trainer's reservoir sample
+  std::uint64_t swaps = 0, failed_swaps = 0;   ///< completed / abandoned hot swaps
+  double last_train_ms = 0, last_swap_ms = 0;  ///< training time and swap time of the last version
+  std::uint64_t shadow_bytes = 0;              ///< shadow lists held now (codes, ids, id maps), all partitions
+  std::uint64_t peak_shadow_bytes = 0;         ///< largest shadow so far
 };
 
 class engine;
@@ -139,6 +152,10 @@ public:
   /// Starts a search for q (dimension floats).
   search_builder search(const float* q, std::size_t dimension) const;
   search_builder search(std::vector<float> q) const;
+  /// Trains the next codebook version on the reservoir sample and hot-swaps it in (queries keep
+  /// running on the current one meanwhile); returns the new version once it serves every query.
+  /// Needs options().retrain.enabled. Errors: not trained, reservoir too small, swap failed.
+  result<std::uint64_t> retrain();
   /// Writes a checkpoint now (needs a data_dir); returns its sequence.
   result<std::uint64_t> checkpoint();
   /// Sizes and counters.

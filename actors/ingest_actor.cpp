@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "actors/internal/durable_file.hpp"
+#include "actors/internal/retrain_hooks.hpp"
 
 namespace ivfstream::actors {
 namespace {
@@ -233,6 +234,7 @@ void kafka_round(ingest_pointer self) {
       // the batch that trained) wait for the training, which is not what freshness is about.
       if (batch->routed_vectors == 0 || batch->new_codebooks) created.clear();
       dispatch_kafka(self, std::move(*batch), std::move(created));
+      internal::retrain_observe(self, x.data(), ids.size());
     }
     ids.clear();
     x.clear();
@@ -320,6 +322,7 @@ void install_group_hooks(ingest_pointer self) {
 
 ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup setup) {
   self->state.setup = std::move(setup);
+  self->state.retrain->policy = self->state.setup.retrain;
   {  // Restored partitions equal their snapshot files: clean until an update reaches them.
     auto& st = self->state;
     st.setup.snapshot_files.resize(st.setup.partitions.size());
@@ -369,6 +372,7 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         if (!batch) return failed(std::move(batch).error());
         auto rp = self->make_response_promise<ack_reply>();
         send_and_reply(self, std::move(*batch), rp);
+        internal::retrain_observe(self, x.data(), ids.size());
         return rp;
       },
       [self](remove_atom, const std::vector<std::uint64_t>& ids) -> caf::result<ack_reply> {
@@ -409,6 +413,7 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         s.consumer_pauses = self->state.consumer_pauses;
         s.consumer_paused = self->state.consumer_paused;
         s.last_error = self->state.last_error;
+        s.retrain = internal::retrain_report(self->state);
         auto samples = self->state.freshness_us;
         s.freshness.samples = self->state.freshness_count;
         if (!samples.empty()) {
@@ -426,6 +431,12 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         if (self->state.feed->group_mode()) install_group_hooks(self);
         if (first) self->send(self, poll_atom::value);
       },
+      [self](retrain_atom) -> caf::result<ack_reply> {
+        auto rp = self->make_response_promise<ack_reply>();
+        internal::retrain_now(self, [rp](ack_reply r) mutable { rp.deliver(std::move(r)); });
+        return rp;
+      },
+      [self](rtick_atom) { internal::retrain_tick(self); },
       [self](poll_atom) {
         if (self->state.feed) kafka_round(self);
       },

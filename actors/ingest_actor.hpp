@@ -18,6 +18,7 @@
 #include "actors/partition_actor.hpp"
 #include "actors/partition_ownership.hpp"
 #include "actors/query_actor.hpp"
+#include "actors/swap_protocol.hpp"
 #include "actors/vector_feed.hpp"
 
 namespace ivfstream::actors {
@@ -47,6 +48,7 @@ struct ingest_stats {
   bool consumer_paused = false;             ///< paused now
   freshness_summary freshness;              ///< produce → searchable (Kafka records)
   std::optional<ivfstream::error> last_error;  ///< last failure of the Kafka path / checkpoints
+  retrain_status retrain;                   ///< continuous retraining / hot swap
 };
 
 /// Messages the ingest actor understands.
@@ -65,7 +67,11 @@ using ingest_actor = caf::typed_actor<
     /// Takes over a Kafka feed and starts polling it.
     caf::reacts_to<attach_atom, std::shared_ptr<vector_feed>>,
     /// Self-tick of the Kafka loop (poll, stage, periodic checkpoint).
-    caf::reacts_to<poll_atom>>;
+    caf::reacts_to<poll_atom>,
+    /// Retrains now and hot-swaps the new version in (swap_protocol.hpp); count = the new version.
+    caf::replies_to<retrain_atom>::with<ack_reply>,
+    /// Self-tick of the retrain time schedule.
+    caf::reacts_to<rtick_atom>>;
 
 /// Construction arguments of an ingest actor.
 struct ingest_setup {
@@ -80,6 +86,7 @@ struct ingest_setup {
   std::uint64_t checkpoint_interval_ms = 0;     ///< Kafka loop: checkpoint this often (0 = never by time)
   std::uint64_t checkpoint_interval_records = 0;///< ... or after this many records (0 = never by count)
   std::size_t max_inflight_batches = 64;        ///< Kafka loop: stop polling above this backlog
+  retrain_policy retrain;                       ///< continuous retraining (off by default)
   /// Kafka loop back-pressure: pause the vectors consumer (rd_kafka pause) once this many vectors are
   /// staged but not yet applied by the partitions; resume at half of it. A round polls only as many
   /// records as fit under the bound (by the largest record seen), so pending ≤ bound + one record.
@@ -88,6 +95,7 @@ struct ingest_setup {
 
 struct ingest_actor_state {
   ingest_setup setup;
+  std::shared_ptr<retrain_driver> retrain = std::make_shared<retrain_driver>();  ///< swap_protocol.hpp
   bool checkpoint_running = false;
   /// Per partition: changed since its newest snapshot (an update or codebooks were sent to it).
   std::vector<bool> dirty;

@@ -33,6 +33,10 @@ routed_batch ingest_state::empty_batch() const {
   b.updates.resize(num_partitions_);
   if (codebooks_)
     for (auto& u : b.updates) u.codebook_version = codebooks_->version();
+  if (shadow_) {
+    b.shadow_updates.resize(num_partitions_);
+    for (auto& u : b.shadow_updates) u.codebook_version = shadow_->version();
+  }
   return b;
 }
 
@@ -71,6 +75,7 @@ status ingest_state::route(const std::uint64_t* ids, const float* x, std::size_t
       it->second = p;
     }
   }
+  if (shadow_) route_shadow(ids, prepared.data(), n, out);
   out.routed_vectors += n;
   counters_.routed += n;
   return {};
@@ -176,6 +181,12 @@ result<routed_batch> ingest_state::remove(const std::uint64_t* ids, std::size_t 
     out.updates[it->second].removes.push_back(ids[i]);
     route_.erase(it);
   }
+  if (shadow_)  // the shadow's membership is not known here: every partition's shadow drops them
+    for (std::size_t i = 0; i < n; ++i) {
+      for (auto& u : out.shadow_updates) u.removes.push_back(ids[i]);
+      shadow_route_.erase(ids[i]);
+      shadow_touched_.insert(ids[i]);
+    }
   counters_.buffered = pending_.size();
   return out;
 }

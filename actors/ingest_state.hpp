@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -27,6 +28,9 @@ struct routed_batch {
   std::vector<partition_update> updates;
   /// Vectors that became searchable with this batch (routed now, including a trained buffer).
   std::size_t routed_vectors = 0;
+  /// During a hot swap: the same batch encoded under the shadow version (index = partition owning the
+  /// new list); each also removes the batch's ids from every other partition's shadow. Else empty.
+  std::vector<partition_update> shadow_updates;
 };
 
 /// Counters of the ingest path.
@@ -83,8 +87,23 @@ public:
     offsets_ = std::move(offsets);
   }
 
+  // ---- Hot swap (ingest_swap.cpp): while a shadow version exists every batch is routed under both.
+
+  /// Starts dual routing under `next` (version live + 1). Fails when not trained or a shadow exists.
+  status begin_shadow(std::shared_ptr<const codebook_set> next);
+  /// Records that the shadow of `partition` holds `ids` (a partition's begin_shadow answer: kept ids,
+  /// or emigrants sent to it), unless a batch routed them directly since the shadow began.
+  void note_shadow_members(std::uint32_t partition, const std::vector<std::uint64_t>& ids);
+  /// Switches codebooks and routes to the shadow (every partition holds it complete).
+  status commit_shadow();
+  /// Drops the shadow (abandoned swap).
+  void abort_shadow();
+  /// The shadow codebooks, null when no swap runs.
+  const std::shared_ptr<const codebook_set>& shadow() const noexcept { return shadow_; }
+
 private:
   routed_batch empty_batch() const;
+  void route_shadow(const std::uint64_t* ids, const float* prepared, std::size_t n, routed_batch& out);
   result<routed_batch> train_on_buffer(const float* extra, std::size_t n_extra);
   status route(const std::uint64_t* ids, const float* x, std::size_t n, routed_batch& out);
 
@@ -96,6 +115,9 @@ private:
   std::unordered_map<std::uint64_t, std::vector<float>> pending_;   // before training: id → raw vector
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_;
   ingest_counters counters_;
+  std::shared_ptr<const codebook_set> shadow_;                     // hot swap: next version, or null
+  std::unordered_map<std::uint64_t, std::uint32_t> shadow_route_;   // id → partition under shadow_
+  std::unordered_set<std::uint64_t> shadow_touched_;               // ids routed directly under shadow_
 };
 
 }  // namespace ivfstream::actors

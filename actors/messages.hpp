@@ -73,6 +73,7 @@ struct search_response {
   bool partial = false;                           ///< some partitions missed the deadline or failed
   std::vector<std::uint32_t> missing_partitions;  ///< which ones (sorted)
   std::optional<ivfstream::error> failure;        ///< the query could not run at all
+  std::uint64_t codebook_version = 0;             ///< the one version every partition answered with
 };
 
 /// Several queries with the same parameters answered as one batch: planned together
@@ -112,6 +113,9 @@ struct partition_stats {
   std::uint64_t applied_updates = 0;  ///< partition_update messages applied
   std::uint64_t scans = 0;            ///< scan requests served
   std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;  ///< (list, live vectors)
+  std::uint64_t shadow_version = 0;   ///< hot swap: version being built here, 0 = none
+  std::uint64_t retired_version = 0;  ///< hot swap: previous version still readable, 0 = none
+  std::uint64_t swap_bytes = 0;       ///< hot swap: bytes of that shadow or retired list set
 };
 
 /// Where a partition snapshot went (or why it failed).

@@ -5,6 +5,12 @@
 #include <thread>
 
 namespace ivfstream::actors {
+namespace {
+
+// Entries a partition re-encodes per step of a shadow rebuild (scans are served between steps).
+constexpr std::size_t k_shadow_step_entries = 2048;
+
+}  // namespace
 
 partition_actor::behavior_type
 partition_behavior(partition_actor::stateful_pointer<partition_actor_state> self,
@@ -59,6 +65,46 @@ partition_behavior(partition_actor::stateful_pointer<partition_actor_state> self
       },
       [self](stats_atom) { return self->state.core->stats(); },
       [](delay_atom, std::uint32_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); },
+      [self](shadow_atom, const std::shared_ptr<const codebook_set>& next) -> caf::result<shadow_start> {
+        auto& st = self->state;
+        st.shadow = shadow_start{};
+        st.shadow.partition = st.core->index();
+        st.shadow.version = next->version();
+        if (auto ok = st.core->begin_shadow(next); !ok) {
+          st.shadow.failure = std::move(ok).error();
+          return std::move(st.shadow);
+        }
+        // The rebuild runs in steps (shadow_atom without arguments) so scans interleave with it.
+        st.shadow_reply = self->make_response_promise<shadow_start>();
+        self->send(self, shadow_atom::value);
+        return st.shadow_reply;
+      },
+      [self](shadow_atom) {
+        auto& st = self->state;
+        if (!st.shadow_reply.pending()) return;
+        if (st.core->shadow_version() != st.shadow.version) {  // aborted meanwhile
+          st.shadow.failure = fail(errc::invalid_argument, "shadow abandoned while it was built");
+          st.shadow_reply.deliver(std::move(st.shadow));
+          return;
+        }
+        if (st.core->shadow_step(k_shadow_step_entries, st.shadow))
+          st.shadow_reply.deliver(std::move(st.shadow));
+        else
+          self->send(self, shadow_atom::value);
+      },
+      [self](migrate_atom, const partition_update& u) {
+        ack_reply out;
+        if (auto st = self->state.core->migrate(u); !st) out.failure = std::move(st).error();
+        return out;
+      },
+      [self](commit_atom, std::uint64_t version) {
+        ack_reply out;
+        if (auto st = self->state.core->commit_shadow(version); !st) out.failure = std::move(st).error();
+        out.count = self->state.core->size();
+        return out;
+      },
+      [self](retire_atom, std::uint64_t version) { self->state.core->retire(version); },
+      [self](abort_atom) { self->state.core->abort_shadow(); },
   };
 }
 

@@ -29,11 +29,25 @@ using partition_actor = caf::typed_actor<
     caf::replies_to<stats_atom>::with<partition_stats>,
     /// Fault injection (tests, drills): the partition stalls for the given milliseconds, as a slow
     /// or overloaded partition would; queries meanwhile see it miss their deadline.
-    caf::reacts_to<delay_atom, std::uint32_t>>;
+    caf::reacts_to<delay_atom, std::uint32_t>,
+    /// Hot swap (swap_protocol.hpp): build a shadow under the given codebooks (v+1).
+    caf::replies_to<shadow_atom, std::shared_ptr<const codebook_set>>::with<shadow_start>,
+    /// Hot swap: next step of the shadow rebuild (sent to itself).
+    caf::reacts_to<shadow_atom>,
+    /// Hot swap: emigrants of another partition into the shadow.
+    caf::replies_to<migrate_atom, partition_update>::with<ack_reply>,
+    /// Hot swap: the shadow of this version becomes live (the old one stays readable until retired).
+    caf::replies_to<commit_atom, std::uint64_t>::with<ack_reply>,
+    /// Hot swap: free the retired lists of this version (and older).
+    caf::reacts_to<retire_atom, std::uint64_t>,
+    /// Hot swap: drop the shadow (abandoned swap).
+    caf::reacts_to<abort_atom>>;
 
 /// Actor state: the plain partition_state.
 struct partition_actor_state {
   std::shared_ptr<partition_state> core;
+  shadow_start shadow;                                   ///< hot swap: the rebuild's answer so far
+  caf::typed_response_promise<shadow_start> shadow_reply;  ///< hot swap: pending while rebuilding
   static inline const char* name = "ivfstream.partition";
 };
 

@@ -34,6 +34,9 @@ status partition_state::install(std::shared_ptr<const codebook_set> codebooks) {
     store = std::move(*s);
   }
   codebooks_ = std::move(codebooks);
+  other_.reset();
+  is_shadow_ = false;
+  touched_.clear();
   lists_.clear();
   lists_.reserve(owned);
   for (std::size_t j = 0; j < owned; ++j) lists_.emplace_back(codebooks_->code_size());
@@ -57,9 +60,24 @@ void partition_state::maybe_compact(std::size_t j) {
   l.compact([&](std::uint64_t id, std::uint32_t slot) { ids_.relocate(id, list, slot); });
 }
 
+status partition_state::check_owned(const partition_update& u, const codebook_set& cb) const {
+  for (std::size_t i = 0; i < u.ids.size(); ++i)
+    if (!owns(u.lists[i]) || u.lists[i] >= cb.params().num_partitions)
+      return fail(errc::invalid_argument, "list=" + std::to_string(u.lists[i]) + ": partition " +
+                                              std::to_string(index_) + " of " + std::to_string(count_) +
+                                              " owns lists l with l % " + std::to_string(count_) +
+                                              " == " + std::to_string(index_));
+  return {};
+}
+
 status partition_state::apply(const partition_update& u) {
   if (!codebooks_)
     return fail(errc::not_trained, "partition " + std::to_string(index_) + ": no codebooks installed");
+  if (u.codebook_version > codebooks_->version()) {
+    if (other_ && is_shadow_ && u.codebook_version == other_->codebooks->version()) return apply_shadow(u, true);
+    // An update for a shadow this partition no longer holds: the swap was abandoned, drop it.
+    if (!other_ || !is_shadow_) return {};
+  }
   if (u.codebook_version != codebooks_->version())
     return fail(errc::version_mismatch, "partition_update codebook_version=" + std::to_string(u.codebook_version) +
                                             ": partition " + std::to_string(index_) + " holds version " +
@@ -67,12 +85,7 @@ status partition_state::apply(const partition_update& u) {
   const std::size_t n = u.ids.size(), cs = codebooks_->code_size(), d = codebooks_->dimension();
   IVF_ASSERT(u.lists.size() == n && (u.codes.size() == n * cs || (u.codes.empty() && u.vectors.size() == n * d)));
   IVF_ASSERT(u.vectors.empty() || u.vectors.size() == n * d);
-  for (std::size_t i = 0; i < n; ++i)
-    if (!owns(u.lists[i]) || u.lists[i] >= codebooks_->params().num_partitions)
-      return fail(errc::invalid_argument, "list=" + std::to_string(u.lists[i]) + ": partition " +
-                                              std::to_string(index_) + " of " + std::to_string(count_) +
-                                              " owns lists l with l % " + std::to_string(count_) +
-                                              " == " + std::to_string(index_));
+  IVF_TRY(check_owned(u, *codebooks_));
   // Encode here when the ingest actor only assigned lists (the usual case: partitions encode in parallel).
   std::vector<std::uint8_t> local_codes;
   const std::uint8_t* codes = u.codes.data();
@@ -105,15 +118,20 @@ status partition_state::apply(const partition_update& u) {
 
 result<std::vector<scan_candidate>> partition_state::scan(const scan_request& r) const {
   ++scans_;
+  if (r.k == 0 || !codebooks_) return std::vector<scan_candidate>{};  // nothing ingested yet: empty, complete
+  const std::uint64_t want = r.codebooks->version();
+  if (want == codebooks_->version()) return scan_set(*codebooks_, lists_, ids_, r);
+  // During a swap: a query planned with the shadow's or the retired version reads that set.
+  if (other_ && want == other_->codebooks->version()) return scan_set(*other_->codebooks, other_->lists, other_->ids, r);
+  return fail(errc::version_mismatch, "scan planned with codebook version " + std::to_string(want) + ": partition " +
+                                          std::to_string(index_) + " holds version " +
+                                          std::to_string(codebooks_->version()));
+}
+
+result<std::vector<scan_candidate>> partition_state::scan_set(const codebook_set& cb,
+                                                              const std::vector<inverted_list>& lists,
+                                                              const id_map& ids, const scan_request& r) const {
   std::vector<scan_candidate> heap;  // ascending by (distance, id)
-  if (r.k == 0) return heap;
-  if (!codebooks_) return heap;  // nothing ingested yet: an empty, complete answer
-  if (r.codebooks->version() != codebooks_->version())
-    return fail(errc::version_mismatch, "scan planned with codebook version " +
-                                            std::to_string(r.codebooks->version()) + ": partition " +
-                                            std::to_string(index_) + " holds version " +
-                                            std::to_string(codebooks_->version()));
-  const auto& cb = *codebooks_;
   const auto& p = cb.params();
   const auto& plan = *r.plan;
   std::vector<float> lut(p.num_sub_vectors * p.ksub());
@@ -121,15 +139,15 @@ result<std::vector<scan_candidate>> partition_state::scan(const scan_request& r)
   for (const std::uint32_t probe : r.probes) {
     IVF_ASSERT(probe < plan.lists.size());
     const std::uint32_t list = plan.lists[probe];
-    if (!owns(list)) continue;
-    const auto& l = lists_[local(list)];
+    if (!owns(list) || local(list) >= lists.size()) continue;
+    const auto& l = lists[local(list)];
     if (l.live() == 0) continue;
     const float bias = cb.list_table(plan, probe, lut.data());
     scan_list(*kernels_, cb, l, lut.data(), bias, top);
   }
   for (const auto& [distance, id] : top.take_sorted()) heap.push_back(scan_candidate{id, distance, distance});
   for (auto& c : heap) {
-    const float* v = r.exact ? vector_of(c.id) : nullptr;
+    const float* v = r.exact ? vector_in(ids, c.id) : nullptr;
     c.exact_distance = v ? cb.exact_distance(plan.query.data(), v) : c.distance;
   }
   return heap;
@@ -140,9 +158,11 @@ std::optional<std::uint32_t> partition_state::list_of(std::uint64_t id) const {
   return std::nullopt;
 }
 
-const float* partition_state::vector_of(std::uint64_t id) const {
+const float* partition_state::vector_of(std::uint64_t id) const { return vector_in(ids_, id); }
+
+const float* partition_state::vector_in(const id_map& ids, std::uint64_t id) const {
   if (!vectors_) return nullptr;
-  auto loc = ids_.find(id);
+  auto loc = ids.find(id);
   if (!loc || loc->row == k_no_row) return nullptr;
   return vectors_->row(loc->row);
 }
@@ -158,6 +178,9 @@ partition_stats partition_state::stats() const {
   }
   s.applied_updates = applied_updates_;
   s.scans = scans_;
+  s.shadow_version = shadow_version();
+  s.retired_version = retired_version();
+  s.swap_bytes = other_bytes();
   return s;
 }
 

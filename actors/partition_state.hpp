@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "actors/swap_messages.hpp"
 #include "index/codebook_set.hpp"
 #include "index/error.hpp"
 #include "index/id_map.hpp"
@@ -59,6 +61,38 @@ public:
   /// whose version the snapshot names.
   status load(const std::string& path);
 
+  // ---- Hot swap (partition_swap.cpp). One other list set at a time: a shadow (version above the
+  // live one, being filled) or, after commit, the retired previous version (still scanned by queries
+  // planned with it until retire()). scan() answers whichever of the two the request names.
+
+  /// Starts an empty shadow under `next` and notes every live entry (id, vector row) to re-encode.
+  /// Fails when a shadow exists, raw vectors are not kept, or next is not newer / has another
+  /// dimension or metric. A retired set still held is dropped.
+  status begin_shadow(std::shared_ptr<const codebook_set> next);
+  /// Re-encodes up to `max_entries` of the noted entries from the vector store under the shadow's
+  /// codebooks (ids written directly to the shadow meanwhile are skipped: they are newer). Entries
+  /// whose new list this partition owns go to the shadow (their ids to acc.kept); the others are
+  /// appended to acc.emigrants[owner]. Returns true once every noted entry is done (acc.shadow_bytes
+  /// set). Small steps let scans interleave with a long rebuild.
+  bool shadow_step(std::size_t max_entries, shadow_start& acc);
+  /// begin_shadow + shadow_step until done (tests, tools).
+  result<shadow_start> build_shadow(std::shared_ptr<const codebook_set> next);
+  /// Adds emigrants of another partition (version = shadow's) to the shadow, skipping ids written
+  /// directly to the shadow since it began (those are newer).
+  status migrate(const partition_update& emigrants);
+  /// Makes the shadow of `version` live; the previous live set is kept as retired.
+  status commit_shadow(std::uint64_t version);
+  /// Frees the retired set if its version is ≤ `version`.
+  void retire(std::uint64_t version);
+  /// Drops a shadow (abandoned swap); no-op without one.
+  void abort_shadow();
+  /// Version of the shadow being built, 0 = none.
+  std::uint64_t shadow_version() const noexcept;
+  /// Version of the retired set still readable, 0 = none.
+  std::uint64_t retired_version() const noexcept;
+  /// Bytes of codes, ids and id map of the shadow or retired set.
+  std::uint64_t other_bytes() const noexcept;
+
   /// Calls f(id, list, code, vector_or_null) for every live entry (snapshots, tests).
   template <class F>
   void for_each(F&& f) const;
@@ -67,6 +101,17 @@ private:
   std::size_t local(std::uint32_t list) const noexcept { return list / count_; }
   void erase(std::uint64_t id);
   void maybe_compact(std::size_t local_list);
+  /// Codebooks with the lists and id map encoded under them (layout as lists_/ids_).
+  struct list_set {
+    std::shared_ptr<const codebook_set> codebooks;
+    std::vector<inverted_list> lists;  // local list j = global list index_ + j·count_
+    id_map ids;
+  };
+  status check_owned(const partition_update& u, const codebook_set& cb) const;
+  status apply_shadow(const partition_update& u, bool direct);
+  result<std::vector<scan_candidate>> scan_set(const codebook_set& cb, const std::vector<inverted_list>& lists,
+                                               const id_map& ids, const scan_request& r) const;
+  const float* vector_in(const id_map& ids, std::uint64_t id) const;
 
   std::uint32_t index_;
   std::uint32_t count_;
@@ -77,6 +122,13 @@ private:
   std::unique_ptr<vector_store> vectors_;     // prepared raw vectors (row per upsert; replaced rows stay)
   std::uint64_t applied_updates_ = 0;
   mutable std::uint64_t scans_ = 0;
+  // The shadow (is_shadow_) or retired set; null when neither. touched_: ids written directly to the
+  // shadow (upserts and removes routed under its version) — emigrants never overwrite them.
+  std::unique_ptr<list_set> other_;
+  bool is_shadow_ = false;
+  std::unordered_set<std::uint64_t> touched_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> shadow_todo_;  // (id, vector row) left to re-encode
+  std::size_t shadow_next_ = 0;                                       // next index into shadow_todo_
 };
 
 template <class F>

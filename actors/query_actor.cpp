@@ -5,6 +5,15 @@
 #include "actors/query_state.hpp"
 
 namespace ivfstream::actors {
+namespace {
+
+search_response finish_at(query_gather& g, std::uint64_t version) {
+  auto out = g.finish();
+  out.codebook_version = version;
+  return out;
+}
+
+}  // namespace
 
 query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_actor_state> self,
                                           std::vector<partition_actor> partitions,
@@ -41,6 +50,7 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
         std::vector<std::uint32_t> asked;
         for (const auto& r : requests) asked.push_back(r.first);
         auto gather = std::make_shared<query_gather>(req.params, std::move(asked));
+        const std::uint64_t version = cb->version();  // every scan of this query reads this version
         auto rp = self->make_response_promise<search_response>();
         const auto now = clock::now();
         const auto left = req.deadline > now ? std::chrono::duration_cast<std::chrono::microseconds>(req.deadline - now)
@@ -49,13 +59,13 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
           const std::uint32_t partition = p;
           self->request(self->state.partitions[partition], left, scan_atom::value, std::move(sr))
               .then(
-                  [gather, rp](scan_reply& reply) mutable {
+                  [gather, rp, version](scan_reply& reply) mutable {
                     gather->add(std::move(reply));
-                    if (gather->done()) rp.deliver(gather->finish());
+                    if (gather->done()) rp.deliver(finish_at(*gather, version));
                   },
-                  [gather, rp, partition](caf::error&) mutable {
+                  [gather, rp, partition, version](caf::error&) mutable {
                     gather->miss(partition);
-                    if (gather->done()) rp.deliver(gather->finish());
+                    if (gather->done()) rp.deliver(finish_at(*gather, version));
                   });
         }
         return rp;
@@ -142,6 +152,10 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
         return rp;
       },
       [self](codebooks_atom, std::shared_ptr<const codebook_set>& cb) { self->state.codebooks = std::move(cb); },
+      [self](swap_atom, std::shared_ptr<const codebook_set>& cb) {
+        self->state.codebooks = std::move(cb);
+        return ack_reply{};
+      },
   };
 }
 

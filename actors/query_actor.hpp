@@ -21,7 +21,9 @@ using query_actor = caf::typed_actor<
     /// Answers several queries as one batch (planned together, one scan message per partition).
     caf::replies_to<search_atom, batch_search_request>::with<batch_search_response>,
     /// Installs the codebooks queries are planned with (sent by the ingest actor after training).
-    caf::reacts_to<codebooks_atom, std::shared_ptr<const codebook_set>>>;
+    caf::reacts_to<codebooks_atom, std::shared_ptr<const codebook_set>>,
+    /// Hot swap: plan every later query with these codebooks; replies once switched.
+    caf::replies_to<swap_atom, std::shared_ptr<const codebook_set>>::with<ack_reply>>;
 
 /// State of one query actor.
 struct query_actor_state {

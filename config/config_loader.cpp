@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <functional>
+#include <iomanip>
 #include <limits>
 #include <sstream>
 
@@ -153,6 +156,41 @@ key_entry unsigned_key(std::string key, std::string doc, Access access) {
   return e;
 }
 
+result<double> parse_number(const std::string& key, std::string_view v) {
+  std::string text(v);
+  char* end = nullptr;
+  const double value = text.empty() ? 0.0 : std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value))
+    return fail(errc::invalid_argument, key + "='" + text + "': must be a finite number");
+  return value;
+}
+
+template <class Access>
+key_entry number_key(std::string key, std::string doc, Access access) {
+  key_entry e{key, "number", std::move(doc), {}, {}, {}};
+  e.set_text = [access, key](service_config& c, std::string_view v) -> status {
+    auto r = parse_number(key, v);
+    if (!r) return std::move(r).error();
+    access(c) = *r;
+    return {};
+  };
+  e.set_toml = [access, key](service_config& c, const toml::node& n) -> status {
+    if (!n.is_number()) {
+      return fail(errc::invalid_argument, key + ": expected a number, got a " + toml_type_name(n));
+    }
+    access(c) = *n.value<double>();
+    return {};
+  };
+  e.get_text = [access](const service_config& c) {
+    std::ostringstream o;
+    o << std::setprecision(17) << access(const_cast<service_config&>(c));
+    std::string s = o.str();
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // stays a TOML float
+    return s;
+  };
+  return e;
+}
+
 key_entry metric_key() {
   const std::string key = "index.metric";
   key_entry e{key, "metric", "distance: l2 (squared Euclidean), cosine (1 - cos), dot (1 - <q,x>)", {}, {}, {}};
@@ -238,6 +276,13 @@ const std::vector<key_entry>& registry() {
     v.push_back(unsigned_key("engine.query_deadline_ms", "default relative deadline of a query, ms", IVF_FIELD(engine.query_deadline_ms)));
     v.push_back(unsigned_key("engine.train_after", "train the first codebooks after this many vectors", IVF_FIELD(engine.train_after)));
     v.push_back(unsigned_key("engine.max_pending_vectors", "pause the vectors consumer above this backlog", IVF_FIELD(engine.max_pending_vectors)));
+    v.push_back(bool_key("retrain.enabled", "continuous retraining: reservoir, drift, retrain and hot swap", IVF_FIELD(retrain.enabled)));
+    v.push_back(unsigned_key("retrain.reservoir_size", "vectors in the reservoir sample the trainer trains on (1000..10000000)", IVF_FIELD(retrain.reservoir_size)));
+    v.push_back(unsigned_key("retrain.every_inserts", "retrain after this many inserts (0 = not by count)", IVF_FIELD(retrain.every_inserts)));
+    v.push_back(unsigned_key("retrain.every_ms", "retrain this often, ms (0 = not by time)", IVF_FIELD(retrain.every_ms)));
+    v.push_back(number_key("retrain.drift_threshold", "retrain when recent quantisation error / error at the last training >= this (0 = off)", IVF_FIELD(retrain.drift_threshold)));
+    v.push_back(unsigned_key("retrain.error_window", "recent measured inserts averaged for drift (10..1000000)", IVF_FIELD(retrain.error_window)));
+    v.push_back(unsigned_key("retrain.error_sample_every", "measure the quantisation error of every k-th insert (1..1000000)", IVF_FIELD(retrain.error_sample_every)));
     return v;
   }();
   return entries;

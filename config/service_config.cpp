@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <sstream>
 
 namespace ivfstream {
 
@@ -121,6 +122,19 @@ status service_config::validate() const {
   IVF_TRY(in_range("engine.query_deadline_ms", engine.query_deadline_ms, 1, 3600000));
   IVF_TRY(in_range("engine.train_after", engine.train_after, 1, std::uint64_t{1} << 40));
   IVF_TRY(in_range("engine.max_pending_vectors", engine.max_pending_vectors, 1, std::uint64_t{1} << 40));
+  // [retrain]
+  IVF_TRY(in_range("retrain.reservoir_size", retrain.reservoir_size, 1000, 10000000));
+  IVF_TRY(in_range("retrain.error_window", retrain.error_window, 10, 1000000));
+  IVF_TRY(in_range("retrain.error_sample_every", retrain.error_sample_every, 1, 1000000));
+  if (!(retrain.drift_threshold == 0 || (retrain.drift_threshold >= 1 && retrain.drift_threshold <= 1e6))) {
+    std::ostringstream v;
+    v << retrain.drift_threshold;
+    return fail(errc::invalid_argument,
+                "retrain.drift_threshold=" + v.str() + ": must be 0 (off) or in 1..1000000");
+  }
+  if (retrain.enabled && !index.keep_raw_vectors)
+    return fail(errc::invalid_argument,
+                "retrain.enabled=true needs index.keep_raw_vectors=true (a swap re-encodes from the raw vectors)");
   if (engine.train_after < index.num_partitions) {
     return fail(errc::invalid_argument, "engine.train_after=" + str(engine.train_after) +
                                             ": must be >= index.num_partitions=" + str(index.num_partitions) +

@@ -65,6 +65,17 @@ struct engine_config {
   std::uint64_t max_pending_vectors = 500000;      ///< pause the vectors consumer above this backlog, ≥ 1
 };
 
+/// Continuous retraining and hot swap ([retrain]; actors/swap_protocol.hpp). Off by default.
+struct retrain_config {
+  bool enabled = false;                  ///< keep a reservoir, track drift, retrain and hot-swap
+  std::uint64_t reservoir_size = 20000;  ///< vectors in the reservoir sample, 1000..10000000
+  std::uint64_t every_inserts = 0;       ///< retrain after this many inserts (0 = not by count)
+  std::uint64_t every_ms = 0;            ///< retrain this often, ms (0 = not by time)
+  double drift_threshold = 1.5;          ///< retrain when recent error / error at training >= this (0 = off; else >= 1)
+  std::uint64_t error_window = 1000;     ///< recent measured inserts averaged for drift, 10..1000000
+  std::uint64_t error_sample_every = 4;  ///< measure the quantisation error of every k-th insert, 1..1000000
+};
+
 /// Everything a service needs. Build with config_loader.hpp, then call validate().
 struct service_config {
   kafka_config kafka;
@@ -72,6 +83,7 @@ struct service_config {
   search_params search;      ///< [search]: default nprobes, limit, refine_factor
   caps_config caps;
   engine_config engine;
+  retrain_config retrain;
 
   service_config();
   /// Checks every value and the relations between them (search defaults within caps, brokers vs

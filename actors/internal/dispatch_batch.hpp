@@ -46,6 +46,17 @@ void dispatch_batch(Self* self, const std::vector<partition_actor>& partitions, 
                 finish_one();
               });
   }
+  // During a hot swap: the same batch under the shadow version (after the live update, same mailbox).
+  for (std::size_t p = 0; p < batch.shadow_updates.size(); ++p) {
+    if (batch.shadow_updates[p].empty()) continue;
+    ++st->left;
+    self->request(partitions[p], k_apply_timeout, apply_atom::value, std::move(batch.shadow_updates[p]))
+        .then([record, finish_one](ack_reply& a) { record(std::move(a.failure)); finish_one(); },
+              [record, finish_one](caf::error& e) {
+                record(fail(errc::unavailable, "apply (shadow): " + caf::to_string(e)));
+                finish_one();
+              });
+  }
   if (st->left == 0) st->done(std::move(st->reply));
 }
 

@@ -1,0 +1,24 @@
+#pragma once
+// The ingest actor's entry points into continuous retraining (actors/swap_protocol.hpp, implemented in
+// actors/swap_protocol.cpp). All run inside the ingest actor's handlers.
+#include <cstddef>
+#include <functional>
+
+#include "actors/ingest_actor.hpp"
+
+namespace ivfstream::actors::internal {
+
+using ingest_pointer = ingest_actor::stateful_pointer<ingest_actor_state>;
+
+/// Feeds staged upsert vectors (n × d, as given) to the trainer, then starts a retrain if one is due.
+void retrain_observe(ingest_pointer self, const float* x, std::size_t n);
+/// Periodic check of the time schedule (rtick_atom).
+void retrain_tick(ingest_pointer self);
+/// Retrains now (or joins the swap running); `done` gets the new version in count, or the failure.
+void retrain_now(ingest_pointer self, std::function<void(ack_reply)> done);
+/// Marks every partition as changed for incremental checkpoints (after a commit).
+void mark_all_partitions_changed(ingest_actor_state& st);
+/// What stats report.
+retrain_status retrain_report(const ingest_actor_state& st);
+
+}  // namespace ivfstream::actors::internal

@@ -1,0 +1,206 @@
+// partition_state's half of the hot-swap protocol (actors/swap_protocol.hpp): shadow lists under the
+// next codebook version, emigrants to the partitions owning their new lists, commit and retire.
+#include <algorithm>
+
+#include "actors/partition_state.hpp"
+
+namespace ivfstream::actors {
+namespace {
+
+// Entries re-encoded per block in begin_shadow (bounds the temporary copy: block × d floats).
+constexpr std::size_t k_reencode_block = 4096;
+
+std::uint64_t set_bytes(const std::vector<inverted_list>& lists, const id_map& ids) {
+  std::uint64_t b = ids.memory_bytes();
+  for (const auto& l : lists) b += l.code_bytes() + l.id_bytes() + l.tombstone_bytes();
+  return b;
+}
+
+}  // namespace
+
+std::uint64_t partition_state::shadow_version() const noexcept {
+  return other_ && is_shadow_ ? other_->codebooks->version() : 0;
+}
+
+std::uint64_t partition_state::retired_version() const noexcept {
+  return other_ && !is_shadow_ ? other_->codebooks->version() : 0;
+}
+
+std::uint64_t partition_state::other_bytes() const noexcept {
+  return other_ ? set_bytes(other_->lists, other_->ids) : 0;
+}
+
+status partition_state::begin_shadow(std::shared_ptr<const codebook_set> next) {
+  IVF_ASSERT(next != nullptr);
+  const std::string who = "partition " + std::to_string(index_);
+  if (!codebooks_) return fail(errc::not_trained, who + ": no codebooks installed, nothing to re-encode");
+  if (other_ && is_shadow_)
+    return fail(errc::resource_exhausted, who + ": a shadow of version " + std::to_string(shadow_version()) +
+                                              " is being built; at most one at a time");
+  if (next->version() <= codebooks_->version())
+    return fail(errc::version_mismatch, who + ": shadow version " + std::to_string(next->version()) +
+                                            " must be newer than the live version " +
+                                            std::to_string(codebooks_->version()));
+  if (next->dimension() != codebooks_->dimension() || next->params().metric != codebooks_->params().metric)
+    return fail(errc::invalid_argument, who + ": shadow codebooks of dimension " +
+                                            std::to_string(next->dimension()) + " must keep dimension " +
+                                            std::to_string(codebooks_->dimension()) + " and the metric");
+  if (!vectors_ && ids_.size() > 0)
+    return fail(errc::invalid_argument, who + ": re-encoding needs the raw vectors (keep_raw_vectors=true)");
+  other_.reset();  // a retired set still held is dropped: at most one other set
+  auto set = std::make_unique<list_set>();
+  set->codebooks = std::move(next);
+  const auto& cb = *set->codebooks;
+  const std::size_t nlist = cb.num_partitions();
+  const std::size_t owned = nlist > index_ ? (nlist - index_ + count_ - 1) / count_ : 0;
+  for (std::size_t j = 0; j < owned; ++j) set->lists.emplace_back(cb.code_size());
+  set->ids.reserve(ids_.size());
+  // The entries to re-encode: (id, row) of every live entry now (16 bytes each; rows never change).
+  shadow_todo_.clear();
+  shadow_todo_.reserve(ids_.size());
+  for (const auto& l : lists_)
+    for (std::uint32_t s = 0; s < l.size(); ++s) {
+      if (!l.is_live(s)) continue;
+      const auto loc = ids_.find(l.ids()[s]);
+      IVF_ASSERT(loc && loc->row != k_no_row);
+      shadow_todo_.emplace_back(l.ids()[s], loc->row);
+    }
+  shadow_next_ = 0;
+  other_ = std::move(set);
+  is_shadow_ = true;
+  touched_.clear();
+  return {};
+}
+
+bool partition_state::shadow_step(std::size_t max_entries, shadow_start& acc) {
+  if (!other_ || !is_shadow_) return true;
+  auto& set = *other_;
+  const auto& cb = *set.codebooks;
+  const std::size_t d = cb.dimension(), cs = cb.code_size();
+  acc.partition = index_;
+  acc.version = cb.version();
+  if (acc.emigrants.size() != count_) {
+    acc.emigrants.resize(count_);
+    for (auto& e : acc.emigrants) e.codebook_version = cb.version();
+  }
+  // One block: copy the rows (n × d, row-major), assign + encode under the shadow's codebooks.
+  const std::size_t end = std::min(shadow_todo_.size(), shadow_next_ + std::max<std::size_t>(1, max_entries));
+  std::vector<std::uint64_t> ids, rows;
+  std::vector<float> x;
+  for (; shadow_next_ < end; ++shadow_next_) {
+    const auto [id, row] = shadow_todo_[shadow_next_];
+    if (touched_.count(id)) continue;  // written directly to the shadow since it began: newer
+    ids.push_back(id);
+    rows.push_back(row);
+    const float* v = vectors_->row(row);
+    x.insert(x.end(), v, v + d);
+  }
+  const std::size_t n = ids.size();
+  if (n > 0) {
+    std::vector<std::uint32_t> lists(n);
+    std::vector<std::uint8_t> codes(n * cs);
+    cb.encode(x.data(), n, lists.data(), codes.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t l = lists[i];
+      if (owns(l)) {
+        const std::uint32_t slot = set.lists[local(l)].append(ids[i], codes.data() + i * cs);
+        set.ids.upsert(ids[i], entry_location{l, slot, rows[i]});
+        acc.kept.push_back(ids[i]);
+      } else {
+        auto& e = acc.emigrants[l % count_];
+        e.ids.push_back(ids[i]);
+        e.lists.push_back(l);
+        e.vectors.insert(e.vectors.end(), x.data() + i * d, x.data() + (i + 1) * d);
+      }
+    }
+  }
+  const bool done = shadow_next_ >= shadow_todo_.size();
+  if (done) {
+    shadow_todo_ = {};
+    shadow_next_ = 0;
+    acc.shadow_bytes = other_bytes();
+  }
+  return done;
+}
+
+result<shadow_start> partition_state::build_shadow(std::shared_ptr<const codebook_set> next) {
+  IVF_TRY(begin_shadow(std::move(next)));
+  shadow_start acc;
+  while (!shadow_step(k_reencode_block, acc)) {
+  }
+  return acc;
+}
+
+status partition_state::apply_shadow(const partition_update& u, bool direct) {
+  auto& set = *other_;
+  const auto& cb = *set.codebooks;
+  const std::size_t n = u.ids.size(), cs = cb.code_size(), d = cb.dimension();
+  IVF_ASSERT(u.lists.size() == n && (u.codes.size() == n * cs || (u.codes.empty() && u.vectors.size() == n * d)));
+  IVF_TRY(check_owned(u, cb));
+  std::vector<std::uint8_t> local_codes;
+  const std::uint8_t* codes = u.codes.data();
+  if (u.codes.empty() && n > 0) {
+    local_codes.resize(n * cs);
+    cb.encode_in_lists(u.vectors.data(), n, u.lists.data(), local_codes.data());
+    codes = local_codes.data();
+  }
+  for (auto id : u.removes) {
+    if (direct) touched_.insert(id);
+    if (auto loc = set.ids.erase(id)) set.lists[local(loc->list)].tombstone(loc->slot);
+  }
+  std::uint64_t first_row = k_no_row;
+  if (vectors_ && !u.vectors.empty() && n > 0) {
+    auto r = vectors_->append(u.vectors.data(), n);
+    if (!r) return std::move(r).error();
+    first_row = *r;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t id = u.ids[i];
+    if (direct)
+      touched_.insert(id);
+    else if (touched_.count(id))
+      continue;  // written directly since the shadow began: newer than this emigrant
+    const std::uint32_t slot = set.lists[local(u.lists[i])].append(id, codes + i * cs);
+    const std::uint64_t row = first_row == k_no_row ? k_no_row : first_row + i;
+    if (auto old = set.ids.upsert(id, entry_location{u.lists[i], slot, row}))
+      set.lists[local(old->list)].tombstone(old->slot);
+  }
+  return {};
+}
+
+status partition_state::migrate(const partition_update& u) {
+  if (!other_ || !is_shadow_ || u.codebook_version != other_->codebooks->version())
+    return fail(errc::version_mismatch, "partition " + std::to_string(index_) + ": emigrants of version " +
+                                            std::to_string(u.codebook_version) + " but the shadow is version " +
+                                            std::to_string(shadow_version()));
+  return apply_shadow(u, false);
+}
+
+status partition_state::commit_shadow(std::uint64_t version) {
+  if (!other_ || !is_shadow_ || other_->codebooks->version() != version)
+    return fail(errc::version_mismatch, "partition " + std::to_string(index_) + ": commit of version " +
+                                            std::to_string(version) + " but the shadow is version " +
+                                            std::to_string(shadow_version()));
+  std::swap(codebooks_, other_->codebooks);
+  std::swap(lists_, other_->lists);
+  std::swap(ids_, other_->ids);
+  is_shadow_ = false;  // other_ now holds the previous version, readable until retire()
+  touched_.clear();
+  shadow_todo_ = {};
+  for (std::size_t j = 0; j < lists_.size(); ++j) maybe_compact(j);
+  return {};
+}
+
+void partition_state::retire(std::uint64_t version) {
+  if (other_ && !is_shadow_ && other_->codebooks->version() <= version) other_.reset();
+}
+
+void partition_state::abort_shadow() {
+  if (other_ && is_shadow_) other_.reset();
+  is_shadow_ = false;
+  touched_.clear();
+  shadow_todo_ = {};
+  shadow_next_ = 0;
+}
+
+}  // namespace ivfstream::actors

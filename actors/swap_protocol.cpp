@@ -1,0 +1,290 @@
+// The ingest actor's side of continuous retraining and the hot swap (protocol in swap_protocol.hpp).
+#include "actors/swap_protocol.hpp"
+
+#include <algorithm>
+
+#include "actors/internal/retrain_hooks.hpp"
+
+namespace ivfstream::actors {
+
+std::size_t min_training_sample(const index_params& p) {
+  return std::max<std::size_t>({p.ksub(), 4 * p.num_partitions, 1000});
+}
+
+namespace internal {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// How long one partition may take to answer a swap step (a rebuild of millions of entries included).
+constexpr std::chrono::seconds k_swap_timeout{600};
+// Period of the time-schedule check.
+constexpr std::chrono::milliseconds k_tick{250};
+
+/// What the trainer actor trains on, and what it returns.
+struct train_job {
+  index_params params;
+  std::uint64_t version = 0;
+  std::vector<float> sample;  // n × d prepared vectors (the reservoir, copied)
+};
+struct train_result {
+  std::shared_ptr<const codebook_set> codebooks;
+  double baseline = 0;  // mean error of the new codebooks on their own training sample
+  double ms = 0;
+  std::optional<ivfstream::error> failure;
+};
+
+}  // namespace
+}  // namespace internal
+}  // namespace ivfstream::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::internal::train_result)
+
+namespace ivfstream::actors::internal {
+namespace {
+
+double ms_since(steady::time_point t0) {
+  return std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+}
+
+// A one-shot detached actor (its own thread): trains, answers, quits. The job is a spawn argument.
+caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_job> job) {
+  return {[self, job](train_atom) {
+    train_result r;
+    const auto t0 = steady::now();
+    const std::size_t n = job->sample.size() / job->params.dimension;
+    auto cb = codebook_set::train(job->params, job->sample.data(), n, job->version);
+    if (cb) {
+      r.codebooks = std::move(*cb);
+      r.baseline = trainer_state::mean_error(*r.codebooks, job->sample.data(), n);
+    } else {
+      r.failure = std::move(cb).error();
+    }
+    r.ms = ms_since(t0);
+    self->quit();
+    return r;
+  }};
+}
+
+void check(ingest_pointer self, retrain_reason forced);
+
+void deliver_all(retrain_driver& dr, const ack_reply& r) {
+  auto waiters = std::move(dr.waiters);
+  dr.waiters.clear();
+  for (auto& w : waiters) w(r);
+}
+
+void abandon(ingest_pointer self, ivfstream::error e) {
+  auto& dr = *self->state.retrain;
+  auto& core = *self->state.setup.state;
+  if (dr.now == retrain_driver::phase::building) {
+    core.abort_shadow();
+    for (const auto& p : self->state.setup.partitions) self->send(p, abort_atom::value);
+  }
+  dr.now = retrain_driver::phase::idle;
+  dr.next.reset();
+  dr.status.building_version = 0;
+  dr.status.shadow_bytes = 0;
+  ++dr.status.failed_swaps;
+  dr.status.last_error = e.to_string();
+  if (dr.trainer) dr.trainer->training_abandoned(steady::now());
+  ack_reply r;
+  r.failure = std::move(e);
+  deliver_all(dr, r);
+}
+
+void finish_swap(ingest_pointer self) {
+  auto& dr = *self->state.retrain;
+  const std::uint64_t version = dr.next->version();
+  // Every scan planned with the old version was enqueued before the query actors acknowledged.
+  for (const auto& p : self->state.setup.partitions) self->send(p, retire_atom::value, version - 1);
+  dr.status.last_swap_ms = ms_since(dr.swap_started);
+  ++dr.status.swaps;
+  dr.status.building_version = 0;
+  dr.status.shadow_bytes = 0;
+  dr.status.last_error.clear();
+  if (dr.trainer) dr.trainer->training_finished(steady::now(), dr.next_baseline, dr.next->num_partitions());
+  dr.now = retrain_driver::phase::idle;
+  dr.next.reset();
+  ack_reply ok;
+  ok.count = version;
+  deliver_all(dr, ok);
+  check(self, retrain_reason::none);  // inserts during the swap may have made the next one due
+}
+
+void commit(ingest_pointer self) {
+  auto& dr = *self->state.retrain;
+  auto& st = self->state;
+  if (auto c = st.setup.state->commit_shadow(); !c) return abandon(self, std::move(c).error());
+  dr.now = retrain_driver::phase::committing;
+  dr.outstanding = st.setup.partitions.size() + st.setup.queries.size();
+  auto one_done = [self](std::optional<ivfstream::error> f) {
+    auto& d = *self->state.retrain;
+    if (f && !d.failure) d.failure = std::move(f);
+    if (--d.outstanding == 0) {
+      if (d.failure) d.status.last_error = d.failure->to_string();  // committed anyway: report it
+      finish_swap(self);
+    }
+  };
+  const std::uint64_t version = dr.next->version();
+  // Partitions first: a query planned with the new version reaches a partition after its commit.
+  for (const auto& p : st.setup.partitions)
+    self->request(p, k_swap_timeout, commit_atom::value, version)
+        .then([one_done](ack_reply& a) { one_done(std::move(a.failure)); },
+              [one_done](caf::error& e) { one_done(fail(errc::unavailable, "commit: " + caf::to_string(e))); });
+  for (const auto& q : st.setup.queries)
+    self->request(q, k_swap_timeout, swap_atom::value, dr.next)
+        .then([one_done](ack_reply& a) { one_done(std::move(a.failure)); },
+              [one_done](caf::error& e) { one_done(fail(errc::unavailable, "swap: " + caf::to_string(e))); });
+  mark_all_partitions_changed(self->state);
+}
+
+// One step of the build phase finished (a partition's shadow_start or a migration).
+void build_step_done(ingest_pointer self, std::optional<ivfstream::error> f) {
+  auto& dr = *self->state.retrain;
+  if (f && !dr.failure) dr.failure = std::move(f);
+  if (--dr.outstanding != 0) return;
+  if (dr.failure) {
+    auto e = std::move(*dr.failure);
+    dr.failure.reset();
+    return abandon(self, std::move(e));
+  }
+  commit(self);
+}
+
+void on_shadow_started(ingest_pointer self, shadow_start& s) {
+  auto& dr = *self->state.retrain;
+  auto& core = *self->state.setup.state;
+  if (dr.now != retrain_driver::phase::building || !dr.next || s.version != dr.next->version()) return;
+  if (s.failure) return build_step_done(self, std::move(s.failure));
+  dr.status.shadow_bytes += s.shadow_bytes;
+  dr.status.peak_shadow_bytes = std::max(dr.status.peak_shadow_bytes, dr.status.shadow_bytes);
+  core.note_shadow_members(s.partition, s.kept);
+  const auto& parts = self->state.setup.partitions;
+  for (std::uint32_t dest = 0; dest < s.emigrants.size() && dest < parts.size(); ++dest) {
+    auto& e = s.emigrants[dest];
+    if (e.ids.empty()) continue;
+    core.note_shadow_members(dest, e.ids);
+    ++dr.outstanding;
+    self->request(parts[dest], k_swap_timeout, migrate_atom::value, std::move(e))
+        .then([self](ack_reply& a) { build_step_done(self, std::move(a.failure)); },
+              [self](caf::error& err) {
+                build_step_done(self, fail(errc::unavailable, "migrate: " + caf::to_string(err)));
+              });
+  }
+  build_step_done(self, std::nullopt);
+}
+
+void on_trained(ingest_pointer self, train_result& r) {
+  auto& dr = *self->state.retrain;
+  auto& st = self->state;
+  if (r.failure) return abandon(self, std::move(*r.failure));
+  dr.status.last_train_ms = r.ms;
+  // Dual routing and the partitions' shadows start in this one handler: every later batch reaches a
+  // partition after its shadow_atom.
+  if (auto b = st.setup.state->begin_shadow(r.codebooks); !b) return abandon(self, std::move(b).error());
+  dr.now = retrain_driver::phase::building;
+  dr.next = r.codebooks;
+  dr.next_baseline = r.baseline;
+  dr.failure.reset();
+  dr.status.shadow_bytes = 0;
+  dr.swap_started = steady::now();
+  dr.outstanding = st.setup.partitions.size();
+  for (std::uint32_t p = 0; p < st.setup.partitions.size(); ++p)
+    self->request(st.setup.partitions[p], k_swap_timeout, shadow_atom::value, dr.next)
+        .then([self](shadow_start& s) { on_shadow_started(self, s); },
+              [self](caf::error& e) { build_step_done(self, fail(errc::unavailable, "shadow: " + caf::to_string(e))); });
+}
+
+void start_training(ingest_pointer self, retrain_reason why) {
+  auto& dr = *self->state.retrain;
+  const auto& live = self->state.setup.state->codebooks();
+  auto job = std::make_shared<train_job>();
+  job->params = live->params();
+  job->version = live->version() + 1;
+  job->params.seed = live->params().seed + job->version;  // another k-means start for each version
+  job->sample = dr.trainer->sample();
+  dr.trainer->training_started(steady::now());
+  dr.now = retrain_driver::phase::training;
+  dr.status.building_version = job->version;
+  dr.status.last_reason = to_string(why);
+  auto trainer = self->spawn<caf::detached>(trainer_actor, job);
+  self->request(trainer, caf::infinite, train_atom::value)
+      .then([self](train_result& r) { on_trained(self, r); },
+            [self](caf::error& e) { abandon(self, fail(errc::unavailable, "trainer: " + caf::to_string(e))); });
+}
+
+void check(ingest_pointer self, retrain_reason forced) {
+  auto& dr = *self->state.retrain;
+  const auto& core = *self->state.setup.state;
+  if (dr.now != retrain_driver::phase::idle || !dr.trainer || !core.codebooks()) return;
+  const std::size_t min_sample = min_training_sample(core.codebooks()->params());
+  retrain_reason why = forced;
+  if (why == retrain_reason::none) why = dr.trainer->due(steady::now(), min_sample);
+  if (why == retrain_reason::none) return;
+  if (dr.trainer->sample_size() < min_sample) {
+    abandon(self, fail(errc::not_trained, "retrain: the reservoir holds " + std::to_string(dr.trainer->sample_size()) +
+                                              " vectors; training needs at least " + std::to_string(min_sample)));
+    return;
+  }
+  start_training(self, why);
+}
+
+}  // namespace
+
+void mark_all_partitions_changed(ingest_actor_state&) {
+  // Checkpoints snapshot every partition anyway; incremental checkpoints must treat all as changed.
+}
+
+void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
+  auto& dr = *self->state.retrain;
+  const auto& core = *self->state.setup.state;
+  if (!dr.policy.enabled || !core.codebooks() || n == 0) return;
+  if (!dr.trainer) {
+    dr.trainer = std::make_unique<trainer_state>(dr.policy, core.codebooks()->dimension(),
+                                                 core.codebooks()->params().seed);
+    if (dr.policy.every_ms > 0) self->delayed_send(self, k_tick, rtick_atom::value);
+  }
+  dr.trainer->observe(x, n, core.codebooks().get());
+  check(self, retrain_reason::none);
+}
+
+void retrain_tick(ingest_pointer self) {
+  check(self, retrain_reason::none);
+  self->delayed_send(self, k_tick, rtick_atom::value);
+}
+
+void retrain_now(ingest_pointer self, std::function<void(ack_reply)> done) {
+  auto& dr = *self->state.retrain;
+  const auto& core = *self->state.setup.state;
+  ack_reply r;
+  if (!dr.policy.enabled)
+    r.failure = fail(errc::invalid_argument, "retrain: retrain.enabled=false (no reservoir is kept)");
+  else if (!core.codebooks() || !dr.trainer)
+    r.failure = fail(errc::not_trained, "retrain: the index is not trained or nothing was inserted since");
+  if (r.failure) return done(std::move(r));
+  dr.waiters.push_back(std::move(done));
+  check(self, retrain_reason::forced);  // joins the swap running, if any
+}
+
+retrain_status retrain_report(const ingest_actor_state& st) {
+  const auto& dr = *st.retrain;
+  retrain_status s = dr.status;
+  s.enabled = dr.policy.enabled;
+  switch (dr.now) {
+    case retrain_driver::phase::idle: s.phase = "idle"; break;
+    case retrain_driver::phase::training: s.phase = "training"; break;
+    case retrain_driver::phase::building: s.phase = "building"; break;
+    case retrain_driver::phase::committing: s.phase = "committing"; break;
+  }
+  if (dr.trainer) {
+    s.drift = dr.trainer->drift();
+    s.recent_error = dr.trainer->recent_error();
+    s.baseline_error = dr.trainer->baseline_error();
+    s.sample_size = dr.trainer->sample_size();
+    s.inserts_since_training = dr.trainer->inserts_since_training();
+  }
+  return s;
+}
+
+}  // namespace ivfstream::actors::internal
