@@ -1,0 +1,115 @@
+// Hot swap under query load (issue 4 targets): query latency p50/p99 in steady state and while a
+// retrain + swap runs, the time to swap, and how it scales with the index size.
+//   ivfstream_hot_swap_bench [n=100000] [d=128] [nlist=256] [M=16] [partitions=2]
+// Two client threads search continuously (nprobes 16, k 10) through the embedded engine; the steady
+// window and the swap window are measured in the same run, so the ratio is the number to read.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "actors/engine.hpp"
+
+using namespace ivfstream;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+std::vector<float> clustered(std::size_t n, std::size_t d, std::size_t clusters, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.f, 1.f);
+  std::vector<float> c(clusters * d), x(n * d);
+  for (auto& v : c) v = g(rng);
+  std::uniform_int_distribution<std::size_t> pick(0, clusters - 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t k = pick(rng);
+    for (std::size_t j = 0; j < d; ++j) x[i * d + j] = c[k * d + j] + 0.35f * g(rng);
+  }
+  return x;
+}
+
+double pct(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, std::size_t(q * v.size()))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
+  const std::size_t d = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 128;
+  const std::size_t nlist = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 256;
+  const std::size_t M = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 16;
+  const std::uint32_t P = argc > 5 ? std::uint32_t(std::strtoul(argv[5], nullptr, 10)) : 2;
+  engine_options o;
+  o.partition_actors = P;
+  o.query_actors = 2;
+  o.train_after = std::max<std::size_t>(20000, 40 * nlist);
+  o.retrain.enabled = true;
+  o.retrain.drift_threshold = 0;  // only the explicit retrain below
+  o.retrain.reservoir_size = std::max<std::size_t>(20000, 40 * nlist);
+  o.query_deadline = std::chrono::milliseconds(5000);
+  auto eo = engine::open(o);
+  if (!eo) return std::printf("open: %s\n", eo.error().to_string().c_str()), 1;
+  auto& e = **eo;
+  index_params p;
+  p.dimension = d;
+  p.num_partitions = nlist;
+  p.num_sub_vectors = M;
+  p.max_iterations = 10;
+  if (auto st = e.create_index(p); !st) return std::printf("create: %s\n", st.error().to_string().c_str()), 1;
+  const auto x = clustered(n, d, 100, 1);
+  std::vector<std::uint64_t> ids(n);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = i;
+  const auto t_load = steady::now();
+  for (std::size_t off = 0; off < n; off += 5000) {
+    const std::size_t b = std::min<std::size_t>(5000, n - off);
+    if (auto st = e.upsert(ids.data() + off, x.data() + off * d, b); !st)
+      return std::printf("upsert: %s\n", st.error().to_string().c_str()), 1;
+  }
+  std::printf("n=%zu d=%zu nlist=%zu M=%zu partitions=%u load %.1f s\n", n, d, nlist, M, P,
+              std::chrono::duration<double>(steady::now() - t_load).count());
+  const auto q = clustered(200, d, 100, 2);
+  std::atomic<int> window{0};  // 0 steady, 1 swap, 2 stop
+  std::vector<double> lat[2];
+  std::atomic<std::size_t> failures{0}, partial{0};
+  std::vector<std::thread> clients;
+  std::vector<std::vector<std::pair<int, double>>> per(2);
+  for (int c = 0; c < 2; ++c)
+    clients.emplace_back([&, c] {
+      for (std::size_t k = c; window.load() < 2; ++k) {
+        const int w = window.load();
+        const auto t0 = steady::now();
+        auto r = e.search(q.data() + (k % 200) * d, d).nprobes(16).limit(10).to_list();
+        const double ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+        if (!r) ++failures;
+        else if (r->partial) ++partial;
+        if (w == window.load()) per[c].emplace_back(w, ms);
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  window = 1;
+  const auto t_swap = steady::now();
+  auto v = e.retrain();
+  const double swap_total = std::chrono::duration<double, std::milli>(steady::now() - t_swap).count();
+  window = 2;
+  for (auto& t : clients) t.join();
+  for (auto& list : per)
+    for (auto [w, ms] : list) lat[w].push_back(ms);
+  auto s = e.stats();
+  if (!v || !s) return std::printf("retrain: %s\n", v ? "stats failed" : v.error().to_string().c_str()), 1;
+  std::printf("retrain -> v%llu: %.0f ms total (training %.0f ms, shadow build + migrate + commit %.0f ms), "
+              "peak shadow %.1f MiB\n",
+              (unsigned long long)*v, swap_total, s->last_train_ms, s->last_swap_ms,
+              s->peak_shadow_bytes / 1048576.0);
+  std::printf("steady: %zu queries p50 %.2f ms p99 %.2f ms | during retrain+swap: %zu queries p50 %.2f ms p99 %.2f ms"
+              " | p99 ratio %.2f | failures %zu partial %zu\n",
+              lat[0].size(), pct(lat[0], 0.5), pct(lat[0], 0.99), lat[1].size(), pct(lat[1], 0.5), pct(lat[1], 0.99),
+              pct(lat[1], 0.99) / std::max(1e-9, pct(lat[0], 0.99)), failures.load(), partial.load());
+  return 0;
+}
