@@ -232,8 +232,10 @@ void check(ingest_pointer self, retrain_reason forced) {
 
 }  // namespace
 
-void mark_all_partitions_changed(ingest_actor_state&) {
-  // Checkpoints snapshot every partition anyway; incremental checkpoints must treat all as changed.
+void mark_all_partitions_changed(ingest_actor_state& st) {
+  // Incremental checkpoints: every partition's lists changed (run_checkpoint also re-snapshots all
+  // of them when the codebook version differs from its snapshots'; this keeps the two independent).
+  st.dirty.assign(st.setup.partitions.size(), true);
 }
 
 void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {

@@ -251,8 +251,8 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_swap_restarts_on_one_version_with_nothing_l
           if (!building) std::this_thread::sleep_for(1ms);
         }
         caf::anon_send(e.internals().partitions[1], ivfstream::actors::delay_atom::value, std::uint32_t{30000});
-        auto st = e.stats();
-        if (ok && building && st && st->retrain_phase != "idle") std::ofstream(marker) << st->retrain_phase;
+        // (no stats() from here on: it would wait for the stalled partition)
+        if (ok && building) std::ofstream(marker) << "building";
         std::this_thread::sleep_for(60s);  // killed here
         swapper.join();
         code = 0;
