@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -116,7 +117,13 @@ void run_serve(const serve_options& o) {
   std::cerr << "serve: signal " << sig << ", shutting down" << std::endl;
   k->reset();
   if (!cfg->engine.data_dir.empty()) {
+    // A periodic checkpoint may still be being written (resource_exhausted): wait for it, then write
+    // the final one, so that the last checkpoint covers everything consumed (found by crash trials).
     auto seq = (*e)->checkpoint();
+    for (int tries = 0; !seq && seq.error().code() == errc::resource_exhausted && tries < 600; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      seq = (*e)->checkpoint();
+    }
     if (seq)
       std::cerr << "serve: final checkpoint " << *seq << std::endl;
     else
