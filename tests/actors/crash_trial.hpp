@@ -26,7 +26,7 @@ struct crash_trial_options {
   std::uint32_t topic_partitions = 4; ///< partitions of the vectors topic (the broker's setting)
   std::chrono::milliseconds max_kill_delay{2000};  ///< kill after a delay uniform in [0, this] ...
   bool delay_from_first_checkpoint = false;  ///< ... counted from the first checkpoint (else from the start)
-  std::chrono::milliseconds produce_gap{4};         ///< pause between records of step 2 (spreads them)
+  std::chrono::milliseconds produce_gap{20};        ///< pause between records of step 2 (spreads them over ~3 s)
 };
 
 struct crash_trial_result {
