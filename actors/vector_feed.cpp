@@ -59,6 +59,7 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
         const auto it = from.find(tp);
         const std::int64_t at = it != from.end() ? it->second : connectors::k_offset_beginning;
         out.push_back({tp.first, tp.second, at});
+        if (at >= 0) self->expected_[tp.second] = at; else self->expected_.erase(tp.second);
       }
       return out;
     };
