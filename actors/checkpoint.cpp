@@ -171,12 +171,14 @@ std::optional<checkpoint_manifest> latest_checkpoint(const std::string& data_dir
 void remove_checkpoints_before(const std::string& data_dir, std::uint64_t keep_seq) {
   std::error_code ec;
   // Files that checkpoints from keep_seq on still reference (incremental checkpoints reuse the
-  // snapshots of unchanged partitions from older directories). A manifest that cannot be read
-  // keeps everything: deleting less is always safe.
+  // snapshots of unchanged partitions from older directories). A corrupt manifest protects nothing:
+  // manifests appear only by rename (complete), and latest_checkpoint never restores from one. Any other
+  // failure to read one (I/O, a newer format) keeps everything: deleting less is always safe.
   std::set<fs::path> referenced;
   for (std::uint64_t seq : manifest_sequences(data_dir)) {
     if (seq < keep_seq) continue;
     auto m = read_manifest(data_dir, seq);
+    if (!m && m.error().code() == errc::corrupt_data) continue;
     if (!m) return;
     for (const auto& f : m->partition_files) referenced.insert(fs::path(f).lexically_normal());
   }
