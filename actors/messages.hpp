@@ -116,6 +116,8 @@ struct partition_stats {
   std::uint64_t shadow_version = 0;   ///< hot swap: version being built here, 0 = none
   std::uint64_t retired_version = 0;  ///< hot swap: previous version still readable, 0 = none
   std::uint64_t swap_bytes = 0;       ///< hot swap: bytes of that shadow or retired list set
+  std::uint64_t vector_rows = 0;      ///< rows in the partition's vector store (live + not yet collected)
+  std::uint64_t vector_collections = 0;  ///< vector-store garbage collections run
 };
 
 /// Where a partition snapshot went (or why it failed).

@@ -75,8 +75,9 @@ status partition_state::apply(const partition_update& u) {
     return fail(errc::not_trained, "partition " + std::to_string(index_) + ": no codebooks installed");
   if (u.codebook_version > codebooks_->version()) {
     if (other_ && is_shadow_ && u.codebook_version == other_->codebooks->version()) return apply_shadow(u, true);
-    // An update for a shadow this partition no longer holds: the swap was abandoned, drop it.
-    if (!other_ || !is_shadow_) return {};
+    // An update for a shadow this partition abandoned: ingest routed it under both versions, the live
+    // version's copy is applied, so this one is dropped. A newer version never begun is an error below.
+    if ((!other_ || !is_shadow_) && u.codebook_version <= abandoned_version_) return {};
   }
   if (u.codebook_version != codebooks_->version())
     return fail(errc::version_mismatch, "partition_update codebook_version=" + std::to_string(u.codebook_version) +
@@ -113,7 +114,41 @@ status partition_state::apply(const partition_update& u) {
     }
   }
   ++applied_updates_;
-  return {};
+  return maybe_collect_garbage();
+}
+
+std::uint64_t partition_state::dead_vector_rows() const noexcept {
+  // Every live id holds at most one row, so rows beyond ids_.size() are garbage (a lower bound when
+  // some ids came from a snapshot without vectors).
+  if (!vectors_ || vectors_->size() <= ids_.size()) return 0;
+  return vectors_->size() - ids_.size();
+}
+
+status partition_state::maybe_collect_garbage() {
+  // Not during a swap: the shadow's to-do list and the retired set hold rows of this store.
+  if (!vectors_ || other_ || !shadow_todo_.empty() || gc_fraction_ >= 1.0) return {};
+  const std::uint64_t dead = dead_vector_rows();
+  if (dead == 0 || double(dead) <= gc_fraction_ * double(vectors_->size())) return {};
+  // Live (row, id) pairs in row order; row i of the collected store is the i-th of them.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> live;
+  live.reserve(ids_.size());
+  for (const auto& l : lists_)
+    for (std::uint32_t s = 0; s < l.size(); ++s)
+      if (l.is_live(s))
+        if (auto loc = ids_.find(l.ids()[s]); loc && loc->row != k_no_row) live.emplace_back(loc->row, l.ids()[s]);
+  std::sort(live.begin(), live.end());
+  std::vector<std::uint64_t> rows(live.size());
+  for (std::size_t i = 0; i < live.size(); ++i) rows[i] = live[i].first;
+  status moved = vectors_->keep_rows(rows.data(), rows.size());
+  // invalid_argument: nothing moved. Otherwise the rows moved even if releasing a file failed.
+  if (!moved && moved.error().code() == errc::invalid_argument) return moved;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    entry_location loc = *ids_.find(live[i].second);
+    loc.row = i;
+    ids_.upsert(live[i].second, loc);
+  }
+  ++vector_collections_;
+  return moved;
 }
 
 result<std::vector<scan_candidate>> partition_state::scan(const scan_request& r) const {
@@ -181,6 +216,8 @@ partition_stats partition_state::stats() const {
   s.shadow_version = shadow_version();
   s.retired_version = retired_version();
   s.swap_bytes = other_bytes();
+  s.vector_rows = vectors_ ? vectors_->size() : 0;
+  s.vector_collections = vector_collections_;
   return s;
 }
 

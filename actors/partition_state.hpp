@@ -54,6 +54,12 @@ public:
   const float* vector_of(std::uint64_t id) const;
   /// Sizes and counters.
   partition_stats stats() const;
+  /// Vector-store rows no live id uses (replaced or removed vectors), a lower bound.
+  std::uint64_t dead_vector_rows() const noexcept;
+  /// Collect the vector store when dead rows exceed this fraction of its rows (checked after every
+  /// apply; 1 = never). Default 0.5: each dead row is copied at most once over time, the store stays
+  /// at most twice the live data, so memory levels off under a steady upsert stream.
+  void set_vector_gc_fraction(double f) noexcept { gc_fraction_ = f; }
 
   /// Writes a snapshot of the live entries to `path` (temp file + fsync + rename).
   status save(const std::string& path) const;
@@ -101,6 +107,9 @@ private:
   std::size_t local(std::uint32_t list) const noexcept { return list / count_; }
   void erase(std::uint64_t id);
   void maybe_compact(std::size_t local_list);
+  /// Moves the live rows of the vector store down and drops the rest when dead_vector_rows() passes
+  /// gc_fraction_ of it; never during a swap (the shadow's to-do list and the retired set hold rows).
+  status maybe_collect_garbage();
   /// Codebooks with the lists and id map encoded under them (layout as lists_/ids_).
   struct list_set {
     std::shared_ptr<const codebook_set> codebooks;
@@ -121,6 +130,9 @@ private:
   id_map ids_;
   std::unique_ptr<vector_store> vectors_;     // prepared raw vectors (row per upsert; replaced rows stay)
   std::uint64_t applied_updates_ = 0;
+  double gc_fraction_ = 0.5;
+  std::uint64_t vector_collections_ = 0;
+  std::uint64_t abandoned_version_ = 0;  // highest shadow version abort_shadow() dropped
   mutable std::uint64_t scans_ = 0;
   // The shadow (is_shadow_) or retired set; null when neither. touched_: ids written directly to the
   // shadow (upserts and removes routed under its version) — emigrants never overwrite them.

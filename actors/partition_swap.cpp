@@ -196,7 +196,10 @@ void partition_state::retire(std::uint64_t version) {
 }
 
 void partition_state::abort_shadow() {
-  if (other_ && is_shadow_) other_.reset();
+  if (other_ && is_shadow_) {
+    abandoned_version_ = std::max(abandoned_version_, other_->codebooks->version());
+    other_.reset();
+  }
   is_shadow_ = false;
   touched_.clear();
   shadow_todo_ = {};
