@@ -13,6 +13,17 @@ search_response finish_at(query_gather& g, std::uint64_t version) {
   return out;
 }
 
+/// What every search checks before planning: trained, valid parameters, queries of the index's dimension.
+status check_search(const std::shared_ptr<const codebook_set>& cb, const search_params& params,
+                    std::size_t query_dimension) {
+  if (!cb) return fail(errc::not_trained, "search: the index is not trained yet");
+  IVF_TRY(params.validate());
+  if (query_dimension != cb->dimension())
+    return fail(errc::dimension_mismatch, "query dimension=" + std::to_string(query_dimension) +
+                                              ": the index has dimension " + std::to_string(cb->dimension()));
+  return {};
+}
+
 }  // namespace
 
 query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_actor_state> self,
@@ -24,18 +35,8 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
       [self](search_atom, search_request& req) -> caf::result<search_response> {
         search_response out;
         const auto& cb = self->state.codebooks;
-        if (!cb) {
-          out.failure = fail(errc::not_trained, "search: the index is not trained yet");
-          return out;
-        }
-        if (auto st = req.params.validate(); !st) {
+        if (auto st = check_search(cb, req.params, req.query.size()); !st) {
           out.failure = std::move(st).error();
-          return out;
-        }
-        if (req.query.size() != cb->dimension()) {
-          out.failure = fail(errc::dimension_mismatch, "query dimension=" + std::to_string(req.query.size()) +
-                                                           ": the index has dimension " +
-                                                           std::to_string(cb->dimension()));
           return out;
         }
         auto plan = cb->plan_query(req.query.data(), req.params.nprobes);
@@ -73,20 +74,11 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
       [self](search_atom, batch_search_request& req) -> caf::result<batch_search_response> {
         batch_search_response out;
         const auto& cb = self->state.codebooks;
-        if (!cb) {
-          out.failure = fail(errc::not_trained, "search: the index is not trained yet");
-          return out;
-        }
-        if (auto st = req.params.validate(); !st) {
+        if (auto st = check_search(cb, req.params, req.dimension); !st) {
           out.failure = std::move(st).error();
           return out;
         }
         const std::size_t d = cb->dimension();
-        if (req.dimension != d) {
-          out.failure = fail(errc::dimension_mismatch, "query dimension=" + std::to_string(req.dimension) +
-                                                           ": the index has dimension " + std::to_string(d));
-          return out;
-        }
         if (req.queries.empty() || req.queries.size() % d != 0) {
           out.failure = fail(errc::dimension_mismatch, "batch of " + std::to_string(req.queries.size()) +
                                                            " floats: expected nq × dimension " + std::to_string(d) +
