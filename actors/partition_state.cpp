@@ -135,7 +135,7 @@ status partition_state::maybe_collect_garbage() {
   for (const auto& l : lists_)
     for (std::uint32_t s = 0; s < l.size(); ++s)
       if (l.is_live(s))
-        if (auto loc = ids_.find(l.ids()[s]); loc && loc->row != k_no_row) live.emplace_back(loc->row, l.ids()[s]);
+        if (auto loc = ids_.find(l.id(s)); loc && loc->row != k_no_row) live.emplace_back(loc->row, l.id(s));
   std::sort(live.begin(), live.end());
   std::vector<std::uint64_t> rows(live.size());
   for (std::size_t i = 0; i < live.size(); ++i) rows[i] = live[i].first;
@@ -236,9 +236,10 @@ status partition_state::save(const std::string& path) const {
     codes.reserve(l.live() * cs);
     for (std::uint32_t s = 0; s < l.size(); ++s) {
       if (!l.is_live(s)) continue;
-      ids.push_back(l.ids()[s]);
-      codes.insert(codes.end(), l.code(s), l.code(s) + cs);
-      if (const float* v = vector_of(l.ids()[s])) vecs.insert(vecs.end(), v, v + d);
+      ids.push_back(l.id(s));
+      codes.resize(codes.size() + cs);
+      l.read_code(s, codes.data() + codes.size() - cs);
+      if (const float* v = vector_of(l.id(s))) vecs.insert(vecs.end(), v, v + d);
     }
     if (!vecs.empty() && vecs.size() != ids.size() * d)
       return fail(errc::internal, "partition " + std::to_string(index_) + ": raw vectors missing for some ids");

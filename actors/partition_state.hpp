@@ -99,7 +99,8 @@ public:
   /// Bytes of codes, ids and id map of the shadow or retired set.
   std::uint64_t other_bytes() const noexcept;
 
-  /// Calls f(id, list, code, vector_or_null) for every live entry (snapshots, tests).
+  /// Calls f(id, list, code, vector_or_null) for every live entry (snapshots, tests); code points at a
+  /// copy valid only during the call.
   template <class F>
   void for_each(F&& f) const;
 
@@ -145,12 +146,15 @@ private:
 
 template <class F>
 void partition_state::for_each(F&& f) const {
+  std::vector<std::uint8_t> code;
   for (std::size_t j = 0; j < lists_.size(); ++j) {
     const auto& l = lists_[j];
     const auto list = static_cast<std::uint32_t>(index_ + j * count_);
+    code.resize(l.code_size());
     for (std::uint32_t s = 0; s < l.size(); ++s) {
       if (!l.is_live(s)) continue;
-      f(l.ids()[s], list, l.code(s), vector_of(l.ids()[s]));
+      l.read_code(s, code.data());  // valid only during the call
+      f(l.id(s), list, code.data(), vector_of(l.id(s)));
     }
   }
 }

@@ -61,9 +61,9 @@ status partition_state::begin_shadow(std::shared_ptr<const codebook_set> next) {
   for (const auto& l : lists_)
     for (std::uint32_t s = 0; s < l.size(); ++s) {
       if (!l.is_live(s)) continue;
-      const auto loc = ids_.find(l.ids()[s]);
+      const auto loc = ids_.find(l.id(s));
       IVF_ASSERT(loc && loc->row != k_no_row);
-      shadow_todo_.emplace_back(l.ids()[s], loc->row);
+      shadow_todo_.emplace_back(l.id(s), loc->row);
     }
   shadow_next_ = 0;
   other_ = std::move(set);

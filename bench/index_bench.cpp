@@ -191,13 +191,15 @@ int main(int argc, char** argv) {
       }
     }
   const auto mem = index->memory();
-  std::printf("memory: %.2f B/vector resident (codes %zu B + ids %zu B); tombstone bitmap %zu B; list rows %zu B "
-              "(%.1f B/vector, refine only); list capacity %zu B (%.2f B/vector); id map %zu B "
-              "(%.1f B/vector); codebooks %zu B; vector store %zu B used, %zu B mapped\n",
-              mem.resident_bytes_per_vector(), mem.code_bytes, mem.id_bytes, mem.tombstone_bytes, mem.row_bytes,
-              double(mem.row_bytes) / double(mem.vectors), mem.list_capacity_bytes,
-              double(mem.list_capacity_bytes) / double(mem.vectors), mem.id_map_bytes,
-              double(mem.id_map_bytes) / double(mem.vectors), mem.codebook_bytes, mem.vector_store_used_bytes,
-              mem.vector_store_mapped_bytes);
+  const double nv = mem.vectors ? double(mem.vectors) : 1.0;
+  std::printf("memory (measured, index::memory()): resident codes+ids %.2f B/vector (codes %zu B = %.2f, ids %zu B "
+              "= %.2f, tombstone bits %zu B = %.3f); list rows %zu B = %.2f B/vector (refine only); lists with rows "
+              "%.2f B/vector; id map %zu B = %.2f B/vector; total %.2f B/vector; list capacity %zu B (%.2f B/vector); "
+              "codebooks %zu B; vector store %zu B used, %zu B mapped\n",
+              mem.resident_bytes_per_vector(), mem.code_bytes, double(mem.code_bytes) / nv, mem.id_bytes,
+              double(mem.id_bytes) / nv, mem.tombstone_bytes, double(mem.tombstone_bytes) / nv, mem.row_bytes,
+              double(mem.row_bytes) / nv, mem.list_bytes_per_vector(), mem.id_map_bytes, double(mem.id_map_bytes) / nv,
+              mem.total_bytes_per_vector(), mem.list_capacity_bytes, double(mem.list_capacity_bytes) / nv,
+              mem.codebook_bytes, mem.vector_store_used_bytes, mem.vector_store_mapped_bytes);
   return 0;
 }

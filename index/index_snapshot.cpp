@@ -154,18 +154,21 @@ status ivfpq_index::save_until(const std::string& path, save_step last) const {
     std::vector<std::uint8_t> codes;
     for (const auto& l : lists_) {
       const std::size_t cs = l.code_size();
-      if (l.all_live()) {
-        const auto vids = fbb.CreateVector(l.ids(), l.size());
-        const auto vcodes = fbb.CreateVector(l.codes(), l.size() * cs);
-        offsets.push_back(fbs::CreateInvertedList(fbb, vids, vcodes));
-        continue;
-      }
+      // Live slots in order, codes row-major (a fast-scan list decodes its blocks; the format is unchanged).
       ids.clear();
       codes.clear();
-      for (std::uint32_t s = 0; s < l.size(); ++s) {
-        if (!l.is_live(s)) continue;
-        ids.push_back(l.ids()[s]);
-        codes.insert(codes.end(), l.code(s), l.code(s) + cs);
+      if (l.all_live()) {
+        ids.resize(l.size());
+        codes.resize(l.size() * cs);
+        l.read_ids(0, l.size(), ids.data());
+        l.read_codes(0, l.size(), codes.data());
+      } else {
+        for (std::uint32_t s = 0; s < l.size(); ++s) {
+          if (!l.is_live(s)) continue;
+          ids.push_back(l.id(s));
+          codes.resize(codes.size() + cs);
+          l.read_code(s, codes.data() + codes.size() - cs);
+        }
       }
       const auto vids = fbb.CreateVector(ids);
       const auto vcodes = fbb.CreateVector(codes);
@@ -197,7 +200,7 @@ status ivfpq_index::save_until(const std::string& path, save_step last) const {
       for (const auto& l : lists_) {
         for (std::uint32_t s = 0; s < l.size(); ++s) {
           if (!l.is_live(s)) continue;
-          const float* row = store_->row(ids_.find(l.ids()[s])->row);
+          const float* row = store_->row(ids_.find(l.id(s))->row);
           block.insert(block.end(), row, row + d);
           if (block.size() == k_io_rows * d) IVF_TRY(flush());
         }

@@ -4,27 +4,33 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "index/delta_column.hpp"
 #include "kernels/assert.hpp"
 #include "kernels/fast_scan.hpp"
 
 namespace ivfstream {
 
-/// Codes + ids of one list. Layout: codes() is size() × code_size bytes row-major (packed PQ codes,
-/// kernels/kernel_table.hpp); ids() is size() u64; slot i is row i of both. A tombstoned slot stays in
-/// place (scans skip it) until compact() drops it. Memory per entry: code_size + 8 bytes + 1 bit.
-/// With fast_scan_m = M > 0 (4-bit PQ codes, code_size = ceil(M/2)), the list also keeps the same codes
-/// in the 32-slot block layout of kernels/fast_scan.hpp (fast_scan_blocks(): fast_scan_bytes(size(), M)
-/// bytes, slot i of the list = slot i of the block array; padding slots and sub-quantizers are zero):
-/// + ceil(M/4)·2 bytes per entry.
-/// With keep_rows, the list also keeps rows(): size() u64, the vector_store row of each slot (so refine
-/// reads a candidate's raw vector without an id-map lookup): + 8 bytes per entry.
+/// Codes + ids of one list; slot i is entry i of every part. Layout:
+/// - codes, one of two forms:
+///   fast_scan_m() == 0: codes() is size() × code_size bytes row-major (packed PQ codes, kernels/pq_codes.hpp);
+///   fast_scan_m() == M > 0 (4-bit PQ, code_size = ceil(M/2)): ONLY the 32-slot block layout of
+///   kernels/fast_scan.hpp (fast_scan_blocks(): fast_scan_bytes(size(), M) bytes, slot i of the list = slot
+///   i of the block array; padding slots and sub-quantizers are zero); codes() is then nullptr and a
+///   slot's code is decoded with read_code (kernels::fast_scan_read). ceil(M/4)·2 bytes per entry.
+/// - ids: a delta_column (index/delta_column.hpp): per 32 slots one u64 base + 32 u32 offsets (4.25 B
+///   per entry), full u64 for blocks whose ids span ≥ 2³² (8.25 B per entry); read with id(slot).
+/// - rows (keep_rows only): the vector_store row of each slot (refine reads a candidate's raw vector
+///   without an id-map lookup), a delta_column like the ids; read with row(slot).
+/// - tombstones: 1 bit per slot (u64 words).
+/// At M = 16 with increasing ids: 8 + 4.25 + 0.125 bytes per entry, + 4.25 with rows.
 /// Not thread-safe: owned by one partition (actor) or one ivfpq_index at a time; concurrent const
 /// reads are safe while nobody mutates.
 class inverted_list {
 public:
-  /// @pre code_size ≥ 1; fast_scan_m = 0 (no block layout) or M with code_size == ceil(M / 2) (4-bit codes).
+  /// @pre code_size ≥ 1; fast_scan_m = 0 (row-major codes) or M with code_size == ceil(M / 2) (4-bit codes).
   explicit inverted_list(std::size_t code_size, std::size_t fast_scan_m = 0, bool keep_rows = false);
 
   /// Appends one entry and returns its slot. code: code_size bytes; row: its vector_store row (kept only
@@ -44,26 +50,38 @@ public:
   /// size() − live().
   std::size_t tombstones() const noexcept { return ids_.size() - live_; }
   std::size_t code_size() const noexcept { return code_size_; }
-  /// size() × code_size bytes.
-  const std::uint8_t* codes() const noexcept { return codes_.data(); }
-  /// size() ids.
-  const std::uint64_t* ids() const noexcept { return ids_.data(); }
-  /// Whether rows() is kept.
+  /// Row-major codes, size() × code_size bytes, when fast_scan_m() == 0; nullptr for a fast-scan list
+  /// (use read_code / read_codes).
+  const std::uint8_t* codes() const noexcept { return fast_scan_m_ ? nullptr : codes_.data(); }
+  /// Copies the code of one slot (code_size bytes) to out. @pre slot < size().
+  void read_code(std::uint32_t slot, std::uint8_t* out) const noexcept {
+    if (fast_scan_m_) kernels::fast_scan_read(blocks_.data(), fast_scan_m_, slot, out);
+    else std::memcpy(out, codes_.data() + std::size_t{slot} * code_size_, code_size_);
+  }
+  /// Copies the codes of slots [first, first + n) row-major to out (n × code_size bytes).
+  void read_codes(std::size_t first, std::size_t n, std::uint8_t* out) const noexcept;
+  /// Id of one slot. @pre slot < size().
+  std::uint64_t id(std::uint32_t slot) const noexcept { return ids_[slot]; }
+  /// Copies the ids of slots [first, first + n) to out.
+  void read_ids(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept { ids_.read(first, n, out); }
+  /// Whether rows are kept.
   bool keeps_rows() const noexcept { return keep_rows_; }
-  /// size() vector_store rows (parallel to ids()), or nullptr when the list keeps none.
-  const std::uint64_t* rows() const noexcept { return keep_rows_ ? rows_.data() : nullptr; }
+  /// vector_store row of one slot, or ~0 when the list keeps none. @pre slot < size().
+  std::uint64_t row(std::uint32_t slot) const noexcept { return keep_rows_ ? rows_[slot] : ~std::uint64_t{0}; }
+  /// Copies the rows of slots [first, first + n) to out. @pre keeps_rows().
+  void read_rows(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept { rows_.read(first, n, out); }
   /// Sets the vector_store row of a slot (vector store garbage collection moved it); no-op when the
   /// list keeps no rows. @pre slot < size().
-  void set_row(std::uint32_t slot, std::uint64_t row) noexcept {
-    if (keep_rows_) rows_[slot] = row;
+  void set_row(std::uint32_t slot, std::uint64_t row) {
+    if (keep_rows_) rows_.set(slot, row);
   }
-  /// Code of one slot (code_size bytes). @pre slot < size().
-  const std::uint8_t* code(std::uint32_t slot) const noexcept { return codes_.data() + slot * code_size_; }
-  /// M of the fast-scan block copy, 0 when the list keeps none.
+  /// M of the fast-scan block layout, 0 when the codes are row-major.
   std::size_t fast_scan_m() const noexcept { return fast_scan_m_; }
   /// The codes in fast-scan block layout (kernels/fast_scan.hpp): fast_scan_bytes(size(), fast_scan_m())
-  /// bytes; nullptr-equivalent (empty) when fast_scan_m() == 0.
+  /// bytes; empty when fast_scan_m() == 0.
   const std::uint8_t* fast_scan_blocks() const noexcept { return blocks_.data(); }
+  /// First bytes of the id column (for software prefetch).
+  const void* id_head() const noexcept { return ids_.low_words(); }
   /// Whether slot is not tombstoned. @pre slot < size().
   bool is_live(std::uint32_t slot) const noexcept {
     return (live_bits_[slot >> 6] >> (slot & 63)) & 1u;
@@ -71,12 +89,16 @@ public:
   /// True when no slot is tombstoned (scans may then skip the per-slot check).
   bool all_live() const noexcept { return live_ == ids_.size(); }
 
-  /// Bytes held by codes (row-major and fast-scan blocks), ids and the tombstone bitmap (capacity, not size).
+  /// Bytes allocated (capacity) by codes (row-major or fast-scan blocks), ids, rows, tombstone bitmap.
   std::size_t code_bytes() const noexcept { return codes_.capacity() + blocks_.capacity(); }
-  std::size_t id_bytes() const noexcept { return ids_.capacity() * sizeof(std::uint64_t); }
-  /// Bytes held by rows() (capacity).
-  std::size_t row_bytes() const noexcept { return rows_.capacity() * sizeof(std::uint64_t); }
+  std::size_t id_bytes() const noexcept { return ids_.capacity_bytes(); }
+  std::size_t row_bytes() const noexcept { return rows_.capacity_bytes(); }
   std::size_t tombstone_bytes() const noexcept { return live_bits_.capacity() * sizeof(std::uint64_t); }
+  /// Bytes occupied (sizes, not capacity) by the same parts.
+  std::size_t used_code_bytes() const noexcept { return codes_.size() + blocks_.size(); }
+  std::size_t used_id_bytes() const noexcept { return ids_.used_bytes(); }
+  std::size_t used_row_bytes() const noexcept { return rows_.used_bytes(); }
+  std::size_t used_tombstone_bytes() const noexcept { return live_bits_.size() * sizeof(std::uint64_t); }
 
   /// Releases spare capacity (after a bulk load).
   void shrink_to_fit();
@@ -84,15 +106,15 @@ public:
   void reserve(std::size_t n);
 
 private:
-  void rebuild_blocks();
+  void reset_live_bits(std::size_t n);
 
   std::size_t code_size_;
   std::size_t fast_scan_m_;
   bool keep_rows_;
-  std::vector<std::uint8_t> codes_;        // size() × code_size_
+  std::vector<std::uint8_t> codes_;        // size() × code_size_ when fast_scan_m_ == 0, else empty
   std::vector<std::uint8_t> blocks_;       // fast_scan_bytes(size(), fast_scan_m_) when fast_scan_m_ > 0
-  std::vector<std::uint64_t> ids_;         // size()
-  std::vector<std::uint64_t> rows_;        // size() when keep_rows_, else empty
+  delta_column ids_;                       // size()
+  delta_column rows_;                      // size() when keep_rows_, else empty
   std::vector<std::uint64_t> live_bits_;   // bit i set ⇔ slot i live; ceil(size()/64) words
   std::size_t live_ = 0;
 };
@@ -100,26 +122,44 @@ private:
 template <class F>
 void inverted_list::compact(F&& relocate) {
   if (all_live()) return;
+  // Codes move down in place (slot out < i was already read or is dead); ids and rows go to new columns.
+  delta_column ids, rows;
+  ids.reserve(live_);
+  if (keep_rows_) rows.reserve(live_);
+  std::uint8_t stack_code[64];
+  std::vector<std::uint8_t> heap_code(code_size_ > sizeof(stack_code) ? code_size_ : 0);
+  std::uint8_t* code = heap_code.empty() ? stack_code : heap_code.data();
   std::size_t out = 0;
   const std::size_t n = ids_.size();
   for (std::size_t i = 0; i < n; ++i) {
     if (!is_live(static_cast<std::uint32_t>(i))) continue;
+    const std::uint64_t id = ids_[i];
+    ids.push_back(id);
+    if (keep_rows_) rows.push_back(rows_[i]);
     if (out != i) {
-      ids_[out] = ids_[i];
-      if (keep_rows_) rows_[out] = rows_[i];
-      std::copy(codes_.begin() + i * code_size_, codes_.begin() + (i + 1) * code_size_,
-                codes_.begin() + out * code_size_);
-      relocate(ids_[out], static_cast<std::uint32_t>(out));
+      if (fast_scan_m_) {
+        kernels::fast_scan_read(blocks_.data(), fast_scan_m_, i, code);
+        kernels::fast_scan_write(blocks_.data(), fast_scan_m_, out, code);
+      } else {
+        std::memmove(codes_.data() + out * code_size_, codes_.data() + i * code_size_, code_size_);
+      }
+      relocate(id, static_cast<std::uint32_t>(out));
     }
     ++out;
   }
   IVF_ASSERT(out == live_);
-  ids_.resize(out);
-  if (keep_rows_) rows_.resize(out);
-  codes_.resize(out * code_size_);
-  rebuild_blocks();
-  live_bits_.assign((out + 63) / 64, ~std::uint64_t{0});
-  if (out % 64 != 0) live_bits_.back() = (std::uint64_t{1} << (out % 64)) - 1;
+  ids_ = std::move(ids);
+  rows_ = std::move(rows);
+  if (fast_scan_m_) {
+    // Padding slots of the last block back to code 0, so the blocks equal fast_scan_pack of the codes.
+    std::memset(code, 0, code_size_);
+    for (std::size_t s = out; s % kernels::k_fast_scan_block != 0; ++s)
+      kernels::fast_scan_write(blocks_.data(), fast_scan_m_, s, code);
+    blocks_.resize(kernels::fast_scan_bytes(out, fast_scan_m_));
+  } else {
+    codes_.resize(out * code_size_);
+  }
+  reset_live_bits(out);
 }
 
 }  // namespace ivfstream

@@ -98,7 +98,7 @@ status ivfpq_index::reencode_all() {
   entries.reserve(size());
   for (const auto& list : lists_)
     for (std::uint32_t s = 0; s < list.size(); ++s)
-      if (list.is_live(s)) entries.emplace_back(list.ids()[s], ids_.find(list.ids()[s])->row);
+      if (list.is_live(s)) entries.emplace_back(list.id(s), ids_.find(list.id(s))->row);
   lists_.assign(params_.num_partitions, empty_list());
   const std::size_t d = params_.dimension, cs = codebooks_->code_size();
   std::vector<float> rows(std::min(entries.size(), k_reencode_block) * d);
@@ -192,7 +192,7 @@ status ivfpq_index::collect_garbage() {
   live.reserve(size());
   for (const auto& list : lists_)
     for (std::uint32_t s = 0; s < list.size(); ++s)
-      if (list.is_live(s)) live.emplace_back(ids_.find(list.ids()[s])->row, list.ids()[s]);
+      if (list.is_live(s)) live.emplace_back(ids_.find(list.id(s))->row, list.id(s));
   std::sort(live.begin(), live.end());
   std::vector<std::uint64_t> rows(live.size());
   for (std::size_t i = 0; i < live.size(); ++i) rows[i] = live[i].first;
@@ -438,11 +438,10 @@ memory_stats ivfpq_index::memory() const {
   m.vectors = size();
   for (const auto& l : lists_) {
     m.slots += l.size();
-    m.code_bytes += l.size() * l.code_size() +
-                    (l.fast_scan_m() ? kernels::fast_scan_bytes(l.size(), l.fast_scan_m()) : 0);
-    m.id_bytes += l.size() * sizeof(std::uint64_t);
-    m.tombstone_bytes += (l.size() + 63) / 64 * sizeof(std::uint64_t);
-    m.row_bytes += l.keeps_rows() ? l.size() * sizeof(std::uint64_t) : 0;
+    m.code_bytes += l.used_code_bytes();
+    m.id_bytes += l.used_id_bytes();
+    m.tombstone_bytes += l.used_tombstone_bytes();
+    m.row_bytes += l.used_row_bytes();
     m.list_capacity_bytes += l.code_bytes() + l.id_bytes() + l.tombstone_bytes() + l.row_bytes();
   }
   m.id_map_bytes = ids_.memory_bytes();

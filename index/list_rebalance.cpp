@@ -73,14 +73,14 @@ private:
   std::uint64_t first_live_id(std::uint32_t l) const {
     const inverted_list& list = ix_.lists_[l];
     for (std::uint32_t s = 0; s < list.size(); ++s)
-      if (list.is_live(s)) return list.ids()[s];
+      if (list.is_live(s)) return list.id(s);
     return ~std::uint64_t{0};
   }
 
   void collect(std::uint32_t l, std::vector<entry>& out) const {
     const inverted_list& list = ix_.lists_[l];
     for (std::uint32_t s = 0; s < list.size(); ++s)
-      if (list.is_live(s)) out.push_back({list.ids()[s], ix_.ids_.find(list.ids()[s])->row, l, s});
+      if (list.is_live(s)) out.push_back({list.id(s), ix_.ids_.find(list.id(s))->row, l, s});
   }
 
   /// Rows (n × d, prepared) of the entries from the vector store.
@@ -202,8 +202,8 @@ private:
       const inverted_list& moved = ix_.lists_[S];
       for (std::uint32_t s = 0; s < moved.size(); ++s)
         if (moved.is_live(s)) {
-          const auto loc = ix_.ids_.find(moved.ids()[s]);
-          ix_.ids_.upsert(moved.ids()[s], {S, s, loc->row});
+          const auto loc = ix_.ids_.find(moved.id(s));
+          ix_.ids_.upsert(moved.id(s), {S, s, loc->row});
         }
     }
     ix_.lists_.pop_back();

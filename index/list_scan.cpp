@@ -37,10 +37,12 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
   std::uint8_t tail[(k_scan_block + k_row_group + k_guard_rows) * k_max_stack_code];
   std::vector<std::uint8_t> big_tail;  // only for codes wider than k_max_stack_code
   const bool all_live = list.all_live();
+  const bool row_major = list.codes() != nullptr;  // a fast-scan list is decoded chunk by chunk
+  std::uint64_t ids[k_scan_block], rows[k_scan_block];
   for (std::size_t b = 0; b < n; b += k_scan_block) {
     const std::size_t nb = std::min(k_scan_block, n - b);
     const std::size_t padded = (nb + k_row_group - 1) / k_row_group * k_row_group + k_guard_rows;
-    if (b + padded <= n) {
+    if (row_major && b + padded <= n) {
       kt.adc_scan(list.codes() + b * cs, padded, M, nbits, lut, bias, dist);  // the list itself has the guard rows
     } else {
       std::uint8_t* scratch = tail;
@@ -48,19 +50,22 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
         big_tail.resize(padded * cs);
         scratch = big_tail.data();
       }
-      std::memcpy(scratch, list.codes() + b * cs, nb * cs);
+      list.read_codes(b, nb, scratch);
       std::memset(scratch + nb * cs, 0, (padded - nb) * cs);  // code 0 in every sub-space: valid, ignored
       kt.adc_scan(scratch, padded, M, nbits, lut, bias, dist);
     }
-    const std::uint64_t* rows = list.rows() ? list.rows() + b : nullptr;
     if (all_live) {
-      heap.push_batch(dist, list.ids() + b, rows, nb);
+      list.read_ids(b, nb, ids);
+      if (list.keeps_rows()) list.read_rows(b, nb, rows);
+      heap.push_batch(dist, ids, list.keeps_rows() ? rows : nullptr, nb);
       continue;
     }
     float bound = heap.threshold();
     for (std::size_t i = 0; i < nb; ++i) {
-      if (dist[i] > bound || !list.is_live(static_cast<std::uint32_t>(b + i))) continue;
-      if (heap.push(dist[i], list.ids()[b + i], rows ? rows[i] : kernels::k_no_aux)) bound = heap.threshold();
+      const auto slot = static_cast<std::uint32_t>(b + i);
+      if (dist[i] > bound || !list.is_live(slot)) continue;
+      if (heap.push(dist[i], list.id(slot), list.keeps_rows() ? list.row(slot) : kernels::k_no_aux))
+        bound = heap.threshold();
     }
   }
 }
@@ -91,7 +96,7 @@ void prefetch_list(const inverted_list& list) noexcept {
   const std::size_t code_bytes =
       list.fast_scan_m() ? kernels::fast_scan_bytes(list.size(), list.fast_scan_m()) : list.size() * list.code_size();
   for (std::size_t i = 0; i < k_lines && i * 64 < code_bytes; ++i) __builtin_prefetch(codes + i * 64, 0, 3);
-  if (list.size() > 0) __builtin_prefetch(list.ids(), 0, 3);
+  if (list.size() > 0) __builtin_prefetch(list.id_head(), 0, 3);
 }
 
 void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list& list, const float* lut,
@@ -114,7 +119,7 @@ void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const invert
   const float slack = 4.0f * static_cast<float>(M + 4) * 1.1920929e-7f;  // 4·(M+4) ulps of the magnitudes
   const std::size_t n = list.size();
   const bool all_live = list.all_live();
-  const std::uint64_t* rows = list.rows();
+  const bool rows = list.keeps_rows();
   for (std::size_t b = 0; b < n; b += k_scan_block) {
     const float t = heap.threshold();
     const float mag = std::abs(t) + std::abs(bias) + std::abs(qbias);
@@ -132,13 +137,13 @@ void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const invert
     }
     if (r == 0) continue;
     const std::size_t padded = (r + k_row_group - 1) / k_row_group * k_row_group + k_guard_rows;
-    for (std::size_t i = 0; i < r; ++i) std::memcpy(&gathered[i * cs], list.code(slots[i]), cs);
+    for (std::size_t i = 0; i < r; ++i) list.read_code(slots[i], &gathered[i * cs]);
     std::memset(&gathered[r * cs], 0, (padded - r) * cs);
     kt.adc_scan(gathered, padded, M, 4, lut, bias, dist);
     float thr = heap.threshold();
     for (std::size_t i = 0; i < r; ++i) {
       if (dist[i] > thr) continue;
-      if (heap.push(dist[i], list.ids()[slots[i]], rows ? rows[slots[i]] : kernels::k_no_aux)) thr = heap.threshold();
+      if (heap.push(dist[i], list.id(slots[i]), rows ? list.row(slots[i]) : kernels::k_no_aux)) thr = heap.threshold();
     }
   }
 }

@@ -147,6 +147,7 @@ void scan_list_polysemous(const kernels::kernel_table& kt, const codebook_set& c
   float dist[k_block + k_row_group + k_guard_rows];
   std::vector<std::uint8_t> gathered((k_block + k_row_group + k_guard_rows) * cs);
   const bool all_live = list.all_live();
+  IVF_ASSERT(list.codes() != nullptr);  // row-major codes (polysemous search is for num_bits > 4)
   for (std::size_t b = 0; b < n; b += k_block) {
     const std::size_t nb = std::min(k_block, n - b);
     const std::size_t hits = kernels::hamming_filter(list.codes() + b * cs, nb, cs, query_code, max_hamming, slots);
@@ -155,7 +156,7 @@ void scan_list_polysemous(const kernels::kernel_table& kt, const codebook_set& c
     for (std::size_t h = 0; h < hits; ++h) {
       const auto slot = static_cast<std::uint32_t>(b + slots[h]);
       if (!all_live && !list.is_live(slot)) continue;
-      std::memcpy(&gathered[r * cs], list.code(slot), cs);
+      list.read_code(slot, &gathered[r * cs]);
       slots[r++] = slot;
     }
     if (r == 0) continue;
@@ -166,7 +167,7 @@ void scan_list_polysemous(const kernels::kernel_table& kt, const codebook_set& c
     float bound = heap.threshold();
     for (std::size_t i = 0; i < r; ++i) {
       if (dist[i] > bound) continue;
-      if (heap.push(dist[i], list.ids()[slots[i]])) bound = heap.threshold();
+      if (heap.push(dist[i], list.id(slots[i]))) bound = heap.threshold();
     }
   }
 }

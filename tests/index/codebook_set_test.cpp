@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(adc_estimate_equals_distance_to_reconstruction) {
             const float bias = cb->list_table(*plan, p, lut.data());
             cb->kernels().adc_scan(list.codes(), list.size(), cb->num_sub_vectors(), nbits, lut.data(), bias, out.data());
             for (std::size_t s = 0; s < list.size(); ++s) {
-              cb->decode(plan->lists[p], list.code(s), rec.data());
+              cb->decode(plan->lists[p], list.codes() + s * cs, rec.data());
               double want = 0;
               if (m == metric::l2) want = sq_l2(plan->query.data(), rec.data(), k_d);
               if (m == metric::cosine) want = sq_l2(plan->query.data(), rec.data(), k_d) / 2;

@@ -118,9 +118,11 @@ BOOST_AUTO_TEST_CASE(codes_in_lists_are_the_encoder_output) {
         BOOST_REQUIRE(loc);
         const auto& list = index->lists()[loc->list];
         BOOST_TEST(loc->list == lists[i]);
-        BOOST_TEST(list.ids()[loc->slot] == ids[i]);
-        if (!std::equal(list.code(loc->slot), list.code(loc->slot) + cs, &codes[i * cs])) ++mismatches;
-        kernels::unpack_codes(list.code(loc->slot), 1, 4, nbits, sub.data());
+        BOOST_TEST(list.id(loc->slot) == ids[i]);
+        std::vector<std::uint8_t> code(cs);
+        list.read_code(loc->slot, code.data());
+        if (!std::equal(code.begin(), code.end(), &codes[i * cs])) ++mismatches;
+        kernels::unpack_codes(code.data(), 1, 4, nbits, sub.data());
         for (auto c : sub) BOOST_TEST(c < (1u << nbits));
         // the raw vector kept for refine is the vector given
         if (!std::equal(&x[i * d], &x[(i + 1) * d], index->raw_vector(ids[i]))) ++raw_mismatches;
@@ -247,7 +249,7 @@ BOOST_AUTO_TEST_CASE(compaction_keeps_results_identical) {
     for (std::size_t i = 0; i < 30; ++i) expect_same_hits(before[j++], *f.index.search(&q[i * k_d], all_lists(25, refine)));
   for (std::size_t i = 0; i < k_n; i += 97) {  // the id map follows the moves
     const auto loc = f.index.find(f.ids[i]);
-    if (loc) BOOST_TEST(f.index.lists()[loc->list].ids()[loc->slot] == f.ids[i]);
+    if (loc) BOOST_TEST(f.index.lists()[loc->list].id(loc->slot) == f.ids[i]);
   }
 }
 
@@ -360,8 +362,19 @@ BOOST_AUTO_TEST_CASE(memory_reports_code_and_id_bytes_per_vector) {
   const auto m = f.index.memory();
   BOOST_TEST(m.vectors == k_n);
   BOOST_TEST(m.code_bytes == k_n * 6u);  // 8 sub-vectors × 6 bits = 6 bytes
-  BOOST_TEST(m.id_bytes == k_n * 8u);
-  BOOST_TEST(m.resident_bytes_per_vector() == 14.0);
+  // ids: 4 B per slot + 8 B per started block of 32 + a 1-bit-per-block "wide" bitmap in u64 words
+  // (+ 4 B per slot of a block spanning ≥ 2³², none here)
+  std::size_t blocks = 0, flag_words = 0;
+  for (const auto& l : f.index.lists()) {
+    blocks += (l.size() + 31) / 32;
+    flag_words += ((l.size() + 31) / 32 + 63) / 64;
+  }
+  BOOST_TEST(m.id_bytes == k_n * 4u + blocks * 8u + flag_words * 8u);
+  BOOST_TEST(m.id_bytes < k_n * 5u);
+  BOOST_TEST(m.row_bytes > 0u);  // raw vectors kept: rows beside the ids, measured the same way
+  BOOST_TEST(m.resident_bytes_per_vector() == double(m.code_bytes + m.id_bytes + m.tombstone_bytes) / k_n);
+  BOOST_TEST(m.total_bytes_per_vector() ==
+             double(m.code_bytes + m.id_bytes + m.tombstone_bytes + m.row_bytes + m.id_map_bytes) / k_n);
   BOOST_TEST(m.id_map_bytes > 0u);
   BOOST_TEST(m.codebook_bytes > 0u);
   BOOST_TEST(m.vector_store_used_bytes == k_n * k_d * sizeof(float));

@@ -55,7 +55,7 @@ void check_consistent(const ivfpq_index& ix) {
     for (std::uint32_t s = 0; s < list.size(); ++s) {
       if (!list.is_live(s)) continue;
       ++live;
-      const auto loc = ix.find(list.ids()[s]);
+      const auto loc = ix.find(list.id(s));
       BOOST_REQUIRE(loc);
       BOOST_REQUIRE_EQUAL(loc->list, l);
       BOOST_REQUIRE_EQUAL(loc->slot, s);
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(a_list_emptied_by_deletes_is_merged_and_its_entries_stay_fo
   std::vector<std::uint64_t> gone;
   const auto& l3 = ix->lists()[3];
   for (std::uint32_t s = 0; s < l3.size(); ++s)
-    if (l3.is_live(s) && s % 20 != 0) gone.push_back(l3.ids()[s]);
+    if (l3.is_live(s) && s % 20 != 0) gone.push_back(l3.id(s));
   BOOST_REQUIRE(ix->remove(gone.data(), gone.size()));
   rebalance_options opt;
   opt.target_list_size = 200;
