@@ -19,11 +19,19 @@ const kernel_table k_avx2 = IVFSTREAM_KERNEL_TABLE(avx2, simd_level::avx2);
 #if defined(IVFSTREAM_HAVE_AVX512)
 const kernel_table k_avx512 = IVFSTREAM_KERNEL_TABLE(avx512, simd_level::avx512);
 #endif
+#if defined(IVFSTREAM_HAVE_NEON)
+const kernel_table k_neon = IVFSTREAM_KERNEL_TABLE(neon, simd_level::neon);
+#endif
 
 }  // namespace
 
 const kernel_table& kernels_for(simd_level level) noexcept {
   switch (level) {
+    case simd_level::neon:
+#if defined(IVFSTREAM_HAVE_NEON)
+      return k_neon;
+#endif
+      break;
     case simd_level::avx512:
 #if defined(IVFSTREAM_HAVE_AVX512)
       return k_avx512;

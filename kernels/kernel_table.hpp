@@ -73,7 +73,8 @@ struct kernel_table {
                         std::uint8_t* out_lut, float* out_list_bias);
 };
 
-/// The immutable table for a level (a level not compiled in falls back to the next lower one).
+/// The immutable table for a level (a level not compiled in falls back to the next lower one; neon
+/// not compiled in, e.g. on x86, falls back to scalar).
 const kernel_table& kernels_for(simd_level level) noexcept;
 
 /// kernels_for(choose_simd_level()), computed once on first use (a function-local static const).

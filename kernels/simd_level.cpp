@@ -1,6 +1,11 @@
 #include "kernels/simd_level.hpp"
 
+#if defined(__x86_64__)
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +17,7 @@ const char* to_string(simd_level level) noexcept {
     case simd_level::scalar: return "scalar";
     case simd_level::avx2: return "avx2";
     case simd_level::avx512: return "avx512";
+    case simd_level::neon: return "neon";
   }
   return "scalar";
 }
@@ -20,6 +26,7 @@ std::optional<simd_level> parse_simd_level(std::string_view text) noexcept {
   if (text == "scalar") return simd_level::scalar;
   if (text == "avx2") return simd_level::avx2;
   if (text == "avx512") return simd_level::avx512;
+  if (text == "neon") return simd_level::neon;
   return std::nullopt;
 }
 
@@ -53,12 +60,22 @@ simd_level cpu_level() {
     return simd_level::avx512;
   return simd_level::avx2;
 }
+#elif defined(__aarch64__)
+// Advanced SIMD is part of ARMv8-A; the hwcap check only guards against a kernel that hides it.
+simd_level cpu_level() {
+#if defined(__linux__) && defined(HWCAP_ASIMD)
+  if ((getauxval(AT_HWCAP) & HWCAP_ASIMD) == 0) return simd_level::scalar;
+#endif
+  return simd_level::neon;
+}
 #else
 simd_level cpu_level() { return simd_level::scalar; }
 #endif
 
 simd_level compiled_level() {
-#if defined(IVFSTREAM_HAVE_AVX512)
+#if defined(IVFSTREAM_HAVE_NEON)
+  return simd_level::neon;
+#elif defined(IVFSTREAM_HAVE_AVX512)
   return simd_level::avx512;
 #elif defined(IVFSTREAM_HAVE_AVX2)
   return simd_level::avx2;
@@ -70,8 +87,16 @@ simd_level compiled_level() {
 }  // namespace
 
 simd_level detect_simd_level() noexcept {
+  // cpu_level() and compiled_level() are of the same family (both x86 or both aarch64) or scalar
   const auto cpu = cpu_level(), built = compiled_level();
   return cpu < built ? cpu : built;
+}
+
+bool simd_level_supported(simd_level level) noexcept {
+  if (level == simd_level::scalar) return true;
+  const auto best = detect_simd_level();
+  if (level == simd_level::neon || best == simd_level::neon) return level == best;
+  return level <= best;
 }
 
 simd_level choose_simd_level() noexcept {
@@ -80,11 +105,11 @@ simd_level choose_simd_level() noexcept {
   if (forced == nullptr || *forced == '\0') return best;
   auto level = parse_simd_level(forced);
   if (!level) {
-    std::fprintf(stderr, "ivfstream: IVFSTREAM_SIMD=%s: must be one of scalar, avx2, avx512; using %s\n",
+    std::fprintf(stderr, "ivfstream: IVFSTREAM_SIMD=%s: must be one of scalar, avx2, avx512, neon; using %s\n",
                  forced, to_string(best));
     return best;
   }
-  if (*level > best) {
+  if (!simd_level_supported(*level)) {
     std::fprintf(stderr, "ivfstream: IVFSTREAM_SIMD=%s: not supported here; using %s\n", forced,
                  to_string(best));
     return best;

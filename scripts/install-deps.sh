@@ -14,6 +14,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev
   kcat                            # independent Kafka client used by an end-to-end test
   zlib1g-dev                      # the demo reads Fashion-MNIST idx.gz files
+  g++-aarch64-linux-gnu qemu-user # NEON kernels cross-built and run under qemu (neon_cross_test)
 )
 
 missing=()

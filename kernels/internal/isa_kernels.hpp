@@ -1,6 +1,7 @@
 #pragma once
 // Declarations of the per-ISA kernel implementations. Private to kernels/: callers go through
-// kernel_table. Each namespace is implemented in files named *_<isa>.cpp compiled with that ISA's flags.
+// kernel_table. Each namespace is implemented in files named *_<isa>.cpp compiled with that ISA's flags
+// (neon: aarch64 only, where Advanced SIMD needs no extra flag).
 #include <cstddef>
 #include <cstdint>
 
@@ -33,4 +34,5 @@ namespace ivfstream::kernels {
 IVFSTREAM_DECLARE_ISA_KERNELS(scalar)
 IVFSTREAM_DECLARE_ISA_KERNELS(avx2)
 IVFSTREAM_DECLARE_ISA_KERNELS(avx512)
+IVFSTREAM_DECLARE_ISA_KERNELS(neon)
 }  // namespace ivfstream::kernels

@@ -16,8 +16,8 @@ const std::size_t k_sizes[] = {1, 3, 7, 15, 16, 17, 31, 33, 255, 257};
 
 std::vector<const k::kernel_table*> levels_under_test() {
   std::vector<const k::kernel_table*> out;
-  for (auto level : {k::simd_level::scalar, k::simd_level::avx2, k::simd_level::avx512})
-    if (level <= k::detect_simd_level()) out.push_back(&k::kernels_for(level));
+  for (auto level : {k::simd_level::scalar, k::simd_level::avx2, k::simd_level::avx512, k::simd_level::neon})
+    if (k::simd_level_supported(level)) out.push_back(&k::kernels_for(level));
   return out;
 }
 

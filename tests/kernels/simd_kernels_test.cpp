@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE simd_kernels
-// Every compiled ISA variant (all levels ≤ detect_simd_level()) against the scalar reference, on
+// Every compiled ISA variant (every level simd_level_supported() here) against the scalar reference, on
 // awkward sizes, with integer-valued data so that results compare exactly. The suite is registered a
 // second time per forced level (IVFSTREAM_SIMD), which also checks default_kernels() honours it.
 #include <boost/test/unit_test.hpp>
@@ -23,8 +23,8 @@ const std::size_t k_sizes[] = {1, 3, 7, 15, 16, 17, 31, 33, 255, 257};
 
 std::vector<const k::kernel_table*> levels_under_test() {
   std::vector<const k::kernel_table*> out;
-  for (auto level : {k::simd_level::scalar, k::simd_level::avx2, k::simd_level::avx512})
-    if (level <= k::detect_simd_level()) out.push_back(&k::kernels_for(level));
+  for (auto level : {k::simd_level::scalar, k::simd_level::avx2, k::simd_level::avx512, k::simd_level::neon})
+    if (k::simd_level_supported(level)) out.push_back(&k::kernels_for(level));
   return out;
 }
 
@@ -36,15 +36,31 @@ std::vector<float> integers(std::size_t n, std::mt19937& gen, int lo, int hi) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(kernels_for_returns_requested_or_lower_level) {
-  for (auto* t : levels_under_test()) BOOST_TEST((t->level <= k::detect_simd_level()));
+  for (auto* t : levels_under_test()) BOOST_TEST(k::simd_level_supported(t->level));
   BOOST_TEST((k::kernels_for(k::simd_level::scalar).level == k::simd_level::scalar));
   BOOST_TEST((k::kernels_for(k::detect_simd_level()).level == k::detect_simd_level()));
+  // a level of the other architecture is never supported and falls back to scalar
+#if defined(__aarch64__)
+  BOOST_TEST(!k::simd_level_supported(k::simd_level::avx2));
+  BOOST_TEST(k::to_string(k::kernels_for(k::simd_level::avx512).level) == "scalar");
+#else
+  BOOST_TEST(!k::simd_level_supported(k::simd_level::neon));
+  BOOST_TEST(k::to_string(k::kernels_for(k::simd_level::neon).level) == "scalar");
+#endif
 }
+
+#if defined(IVFSTREAM_EXPECTED_SIMD_LEVEL)
+BOOST_AUTO_TEST_CASE(detects_the_expected_level) {
+  // set by builds whose target CPU is known (the aarch64 cross build: NEON is baseline there), so that
+  // a dispatch mistake cannot reduce the comparisons below to scalar against scalar
+  BOOST_TEST(k::to_string(k::detect_simd_level()) == IVFSTREAM_EXPECTED_SIMD_LEVEL);
+}
+#endif
 
 BOOST_AUTO_TEST_CASE(default_kernels_honour_ivfstream_simd) {
   const char* forced = std::getenv("IVFSTREAM_SIMD");
   const auto level = forced ? k::parse_simd_level(forced) : std::nullopt;
-  if (level && *level <= k::detect_simd_level())
+  if (level && k::simd_level_supported(*level))
     BOOST_TEST(k::to_string(k::default_kernels().level) == k::to_string(*level));
   else
     BOOST_TEST(k::to_string(k::default_kernels().level) == k::to_string(k::detect_simd_level()));

@@ -1,0 +1,67 @@
+// NEON register-tiled a·bᵀ for matmul_nt's small-b path (kernel_table::matmul_nt_small).
+// A tile is up to 16 outputs (4 × 4 or 1 × 8 rows × columns), one 4-float FMA chain per output over
+// 4-float chunks of d (zero-padded tail), each chain reduced on its own by vaddvq_f32 ((l0 + l1) +
+// (l2 + l3)). So every output is computed identically whatever the tile: a row of c never depends on n
+// or on the other rows (row-stable, like the x86 variants). 16 accumulators + 8 operands fit the 32
+// vector registers of aarch64.
+#include <arm_neon.h>
+
+#include "kernels/assert.hpp"
+#include "kernels/internal/isa_kernels.hpp"
+
+namespace ivfstream::kernels::neon {
+
+namespace {
+
+inline float32x4_t load_tail(const float* p, std::size_t rem) {
+  float buf[4] = {0.f, 0.f, 0.f, 0.f};
+  for (std::size_t i = 0; i < rem; ++i) buf[i] = p[i];
+  return vld1q_f32(buf);
+}
+
+/// Outputs (r, s), r < rows ≤ R, s < cols ≤ S; missing rows/columns repeat the last one (not stored).
+template <int R, int S>
+void tile(const float* a, std::size_t rows, const float* b, std::size_t cols, std::size_t d, float* c,
+          std::size_t ldc) {
+  static_assert(R * S <= 16, "at most 16 accumulators");
+  IVF_ASSERT(rows >= 1 && rows <= R && cols >= 1 && cols <= S);
+  const float* ap[R];
+  const float* bp[S];
+  for (int r = 0; r < R; ++r) ap[r] = a + (static_cast<std::size_t>(r) < rows ? r : rows - 1) * d;
+  for (int s = 0; s < S; ++s) bp[s] = b + (static_cast<std::size_t>(s) < cols ? s : cols - 1) * d;
+  float32x4_t acc[R * S];
+  for (int k = 0; k < R * S; ++k) acc[k] = vdupq_n_f32(0.f);
+  std::size_t t = 0;
+  for (; t + 4 <= d; t += 4) {
+    float32x4_t av[R], bv[S];
+    for (int r = 0; r < R; ++r) av[r] = vld1q_f32(ap[r] + t);
+    for (int s = 0; s < S; ++s) bv[s] = vld1q_f32(bp[s] + t);
+    for (int r = 0; r < R; ++r)
+      for (int s = 0; s < S; ++s) acc[r * S + s] = vfmaq_f32(acc[r * S + s], av[r], bv[s]);
+  }
+  if (t < d) {
+    float32x4_t av[R], bv[S];
+    for (int r = 0; r < R; ++r) av[r] = load_tail(ap[r] + t, d - t);
+    for (int s = 0; s < S; ++s) bv[s] = load_tail(bp[s] + t, d - t);
+    for (int r = 0; r < R; ++r)
+      for (int s = 0; s < S; ++s) acc[r * S + s] = vfmaq_f32(acc[r * S + s], av[r], bv[s]);
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t s = 0; s < cols; ++s) c[r * ldc + s] = vaddvq_f32(acc[r * S + s]);
+}
+
+template <int R, int S>
+void rows_block(const float* a, std::size_t rows, const float* b, std::size_t m, std::size_t d, float* c) {
+  for (std::size_t j = 0; j < m; j += S) tile<R, S>(a, rows, b + j * d, m - j < S ? m - j : S, d, c + j, m);
+}
+
+}  // namespace
+
+void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
+  if (n == 0 || m == 0) return;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) rows_block<4, 4>(a + i * d, 4, b, m, d, c + i * m);
+  for (; i < n; ++i) rows_block<1, 8>(a + i * d, 1, b, m, d, c + i * m);
+}
+
+}  // namespace ivfstream::kernels::neon
