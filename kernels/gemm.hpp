@@ -17,7 +17,8 @@ namespace ivfstream::kernels {
 /// than oneDNN for a few rows (single queries, small insert batches) and within ~2× of it for large
 /// batches; larger b goes to oneDNN. The path depends on (m, d) only, so row i of c is the same
 /// whatever n and the other rows are (single and batched queries agree bit for bit; tested in
-/// tests/kernels/gemm_test.cpp). Numbers: kernels/gemm.cpp.
+/// tests/kernels/gemm_test.cpp). Numbers: kernels/gemm.cpp. Built without oneDNN
+/// (IVFSTREAM_WITH_ONEDNN=OFF: the aarch64 cross build of the kernel tests) every b takes the tiled kernel.
 ///
 /// Cost of the oneDNN path: the first call for a new (n, m, d) shape creates a oneDNN primitive (JIT code
 /// generation, measured 0.1–4 ms); oneDNN's own primitive cache (default 1024 entries) makes later
