@@ -8,7 +8,7 @@
 # headers (libboost-test-dev). Without the cross tools it prints why and exits 77, which CTest reports as
 # skipped (SKIP_RETURN_CODE). Env: JOBS (default nproc), BOOST_INCLUDE_DIR (default /usr/include),
 # CTEST_ARGS (extra ctest flags for the cross suites, e.g. "-R fast_scan").
-# Incremental: configures once, then rebuilds only what changed (ccache is used when installed).
+# Incremental: configures once, then rebuilds only what changed (through ccache when CCACHE_DIR is set).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build-neon}"
@@ -32,7 +32,10 @@ fi
 
 if [ ! -e "$build/CMakeCache.txt" ]; then
   launcher=()
-  if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+  # ccache only where the caller set one up (CCACHE_DIR), as the helpers' builds do; CI builds without
+  if [ -n "${CCACHE_DIR:-}" ] && command -v ccache >/dev/null 2>&1; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
   cmake -S "$root/tests/kernels/cross" -B "$build" \
     -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-aarch64-linux-gnu.cmake" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIVFSTREAM_BOOST_INCLUDE_DIR="$boost" "${launcher[@]}"
@@ -41,4 +44,4 @@ cmake --build "$build" -j "$jobs"
 echo "neon-cross-test: running the aarch64 suites under $(qemu-aarch64 --version | head -n 1)"
 # IVFSTREAM_SIMD from the caller would change what the suites compare; each entry sets its own
 # shellcheck disable=SC2086
-env -u IVFSTREAM_SIMD ctest --test-dir "$build" --output-on-failure -j "$jobs" ${CTEST_ARGS:-}
+env -u IVFSTREAM_SIMD ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 900 ${CTEST_ARGS:-}
