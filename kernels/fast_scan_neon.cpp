@@ -49,6 +49,7 @@ void fast_scan(const std::uint8_t* blocks, std::size_t n, std::size_t M, const s
     block_sums(blocks, lut, mp, s);
     const bool full = n - first >= k_fast_scan_block;
     std::uint16_t* dst = full ? out + first : tail;
+    #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) vst1q_u16(dst + 8 * q, s[q]);
     if (!full)
       for (std::size_t i = 0; i < n - first; ++i) out[first + i] = tail[i];
@@ -69,6 +70,7 @@ std::size_t fast_scan_filter(const std::uint8_t* blocks, std::size_t n, std::siz
     const std::size_t len = n - first;
     if (len < k_fast_scan_block) pass &= (1u << len) - 1u;
     if (pass == 0) continue;
+    #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) vst1q_u16(sums + 8 * q, s[q]);
     while (pass != 0) {
       const unsigned slot = static_cast<unsigned>(__builtin_ctz(pass));
@@ -92,6 +94,7 @@ float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, 
     return vmaxvq_f32(vmaxq_f32(vmaxq_f32(v[0], v[1]), vmaxq_f32(v[2], v[3])));
   };
   auto load_row = [](const float* row, float32x4_t* v) {
+    #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) v[q] = vld1q_f32(row + 4 * q);
   };
   const std::size_t lut_bytes = fast_scan_lut_bytes(M), mp = fast_scan_padded_m(M);
@@ -117,6 +120,7 @@ float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, 
       bias += lo;
       const float32x4_t vlo = vdupq_n_f32(lo);
       uint16x4_t q16[4];
+      #pragma GCC unroll 4
       for (int q = 0; q < 4; ++q) {
         // truncation toward zero of a non-negative value (as the scalar int cast), clamped to qmax
         const int32x4_t qi =

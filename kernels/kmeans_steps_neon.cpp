@@ -90,19 +90,22 @@ void kmeanspp_update(const float* xt, std::size_t n, std::size_t d, const float*
     const std::size_t len = n - i0 < block ? n - i0 : block;
     float32x4_t sumv = vdupq_n_f32(0.f);
     std::size_t j0 = 0;
-    // 32 points at a time (8 independent chains), then 4, then one: per point the scalar definition
-    // acc = acc + (x − c_t)², t ascending
+    // 32 points at a time (8 independent chains, unrolled so that they stay in registers), then 4,
+    // then one: per point the scalar definition acc = acc + (x − c_t)², t ascending
     for (; j0 + chunk <= len; j0 += chunk) {
       float32x4_t acc[vecs];
+      #pragma GCC unroll 8
       for (std::size_t v = 0; v < vecs; ++v) acc[v] = vdupq_n_f32(0.f);
       for (std::size_t t = 0; t < d; ++t) {
         const float* x = xt + t * n + i0 + j0;
         const float32x4_t ct = vdupq_n_f32(c[t]);
+        #pragma GCC unroll 8
         for (std::size_t v = 0; v < vecs; ++v) {
           const float32x4_t diff = vsubq_f32(vld1q_f32(x + 4 * v), ct);
           acc[v] = vaddq_f32(acc[v], vmulq_f32(diff, diff));
         }
       }
+      #pragma GCC unroll 8
       for (std::size_t v = 0; v < vecs; ++v) {
         float* m = min_d + i0 + j0 + 4 * v;
         const float32x4_t nm = select_less(acc[v], vld1q_f32(m));

@@ -3,7 +3,7 @@
 // 4-float chunks of d (zero-padded tail), each chain reduced on its own by vaddvq_f32 ((l0 + l1) +
 // (l2 + l3)). So every output is computed identically whatever the tile: a row of c never depends on n
 // or on the other rows (row-stable, like the x86 variants). 16 accumulators + 8 operands fit the 32
-// vector registers of aarch64.
+// vector registers of aarch64 (the small loops are fully unrolled so that they stay in registers).
 #include <arm_neon.h>
 
 #include "kernels/assert.hpp"
@@ -27,27 +27,41 @@ void tile(const float* a, std::size_t rows, const float* b, std::size_t cols, st
   IVF_ASSERT(rows >= 1 && rows <= R && cols >= 1 && cols <= S);
   const float* ap[R];
   const float* bp[S];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) ap[r] = a + (static_cast<std::size_t>(r) < rows ? r : rows - 1) * d;
+  #pragma GCC unroll 16
   for (int s = 0; s < S; ++s) bp[s] = b + (static_cast<std::size_t>(s) < cols ? s : cols - 1) * d;
   float32x4_t acc[R * S];
+  #pragma GCC unroll 16
   for (int k = 0; k < R * S; ++k) acc[k] = vdupq_n_f32(0.f);
   std::size_t t = 0;
   for (; t + 4 <= d; t += 4) {
     float32x4_t av[R], bv[S];
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) av[r] = vld1q_f32(ap[r] + t);
+    #pragma GCC unroll 16
     for (int s = 0; s < S; ++s) bv[s] = vld1q_f32(bp[s] + t);
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
       for (int s = 0; s < S; ++s) acc[r * S + s] = vfmaq_f32(acc[r * S + s], av[r], bv[s]);
   }
   if (t < d) {
     float32x4_t av[R], bv[S];
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) av[r] = load_tail(ap[r] + t, d - t);
+    #pragma GCC unroll 16
     for (int s = 0; s < S; ++s) bv[s] = load_tail(bp[s] + t, d - t);
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
       for (int s = 0; s < S; ++s) acc[r * S + s] = vfmaq_f32(acc[r * S + s], av[r], bv[s]);
   }
+  float out[R * S];  // reduced with constant indices, so that acc stays in registers
+  #pragma GCC unroll 16
+  for (int k = 0; k < R * S; ++k) out[k] = vaddvq_f32(acc[k]);
   for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t s = 0; s < cols; ++s) c[r * ldc + s] = vaddvq_f32(acc[r * S + s]);
+    for (std::size_t s = 0; s < cols; ++s) c[r * ldc + s] = out[r * S + s];
 }
 
 template <int R, int S>
