@@ -33,8 +33,8 @@ double best_seconds(int repeats, F&& f) {
 
 std::vector<const k::kernel_table*> levels() {
   std::vector<const k::kernel_table*> out;
-  for (auto level : {k::simd_level::scalar, k::simd_level::avx2, k::simd_level::avx512})
-    if (level <= k::detect_simd_level()) out.push_back(&k::kernels_for(level));
+  for (auto level : {k::simd_level::scalar, k::simd_level::avx2, k::simd_level::avx512, k::simd_level::neon})
+    if (k::simd_level_supported(level)) out.push_back(&k::kernels_for(level));
   return out;
 }
 
