@@ -5,7 +5,7 @@
 
 #include "index/list_scan.hpp"
 #include "index/polysemous.hpp"
-#include "kernels/fast_scan.hpp"
+#include "index/refine.hpp"
 #include "kernels/topk.hpp"
 
 namespace ivfstream {
@@ -16,14 +16,53 @@ std::string str(std::size_t v) { return std::to_string(v); }
 
 /// Rows encoded per block when re-encoding from the vector store.
 constexpr std::size_t k_reencode_block = 4096;
-/// Queries planned and scanned together by search_batch (list-major), at most.
+/// Queries planned (one matrix product) and refined (one prefetched pass) together by search_batch, at most.
 constexpr std::size_t k_batch_chunk = 64;
-/// Bound on a search_batch chunk's fast-scan tables (float + quantised), bytes.
-constexpr std::size_t k_batch_table_bytes = std::size_t{8} << 20;
 
 std::size_t saturating_mul(std::size_t a, std::size_t b) {
   if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a) return std::numeric_limits<std::size_t>::max();
   return a * b;
+}
+
+/// Buffers of scan_query, reused across the queries of a batch (one set per calling thread).
+struct scan_buffers {
+  std::vector<const inverted_list*> probed;  // fast-scan: the non-empty probed lists
+  std::vector<float> luts;                   // fast-scan: probed.size() × M × 16 floats; 8-bit: one M × ksub table
+  std::vector<float> biases;                 // fast-scan: probed.size()
+  fast_scan_scratch fast;
+};
+
+/// Scans the probed lists of one planned query, nearest first, into heap: the ADC candidates with
+/// their vector-store rows as payload. Returns the live codes whose ADC distance was computed by the
+/// 8-bit-style scan (0 for fast-scan). A query's candidates depend on its plan only (single and batch agree).
+std::size_t scan_query(const codebook_set& cb, const std::vector<inverted_list>& lists, const query_plan& plan,
+                       kernels::topk_heap& heap, scan_buffers& b) {
+  const std::size_t M = cb.num_sub_vectors(), table = M * cb.ksub();
+  if (cb.params().num_bits == 4) {
+    // Fast-scan: the float tables of the non-empty probed lists, quantised together inside.
+    b.probed.clear();
+    b.luts.resize(plan.lists.size() * table);
+    b.biases.resize(plan.lists.size());
+    for (std::size_t i = 0; i < plan.lists.size(); ++i) {
+      const inverted_list& list = lists[plan.lists[i]];
+      if (list.live() == 0) continue;
+      b.biases[b.probed.size()] = cb.list_table(plan, i, &b.luts[b.probed.size() * table]);
+      b.probed.push_back(&list);
+    }
+    scan_lists_fast(cb.kernels(), M, b.probed.data(), b.probed.size(), b.luts.data(), b.biases.data(), heap, b.fast);
+    return 0;
+  }
+  b.luts.resize(table);
+  std::size_t scanned = 0;
+  for (std::size_t i = 0; i < plan.lists.size(); ++i) {
+    const inverted_list& list = lists[plan.lists[i]];
+    if (list.live() == 0) continue;
+    if (i + 1 < plan.lists.size()) prefetch_list(lists[plan.lists[i + 1]]);
+    const float bias = cb.list_table(plan, i, b.luts.data());
+    scan_list(cb.kernels(), cb, list, b.luts.data(), bias, heap);
+    scanned += list.live();
+  }
+  return scanned;
 }
 
 }  // namespace
@@ -248,7 +287,7 @@ result<std::vector<std::vector<search_hit>>> ivfpq_index::search_batch(const flo
                                             ": needs raw vectors, but the index has keep_raw_vectors=false");
   std::vector<std::vector<search_hit>> out(nq);
   if (sp.polysemous_ht > 0 || sp.counters) {
-    // Options the list-major scan below does not implement: one query at a time.
+    // Options the batched path below does not implement: one query at a time.
     for (std::size_t i = 0; i < nq; ++i) {
       auto plan = codebooks_->plan_query(q + i * params_.dimension, sp.nprobes);
       if (!plan) return std::move(plan).error();
@@ -258,72 +297,29 @@ result<std::vector<std::vector<search_hit>>> ivfpq_index::search_batch(const flo
     }
     return out;
   }
+  // Per chunk of queries: one planning pass (coarse distances and query tables as matrix products for
+  // the whole chunk), then each query's probed lists scanned nearest first exactly as search() does
+  // (its heap threshold tightens on the nearest list, so the fast-scan filter lets few codes through
+  // afterwards), then one refine pass over the whole chunk's candidates with the raw-vector rows
+  // prefetched across query boundaries. List-major scanning (each probed list once for all the chunk's
+  // queries) was measured slower here: the per-(query, list) tables are larger than a list's codes at
+  // these sizes, and a list visited before a query's nearest one leaves its threshold loose
+  // (bench/README.md, search-performance step 3).
   const codebook_set& cb = *codebooks_;
-  const std::size_t d = params_.dimension, M = cb.num_sub_vectors(), table = M * cb.ksub();
-  const std::size_t probes = std::min(sp.nprobes, lists_.size());
-  const bool fast = params_.num_bits == 4;
-  // Queries planned and scanned together: bounded so the chunk's float (and quantised) tables stay
-  // under k_batch_table_bytes (one table per probe for fast-scan; the 8-bit path keeps one table).
-  const std::size_t per_query = fast ? probes * (table * sizeof(float) + kernels::fast_scan_lut_bytes(M)) : 0;
-  const std::size_t chunk = std::clamp<std::size_t>(per_query ? k_batch_table_bytes / per_query : k_batch_chunk, 1,
-                                                    k_batch_chunk);
+  const std::size_t d = params_.dimension;
   const std::size_t want = std::min(saturating_mul(sp.limit, std::max<std::size_t>(1, sp.refine_factor)), size());
-  const std::size_t lut_bytes = kernels::fast_scan_lut_bytes(M);
-  // Per chunk: probe p of query j (non-empty lists only) in `order`, sorted by list so each probed list
-  // is scanned once for all the chunk's queries that probe it (its codes stay in cache).
-  struct probe {
-    std::uint32_t list, query, index, table;  // table: the probe's row in luts/qluts (fast-scan)
-  };
-  std::vector<probe> order;
-  std::vector<float> luts, biases, qbiases, scales;
-  std::vector<std::uint8_t> qluts;
-  std::vector<float> lut(fast ? 0 : table);
-  fast_scan_scratch scratch;
-  for (std::size_t c0 = 0; c0 < nq; c0 += chunk) {
-    const std::size_t nc = std::min(chunk, nq - c0);
+  scan_buffers buffers;
+  std::vector<std::vector<kernels::topk_entry>> cands(std::min(k_batch_chunk, nq));
+  for (std::size_t c0 = 0; c0 < nq; c0 += k_batch_chunk) {
+    const std::size_t nc = std::min(k_batch_chunk, nq - c0);
     auto plans = cb.plan_queries(q + c0 * d, nc, sp.nprobes);
     if (!plans) return std::move(plans).error();
-    std::vector<kernels::topk_heap> heaps(nc, kernels::topk_heap(want));
-    order.clear();
     for (std::size_t j = 0; j < nc; ++j) {
-      const query_plan& plan = (*plans)[j];
-      for (std::size_t i = 0; i < plan.lists.size(); ++i)
-        if (lists_[plan.lists[i]].live() > 0)
-          order.push_back({plan.lists[i], static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i),
-                           static_cast<std::uint32_t>(order.size())});
+      kernels::topk_heap heap(want);
+      scan_query(cb, lists_, (*plans)[j], heap, buffers);
+      cands[j] = heap.take_sorted_entries();
     }
-    if (fast) {
-      // Each query's tables quantised together, as search_planned does (same lists, same order).
-      luts.resize(order.size() * table);
-      biases.resize(order.size());
-      qluts.resize(order.size() * lut_bytes);
-      qbiases.resize(order.size());
-      scales.resize(nc);
-      for (std::size_t p0 = 0; p0 < order.size();) {
-        std::size_t p1 = p0;
-        while (p1 < order.size() && order[p1].query == order[p0].query) {
-          biases[p1] = cb.list_table((*plans)[order[p1].query], order[p1].index, &luts[p1 * table]);
-          ++p1;
-        }
-        scales[order[p0].query] = cb.kernels().quantize_lut(&luts[p0 * table], &biases[p0], p1 - p0, M,
-                                                            &qluts[p0 * lut_bytes], &qbiases[p0]);
-        p0 = p1;
-      }
-    }
-    std::stable_sort(order.begin(), order.end(), [](const probe& a, const probe& b) { return a.list < b.list; });
-    for (std::size_t p = 0; p < order.size(); ++p) {
-      const probe& pr = order[p];
-      const inverted_list& list = lists_[pr.list];
-      if (p + 1 < order.size() && order[p + 1].list != pr.list) prefetch_list(lists_[order[p + 1].list]);
-      if (fast) {
-        scan_list_fast(cb.kernels(), M, list, &luts[pr.table * table], biases[pr.table], &qluts[pr.table * lut_bytes],
-                       qbiases[pr.table], scales[pr.query], heaps[pr.query], scratch);
-      } else {
-        const float bias = cb.list_table((*plans)[pr.query], pr.index, lut.data());
-        scan_list(cb.kernels(), cb, list, lut.data(), bias, heaps[pr.query]);
-      }
-    }
-    for (std::size_t j = 0; j < nc; ++j) out[c0 + j] = finish_search((*plans)[j], sp, heaps[j]);
+    finish_searches(plans->data(), nc, sp, cands.data(), &out[c0]);
   }
   return out;
 }
@@ -355,26 +351,9 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
   // Candidates: k × refine_factor when refining (LanceDB), capped by what the index holds.
   const std::size_t want = std::min(saturating_mul(sp.limit, std::max<std::size_t>(1, sp.refine_factor)), size());
   kernels::topk_heap heap(want);
-  const std::size_t table = cb.num_sub_vectors() * cb.ksub();
-  if (params_.num_bits == 4) {
-    // Fast-scan: the float tables of the non-empty probed lists, quantised together inside.
-    std::vector<const inverted_list*> probed;
-    std::vector<float> luts, biases;
-    probed.reserve(plan.lists.size());
-    luts.reserve(plan.lists.size() * table);
-    biases.reserve(plan.lists.size());
-    for (std::size_t i = 0; i < plan.lists.size(); ++i) {
-      const inverted_list& list = lists_[plan.lists[i]];
-      if (list.live() == 0) continue;
-      probed.push_back(&list);
-      luts.resize(luts.size() + table);
-      biases.push_back(cb.list_table(plan, i, luts.data() + luts.size() - table));
-    }
-    scan_lists_fast(cb.kernels(), cb.num_sub_vectors(), probed.data(), probed.size(), luts.data(), biases.data(),
-                    heap);
-  } else if (sp.polysemous_ht > 0) {
+  if (sp.polysemous_ht > 0 && params_.num_bits != 4) {
     // Polysemous: per probe, the query's own code (argmin of each table row) filters by Hamming first.
-    std::vector<float> lut(table);
+    std::vector<float> lut(cb.num_sub_vectors() * cb.ksub());
     std::vector<std::uint8_t> qcode(cb.code_size());
     scan_counters local;
     for (std::size_t i = 0; i < plan.lists.size(); ++i) {
@@ -387,50 +366,31 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
     }
     if (sp.counters) sp.counters->scanned += local.scanned, sp.counters->skipped += local.skipped;
   } else {
-    std::vector<float> lut(table);
-    std::size_t scanned = 0;
-    for (std::size_t i = 0; i < plan.lists.size(); ++i) {
-      const inverted_list& list = lists_[plan.lists[i]];
-      if (list.live() == 0) continue;
-      const float bias = cb.list_table(plan, i, lut.data());
-      scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
-      scanned += list.live();
-    }
+    scan_buffers buffers;
+    const std::size_t scanned = scan_query(cb, lists_, plan, heap, buffers);
     if (sp.counters) sp.counters->scanned += scanned;
   }
-  return finish_search(plan, sp, heap);
+  const auto cands = heap.take_sorted_entries();
+  std::vector<search_hit> hits;
+  finish_searches(&plan, 1, sp, &cands, &hits);
+  return hits;
 }
 
-std::vector<search_hit> ivfpq_index::finish_search(const query_plan& plan, const search_params& sp,
-                                                   kernels::topk_heap& heap) const {
-  const codebook_set& cb = *codebooks_;
-  auto cands = heap.take_sorted_entries();
-  std::vector<search_hit> hits;
-  hits.reserve(cands.size());
+void ivfpq_index::finish_searches(const query_plan* plans, std::size_t n, const search_params& sp,
+                                  const std::vector<kernels::topk_entry>* cands, std::vector<search_hit>* out) const {
   if (sp.refine_factor > 0) {
     // Re-rank on the raw vectors: exact distances, order by (distance, id) as the heap does. The row
     // rides with each candidate (lists keep rows); a list filled without rows falls back to the id map.
-    const std::size_t d = params_.dimension;
-    auto row_of = [&](const kernels::topk_entry& e) {
-      return store_->row(e.aux != kernels::k_no_aux ? e.aux : ids_.find(e.id)->row);
-    };
-    auto prefetch_row = [&](const float* r) {
-      for (std::size_t b = 0; b < d * sizeof(float); b += 64) __builtin_prefetch(reinterpret_cast<const char*>(r) + b, 0, 0);
-    };
-    constexpr std::size_t k_ahead = 2;  // rows fetched ahead of the distance being computed
-    for (std::size_t i = 0; i < std::min(k_ahead, cands.size()); ++i) prefetch_row(row_of(cands[i]));
-    for (std::size_t i = 0; i < cands.size(); ++i) {
-      if (i + k_ahead < cands.size()) prefetch_row(row_of(cands[i + k_ahead]));
-      hits.push_back({cands[i].id, cb.exact_distance(plan.query.data(), row_of(cands[i]))});
-    }
-    std::sort(hits.begin(), hits.end(), [](const search_hit& a, const search_hit& b) {
-      return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
-    });
-  } else {
-    for (const auto& e : cands) hits.push_back({e.id, e.dist});
+    std::vector<refine_query> queries(n);
+    for (std::size_t i = 0; i < n; ++i) queries[i] = {plans[i].query.data(), &cands[i], &out[i]};
+    refine_queries(*codebooks_, *store_, ids_, queries.data(), n, sp.limit);
+    return;
   }
-  if (hits.size() > sp.limit) hits.resize(sp.limit);
-  return hits;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t keep = std::min(sp.limit, cands[i].size());
+    out[i].resize(keep);
+    for (std::size_t j = 0; j < keep; ++j) out[i][j] = {cands[i][j].id, cands[i][j].dist};
+  }
 }
 
 memory_stats ivfpq_index::memory() const {

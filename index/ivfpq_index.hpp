@@ -22,6 +22,7 @@
 namespace ivfstream {
 namespace kernels {
 class topk_heap;
+struct topk_entry;
 }
 
 /// Where and how an index keeps what is not in its lists.
@@ -133,10 +134,11 @@ private:
   /// An empty list for the current codebooks (with the fast-scan block copy when num_bits = 4).
   inverted_list empty_list() const;
   status reencode_all();
-  /// The top candidates of one scanned query: re-ranked on the raw vectors when refining (rows from
-  /// the candidates' payloads), cut to limit. Empties heap.
-  std::vector<search_hit> finish_search(const query_plan& plan, const search_params& sp,
-                                        kernels::topk_heap& heap) const;
+  /// The hits of n scanned queries from their candidates (cands[i]: topk_heap::take_sorted_entries of
+  /// query i): re-ranked on the raw vectors when refining (index/refine.hpp: rows from the candidates'
+  /// payloads, prefetched across the n queries), cut to limit, written to out[i].
+  void finish_searches(const query_plan* plans, std::size_t n, const search_params& sp,
+                       const std::vector<kernels::topk_entry>* cands, std::vector<search_hit>* out) const;
 
   index_params params_;
   index_options options_;

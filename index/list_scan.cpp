@@ -76,12 +76,20 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
 // by a relative slack. A wider bound only lets more slots through to the exact check, never fewer.
 void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
                      std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap) {
+  fast_scan_scratch scratch;
+  scan_lists_fast(kt, M, lists, n_lists, luts, biases, heap, scratch);
+}
+
+void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
+                     std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap,
+                     fast_scan_scratch& scratch) {
   if (n_lists == 0 || heap.capacity() == 0) return;
   const std::size_t lut_bytes = kernels::fast_scan_lut_bytes(M), table = M * 16;
-  std::vector<std::uint8_t> qlut(n_lists * lut_bytes);
-  std::vector<float> list_bias(n_lists);
-  const float scale = kt.quantize_lut(luts, biases, n_lists, M, qlut.data(), list_bias.data());
-  fast_scan_scratch scratch;
+  scratch.qlut.resize(n_lists * lut_bytes);
+  scratch.list_bias.resize(n_lists);
+  const std::uint8_t* qlut = scratch.qlut.data();
+  const float* list_bias = scratch.list_bias.data();
+  const float scale = kt.quantize_lut(luts, biases, n_lists, M, scratch.qlut.data(), scratch.list_bias.data());
   for (std::size_t l = 0; l < n_lists; ++l) {
     if (!lists[l]) continue;
     if (l + 1 < n_lists && lists[l + 1]) prefetch_list(*lists[l + 1]);

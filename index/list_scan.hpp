@@ -30,12 +30,19 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
 void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
                      std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap);
 
-/// Reusable buffers of scan_list_fast (one per thread; no state carries between calls).
+/// Reusable buffers of scan_list_fast / scan_lists_fast (one per thread; no state carries between calls).
 struct fast_scan_scratch {
   std::vector<std::uint32_t> slots;
   std::vector<std::uint16_t> sums;
   std::vector<std::uint8_t> gathered;
+  std::vector<std::uint8_t> qlut;   ///< scan_lists_fast: n_lists × fast_scan_lut_bytes(M)
+  std::vector<float> list_bias;     ///< scan_lists_fast: n_lists
 };
+
+/// scan_lists_fast with caller-owned buffers (no allocation once they have grown).
+void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list* const* lists,
+                     std::size_t n_lists, const float* luts, const float* biases, kernels::topk_heap& heap,
+                     fast_scan_scratch& scratch);
 
 /// One list of scan_lists_fast, for callers that quantise the tables themselves (list-major batch
 /// search): lut/bias = the list's float table and bias, qlut = its quantised table

@@ -222,11 +222,12 @@ void expect_exact_refine(const ivfpq_index& index, const float* query, const std
 
 }  // namespace
 
-// search_batch scans list-major (each probed list once for all queries of a chunk that probe it, the
-// chunk's tables quantised per query): its answers equal one-at-a-time search bit for bit, for 4-bit
-// fast-scan and 8-bit codes, with and without refine, over more than one chunk of queries, with
-// tombstones, after compaction and after save/load (the lists' rows are rebuilt on load).
-BOOST_AUTO_TEST_CASE(list_major_batch_equals_single_search_and_refine_reads_the_right_rows) {
+// search_batch plans a chunk of queries with one matrix product and refines the whole chunk's
+// candidates in one prefetched pass (index/refine.hpp): its answers equal one-at-a-time search bit for
+// bit, for 4-bit fast-scan and 8-bit codes, with and without refine, over more than one chunk of
+// queries (150 > 64), with tombstones, after compaction and after save/load (the lists' rows are
+// rebuilt on load).
+BOOST_AUTO_TEST_CASE(batch_equals_single_search_and_refine_reads_the_right_rows) {
   for (unsigned nbits : {4u, 8u}) {
     auto p = params4(metric::l2, 12);
     p.num_bits = nbits;
