@@ -95,12 +95,19 @@ status write_manifest(const std::string& data_dir, const checkpoint_manifest& m)
                                             b.CreateString(manifest_file_name(data_dir, m.sequence, m.partition_files[p])),
                                             p < m.partition_sizes.size() ? m.partition_sizes[p] : 0));
   std::vector<flatbuffers::Offset<sc::TopicOffset>> offs;
-  for (const auto& [tp, off] : m.offsets) offs.push_back(sc::CreateTopicOffset(b, b.CreateString(tp.first), tp.second, off));
+  for (const auto& [tp, off] : m.offsets) {
+    flatbuffers::Offset<flatbuffers::Vector<std::uint64_t>> owned;
+    if (m.group_ingest) {
+      const auto it = m.owned_ids.find(tp);
+      owned = it != m.owned_ids.end() ? b.CreateVector(it->second) : b.CreateVector(std::vector<std::uint64_t>{});
+    }
+    offs.push_back(sc::CreateTopicOffset(b, b.CreateString(tp.first), tp.second, off, owned));
+  }
   const auto params = write_index_params(b, m.codebooks->params());
   const auto cbs = write_codebooks(b, *m.codebooks);  // with the OPQ rotation when params.opq
   auto root = sc::CreateManifest(b, k_manifest_format_version, m.sequence, m.created_unix_ms, m.codebooks->version(),
                                  m.num_partition_actors, b.CreateVector(parts), b.CreateVector(offs), params, cbs,
-                                 m.train_after);
+                                 m.train_after, m.group_ingest);
   sc::FinishManifestBuffer(b, root);
   return internal::write_file_durably(manifest_path(data_dir, m.sequence), b.GetBufferPointer(), b.GetSize());
 }
@@ -152,7 +159,12 @@ result<checkpoint_manifest> read_manifest(const std::string& data_dir, std::uint
     for (const auto* o : *m->offsets()) {
       if (!o->topic()) return fail(errc::corrupt_data, "checkpoint manifest '" + path + "': offset without topic");
       out.offsets[{o->topic()->str(), o->partition()}] = o->offset();
+      if (m->group_ingest()) {
+        auto& ids = out.owned_ids[{o->topic()->str(), o->partition()}];
+        if (o->owned_ids()) ids.assign(o->owned_ids()->begin(), o->owned_ids()->end());
+      }
     }
+  out.group_ingest = m->group_ingest();
   return out;
 }
 

@@ -33,6 +33,11 @@ struct checkpoint_manifest {
   std::vector<std::uint64_t> partition_sizes; ///< live vectors per partition
   offset_map offsets;
   std::uint64_t train_after = 0;
+  /// Written by a consumer-group node (kafka.group_ingest): `owned_ids` is then meaningful.
+  bool group_ingest = false;
+  /// Group mode: per topic-partition of `offsets`, the ids whose latest upsert came from it (a restart
+  /// drops those of partitions the group gives to another node). Keys not in `offsets` are not written.
+  std::map<std::pair<std::string, std::int32_t>, std::vector<std::uint64_t>> owned_ids;
 };
 
 /// Directory holding the partition snapshots of checkpoint `seq`.

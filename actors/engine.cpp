@@ -140,6 +140,7 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
   std::shared_ptr<const codebook_set> codebooks;
   std::uint64_t last_checkpoint = 0;
   std::vector<std::string> snapshot_files;
+  std::map<actors::topic_partition_key, std::vector<std::uint64_t>> owned_ids;
   if (!options.data_dir.empty()) {
     IVF_TRY(actors::internal::make_directories(options.data_dir));
     if (auto m = actors::latest_checkpoint(options.data_dir)) {
@@ -158,6 +159,7 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
         });
       }
       ingest->set_offsets(m->offsets);
+      if (m->group_ingest) owned_ids = std::move(m->owned_ids);
       last_checkpoint = m->sequence;
       snapshot_files = m->partition_files;
       im->dimension = codebooks->params().dimension;
@@ -180,6 +182,7 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
   setup.checkpoint_interval_records = options.checkpoint_interval_records;
   setup.retrain = options.retrain;
   setup.max_pending_vectors = std::max<std::uint64_t>(1, options.max_pending_vectors);
+  setup.restored_owned_ids = std::move(owned_ids);
   im->restored_ingest = ingest;
   im->ingest = sys.spawn<caf::detached>(actors::ingest_behavior, std::move(setup));
   return std::unique_ptr<engine>(new engine(std::move(im)));

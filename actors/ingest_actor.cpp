@@ -61,6 +61,10 @@ void run_checkpoint(ingest_pointer self, std::function<void(ack_reply)> rp_done)
   manifest->codebooks = core.codebooks();
   manifest->offsets = core.offsets();  // everything staged so far: partitions apply it before the snapshot
   manifest->train_after = core.train_after();
+  if (st.feed && st.feed->group_mode()) {  // staged together with the offsets, so consistent with them
+    manifest->group_ingest = true;
+    manifest->owned_ids = st.ownership.ids_by_partition();
+  }
   manifest->partition_files.resize(st.setup.partitions.size());
   manifest->partition_sizes.resize(st.setup.partitions.size());
   auto left = std::make_shared<std::size_t>(st.setup.partitions.size());
@@ -329,6 +333,10 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
     st.dirty.assign(st.setup.partitions.size(), true);
     for (std::size_t p = 0; p < st.dirty.size(); ++p) st.dirty[p] = st.setup.snapshot_files[p].empty();
     if (const auto& cb = st.setup.state->codebooks()) st.snapshot_codebook_version = cb->version();
+    if (!st.setup.restored_owned_ids.empty()) {
+      st.ownership.restore(st.setup.restored_owned_ids);
+      st.setup.restored_owned_ids.clear();
+    }
   }
   return {
       [self](create_atom, const index_params& p, std::uint64_t train_after) -> ack_reply {

@@ -5,6 +5,7 @@
 // It answers a write only once every partition it touched has applied it (then it is searchable).
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,6 +92,9 @@ struct ingest_setup {
   /// staged but not yet applied by the partitions; resume at half of it. A round polls only as many
   /// records as fit under the bound (by the largest record seen), so pending ≤ bound + one record.
   std::uint64_t max_pending_vectors = 500000;
+  /// Restored checkpoint of a consumer-group node (checkpoint_manifest::owned_ids): which ids came from
+  /// which topic-partition. Empty otherwise.
+  std::map<topic_partition_key, std::vector<std::uint64_t>> restored_owned_ids;
 };
 
 struct ingest_actor_state {

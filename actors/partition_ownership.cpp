@@ -60,4 +60,25 @@ std::size_t partition_ownership::ids_of(const topic_partition_key& tp) const {
   return n;
 }
 
+std::map<topic_partition_key, std::vector<std::uint64_t>> partition_ownership::ids_by_partition() const {
+  std::map<topic_partition_key, std::vector<std::uint64_t>> out;
+  for (const auto& tp : owned_) out[tp];
+  for (const auto& tp : leaving_) out[tp];
+  for (const auto& [id, tag] : owner_) out[names_[tag]].push_back(id);
+  for (auto& [tp, ids] : out) std::sort(ids.begin(), ids.end());
+  return out;
+}
+
+void partition_ownership::restore(const std::map<topic_partition_key, std::vector<std::uint64_t>>& held) {
+  names_.clear();
+  owner_.clear();
+  owned_.clear();
+  leaving_.clear();
+  for (const auto& [tp, ids] : held) {
+    const std::uint32_t tag = intern(tp);
+    leaving_.insert(tp);
+    for (const std::uint64_t id : ids) owner_[id] = tag;
+  }
+}
+
 }  // namespace ivfstream::actors

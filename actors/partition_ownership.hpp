@@ -9,6 +9,7 @@
 // came back and returns the ids of those that did not (release). A plain state struct: no actor, no
 // Kafka; owned by the ingest actor. Not thread-safe.
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -38,6 +39,14 @@ public:
   bool owns(const topic_partition_key& tp) const { return owned_.count(tp) != 0; }
   /// Ids currently attributed to tp.
   std::size_t ids_of(const topic_partition_key& tp) const;
+
+  /// For a checkpoint: every owned or leaving partition with the ids attributed to it (ascending;
+  /// possibly none).
+  std::map<topic_partition_key, std::vector<std::uint64_t>> ids_by_partition() const;
+  /// A restart from a checkpoint (replaces everything): `held` is what ids_by_partition() returned.
+  /// The partitions count as revoked: the first assign() keeps those assigned again and releases the
+  /// ids of the others, exactly as after a rebalance.
+  void restore(const std::map<topic_partition_key, std::vector<std::uint64_t>>& held);
 
 private:
   std::uint32_t intern(const topic_partition_key& tp);

@@ -1,0 +1,340 @@
+// Checkpoints of a consumer-group node (kafka.group_ingest, issue 3 durability + issue 6 sharding):
+// the manifest holds the offset of every topic-partition the node consumed and which ids came from
+// each; a restart resumes each topic-partition at its own offset, and when the group now gives some
+// of them to another node, the restarted node drops exactly their ids. Every produced id ends up
+// present exactly once (over all nodes) with its latest vector.
+//
+// Ids stay on one topic-partition (id % k_partitions), as keying records by id does: sharding by Kafka
+// partition assumes it. Engines run in this process on the embedded broker; session.timeout.ms 3000
+// (the mock group needs ~3 s per join).
+#define BOOST_TEST_MODULE group_checkpoint_test
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "actors/checkpoint.hpp"
+#include "actors/engine.hpp"
+#include "actors/kafka_service.hpp"
+#include "actors/partition_ownership.hpp"
+#include "actors/partition_state.hpp"
+#include "config/service_config.hpp"
+#include "connectors/embedded_broker.hpp"
+#include "connectors/kafka_client_config.hpp"
+#include "connectors/kafka_producer.hpp"
+#include "connectors/record_codec.hpp"
+#include "tests/index/synthetic_data.hpp"
+
+using namespace ivfstream;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t d = 16;
+constexpr std::int32_t k_partitions = 4;
+constexpr std::size_t k_per_record = 25;
+
+service_config make_config() {
+  service_config c;
+  c.kafka.topic_partitions = k_partitions;
+  c.kafka.group_ingest = true;
+  c.kafka.session_timeout_ms = 3000;
+  c.index.dimension = d;
+  c.index.num_partitions = 16;
+  c.index.num_sub_vectors = 4;
+  c.index.num_bits = 8;
+  c.index.max_iterations = 8;
+  c.engine.partition_actors = 2;
+  c.engine.checkpoint_interval_ms = 0;  // checkpoints only when the test asks
+  c.engine.checkpoint_interval_records = 0;
+  return c;
+}
+
+/// A fresh directory under the temp dir, removed at the end.
+struct temp_dir {
+  fs::path path;
+  explicit temp_dir(const std::string& tag) {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("ivfstream-group-ckpt-" + tag + "-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+/// What the vectors topic says each id should be now (nullopt = deleted), and how many records each
+/// topic-partition holds (= the next offset a node that read everything stages).
+struct stream_model {
+  std::map<std::uint64_t, std::optional<std::vector<float>>> latest;
+  std::map<std::int32_t, std::int64_t> records;
+  std::size_t live() const {
+    std::size_t n = 0;
+    for (const auto& [id, v] : latest) n += v.has_value();
+    return n;
+  }
+};
+
+std::int32_t partition_of(std::uint64_t id) { return static_cast<std::int32_t>(id % k_partitions); }
+
+/// Produces upserts of `ids` (vectors from `seed`) or deletes, each id to its own topic-partition, in
+/// records of k_per_record ids; updates the model; waits for delivery.
+void produce(const service_config& c, const std::string& bootstrap, const std::vector<std::uint64_t>& ids,
+             std::optional<std::uint64_t> seed, stream_model& model) {
+  auto p = connectors::kafka_producer::create(connectors::kafka_client_config::from(c, bootstrap));
+  BOOST_REQUIRE_MESSAGE(p, (p ? "" : p.error().to_string()));
+  std::map<std::int32_t, std::vector<std::uint64_t>> by_partition;
+  for (auto id : ids) by_partition[partition_of(id)].push_back(id);
+  const auto x = seed ? test::clustered_data(ids.size(), d, 20, *seed) : std::vector<float>{};
+  std::map<std::uint64_t, const float*> vec;
+  for (std::size_t i = 0; seed && i < ids.size(); ++i) vec[ids[i]] = x.data() + i * d;
+  for (const auto& [part, list] : by_partition) {
+    for (std::size_t off = 0; off < list.size(); off += k_per_record) {
+      const std::size_t cnt = std::min(k_per_record, list.size() - off);
+      std::vector<std::uint8_t> rec;
+      if (seed) {
+        std::vector<float> rows;
+        for (std::size_t i = 0; i < cnt; ++i) {
+          const float* v = vec.at(list[off + i]);
+          rows.insert(rows.end(), v, v + d);
+          model.latest[list[off + i]] = std::vector<float>(v, v + d);
+        }
+        rec = connectors::encode_upserts(list.data() + off, rows.data(), cnt, d);
+      } else {
+        for (std::size_t i = 0; i < cnt; ++i) model.latest[list[off + i]] = std::nullopt;
+        rec = connectors::encode_deletes(list.data() + off, cnt);
+      }
+      BOOST_REQUIRE((*p)->produce(c.kafka.topics.vectors, nullptr, 0, rec.data(), rec.size(), part));
+      ++model.records[part];
+    }
+  }
+  BOOST_REQUIRE((*p)->flush(20s));
+  BOOST_REQUIRE_EQUAL((*p)->failed(), 0u);
+}
+
+struct node {
+  std::unique_ptr<engine> eng;
+  std::unique_ptr<kafka_service> service;
+  engine_stats stats() const {
+    auto st = eng->stats();
+    BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
+    return *st;
+  }
+  void stop() {
+    service.reset();
+    eng.reset();
+  }
+};
+
+/// Opens an engine on `dir` (restoring its checkpoint if any), trains it when new, attaches Kafka.
+node start_node(service_config c, const std::string& bootstrap, const fs::path& dir, const std::vector<float>& training) {
+  c.engine.data_dir = dir.string();
+  auto o = engine_options::from(c);
+  o.scheduler_threads = 2;
+  auto e = engine::open(o);
+  BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
+  node nd;
+  nd.eng = std::move(*e);
+  if (nd.stats().codebook_version == 0) {  // same training set on every node: same codebooks
+    auto st = nd.eng->create_index(c.index, training.data(), training.size() / d);
+    BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
+  }
+  auto s = kafka_service::start(*nd.eng, c, bootstrap);
+  BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
+  nd.service = std::move(*s);
+  return nd;
+}
+
+/// Every topic-partition staged by exactly one of `nodes` up to its end, everything applied, and the
+/// nodes' live vectors add up to the model's.
+bool settled(const std::vector<const node*>& nodes, const stream_model& model, const std::string& topic) {
+  std::map<std::int32_t, int> holders;
+  std::uint64_t vectors = 0;
+  for (const node* n : nodes) {
+    const auto st = n->stats();
+    if (st.pending_vectors != 0) return false;
+    vectors += st.vectors;
+    for (const auto& [t, p, next] : st.offsets) {
+      if (t != topic) continue;
+      const auto it = model.records.find(p);
+      if (it == model.records.end() || next != it->second) return false;
+      ++holders[p];
+    }
+  }
+  if (holders.size() != model.records.size()) return false;
+  for (const auto& [p, h] : holders)
+    if (h != 1) return false;
+  return vectors == model.live();
+}
+
+template <class Pred>
+bool wait_for(Pred pred, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+/// Checkpoints every node, reads the checkpoints back from disk and compares their union with the
+/// model: each live id exactly once with its latest vector, no deleted id.
+void check_checkpoints_against(const std::vector<std::pair<node*, fs::path>>& nodes, const stream_model& model) {
+  std::map<std::uint64_t, int> seen;
+  std::size_t wrong = 0, resurrected = 0;
+  for (const auto& [n, dir] : nodes) {
+    auto seq = n->eng->checkpoint();
+    BOOST_REQUIRE_MESSAGE(seq, (seq ? "" : seq.error().to_string()));
+    const auto m = actors::latest_checkpoint(dir.string());
+    BOOST_REQUIRE(m);
+    BOOST_TEST(m->group_ingest);
+    for (std::uint32_t p = 0; p < m->num_partition_actors; ++p) {
+      actors::partition_state part(p, m->num_partition_actors);
+      BOOST_REQUIRE(part.install(m->codebooks));
+      auto loaded = part.load(m->partition_files[p]);
+      BOOST_REQUIRE_MESSAGE(loaded, (loaded ? "" : loaded.error().to_string()));
+      part.for_each([&](std::uint64_t id, std::uint32_t, const std::uint8_t*, const float* v) {
+        ++seen[id];
+        const auto it = model.latest.find(id);
+        if (it == model.latest.end() || !it->second)
+          ++resurrected;
+        else if (!v || !std::equal(v, v + d, it->second->begin()))
+          ++wrong;
+      });
+    }
+  }
+  std::size_t lost = 0, duplicated = 0;
+  for (const auto& [id, v] : model.latest) {
+    if (!v) continue;
+    const auto it = seen.find(id);
+    if (it == seen.end())
+      ++lost;
+    else if (it->second > 1)
+      ++duplicated;
+  }
+  BOOST_TEST(lost == 0u);
+  BOOST_TEST(duplicated == 0u);
+  BOOST_TEST(wrong == 0u);
+  BOOST_TEST(resurrected == 0u);
+}
+
+std::vector<std::uint64_t> every(std::uint64_t from, std::uint64_t to, std::uint64_t step) {
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t id = from; id < to; id += step) out.push_back(id);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ownership_round_trips_and_a_restored_partition_not_assigned_again_is_released) {
+  actors::partition_ownership own;
+  const actors::topic_partition_key p0{"v", 0}, p1{"v", 1}, p2{"v", 2};
+  own.assign({p0, p1, p2});
+  const std::uint64_t a[] = {1, 2}, b[] = {3};
+  own.note_upsert(p0, a, 2);
+  own.note_upsert(p1, b, 1);
+  const auto held = own.ids_by_partition();
+  BOOST_REQUIRE_EQUAL(held.size(), 3u);  // p2 owned without ids is listed too
+  BOOST_TEST(held.at(p0) == std::vector<std::uint64_t>({1, 2}), boost::test_tools::per_element());
+  BOOST_TEST(held.at(p2).empty());
+
+  actors::partition_ownership restarted;
+  restarted.restore(held);
+  BOOST_TEST(!restarted.owns(p0));  // nothing owned until the group assigns
+  auto [ids, gone] = restarted.assign({p1});
+  BOOST_TEST(ids == std::vector<std::uint64_t>({1, 2}), boost::test_tools::per_element());
+  BOOST_TEST((gone == std::vector<actors::topic_partition_key>({p0, p2})));
+  BOOST_TEST(restarted.ids_of(p1) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(manifest_keeps_the_ids_of_each_topic_partition) {
+  temp_dir dir("manifest");
+  actors::checkpoint_manifest m;
+  m.sequence = 1;
+  m.num_partition_actors = 1;
+  const auto training = test::clustered_data(2000, d, 20, 3);
+  service_config c = make_config();
+  auto cb = codebook_set::train(c.index, training.data(), training.size() / d);
+  BOOST_REQUIRE_MESSAGE(cb, (cb ? "" : cb.error().to_string()));
+  m.codebooks = std::move(*cb);
+  m.partition_files = {(dir.path / "checkpoint-1" / "partition-0.ivps").string()};
+  m.offsets[{"v", 0}] = 7;
+  m.offsets[{"v", 1}] = 3;
+  m.group_ingest = true;
+  m.owned_ids[{"v", 0}] = {5, 9};  // {"v", 1}: owned, no ids left
+  BOOST_REQUIRE(actors::write_manifest(dir.path.string(), m));
+  auto back = actors::read_manifest(dir.path.string(), 1);
+  BOOST_REQUIRE_MESSAGE(back, (back ? "" : back.error().to_string()));
+  BOOST_TEST(back->group_ingest);
+  BOOST_REQUIRE_EQUAL(back->owned_ids.size(), 2u);
+  BOOST_TEST(back->owned_ids.at({"v", 0}) == std::vector<std::uint64_t>({5, 9}), boost::test_tools::per_element());
+  BOOST_TEST(back->owned_ids.at({"v", 1}).empty());
+  BOOST_TEST(back->offsets.at({"v", 0}) == 7);
+}
+
+BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those_given_away) {
+  const service_config c = make_config();
+  auto b = connectors::embedded_broker::start(c);
+  BOOST_REQUIRE_MESSAGE(b, (b ? "" : b.error().to_string()));
+  const std::string bootstrap = (*b)->bootstrap_servers();
+  const std::string topic = c.kafka.topics.vectors;
+  const auto training = test::clustered_data(3000, d, 20, 3);
+  temp_dir dir_a("a"), dir_b("b");
+  stream_model model;
+
+  // 1. Node A alone indexes ids 1..800 (a third replaced, every 7th deleted) and checkpoints.
+  produce(c, bootstrap, every(1, 801, 1), 11, model);
+  produce(c, bootstrap, every(1, 801, 3), 12, model);
+  produce(c, bootstrap, every(1, 801, 7), std::nullopt, model);
+  node a = start_node(c, bootstrap, dir_a.path, training);
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 60s),
+                        "node a alone: " << a.stats().vectors << " of " << model.live());
+  auto seq = a.eng->checkpoint();
+  BOOST_REQUIRE_MESSAGE(seq, (seq ? "" : seq.error().to_string()));
+  const auto records_before = model.records;
+  a.stop();  // no final checkpoint: a crash right after checkpoint 1
+
+  // 2. More records while A is down; A restarts alone: each partition resumes at its own offset, so A
+  // reads exactly the records produced since (none twice).
+  produce(c, bootstrap, every(2, 1001, 5), 13, model);  // replacements and new ids 801..1000
+  produce(c, bootstrap, every(3, 801, 11), std::nullopt, model);
+  std::int64_t new_records = 0;
+  for (const auto& [p, n] : model.records) new_records += n - records_before.at(p);
+  a = start_node(c, bootstrap, dir_a.path, training);
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 60s),
+                        "node a after restart: " << a.stats().vectors << " of " << model.live());
+  {  // resumed at the checkpoint's offsets: the new records, not a replay from the beginning (a
+     // rebalance inside a poll may read a few records twice, never the whole log)
+    std::int64_t old_records = 0;
+    for (const auto& [p, n] : records_before) old_records += n;
+    const auto read = static_cast<std::int64_t>(a.stats().kafka_records);
+    BOOST_TEST(read >= new_records);
+    BOOST_TEST(read < new_records + old_records);
+  }
+  check_checkpoints_against({{&a, dir_a.path}}, model);
+  a.stop();
+
+  // 3. B joins while A is down and takes every partition; A restarts from a checkpoint that holds all
+  // four, gets some back, resumes those and drops the ids of the rest (B replays them).
+  node bn = start_node(c, bootstrap, dir_b.path, training);
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&bn}, model, topic); }, 60s),
+                        "node b alone: " << bn.stats().vectors << " of " << model.live());
+  a = start_node(c, bootstrap, dir_a.path, training);
+  produce(c, bootstrap, every(4, 1001, 6), 14, model);  // replacements for both nodes
+  const bool split = wait_for(
+      [&] {
+        if (!settled({&a, &bn}, model, topic)) return false;
+        return a.stats().vectors > 0 && bn.stats().vectors > 0;
+      },
+      90s);
+  BOOST_REQUIRE_MESSAGE(split, "after A's restart: a=" << a.stats().vectors << " b=" << bn.stats().vectors
+                                                        << " expected " << model.live() << " in all");
+  check_checkpoints_against({{&a, dir_a.path}, {&bn, dir_b.path}}, model);
+  a.stop();
+  bn.stop();
+}
