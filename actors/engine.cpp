@@ -3,6 +3,7 @@
 #include <thread>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/checkpoint.hpp"
@@ -32,6 +33,7 @@ result<search_result> to_search_result(actors::search_response&& r) {
   out.partial = r.partial;
   out.missing_partitions = std::move(r.missing_partitions);
   out.codebook_version = r.codebook_version;
+  out.missing_peers = std::move(r.missing_peers);
   return out;
 }
 
@@ -57,6 +59,7 @@ engine_options engine_options::from(const service_config& cfg) {
   o.retrain.error_window = cfg.retrain.error_window;
   o.retrain.error_sample_every = cfg.retrain.error_sample_every;
   o.max_pending_vectors = cfg.engine.max_pending_vectors;
+  o.network = cfg.peers.enabled;
   return o;
 }
 
@@ -131,6 +134,7 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
       options.scheduler_threads ? options.scheduler_threads : std::max(2u, std::thread::hardware_concurrency());
   im->config->set("scheduler.max-threads", threads);
   im->config->set("logger.verbosity", caf::atom("quiet"));
+  if (options.network) im->config->load<caf::io::middleman>();  // peer links (actors/peer_service.hpp)
   const std::uint32_t P = options.partition_actors;
 
   // Restore the newest complete checkpoint, in plain code, before any actor runs.
@@ -247,6 +251,19 @@ result<std::uint64_t> engine::retrain() {
   std::uint64_t version = 0;
   IVF_TRY(ingest_call(*impl_, "retrain", &version, actors::retrain_atom::value));
   return version;
+}
+
+status engine::install_codebooks(std::shared_ptr<const codebook_set> codebooks) {
+  return ingest_call(*impl_, "install_codebooks", nullptr, actors::codebooks_atom::value, std::move(codebooks));
+}
+
+result<std::shared_ptr<const codebook_set>> engine::codebooks() const {
+  std::optional<result<std::shared_ptr<const codebook_set>>> out;
+  caf::scoped_actor self{*impl_->system};
+  self->request(impl_->queries.front(), k_write_timeout, actors::codebooks_atom::value)
+      .receive([&](std::shared_ptr<const codebook_set>& cb) { out.emplace(std::move(cb)); },
+               [&](caf::error& e) { out.emplace(from_caf(e, "codebooks")); });
+  return std::move(*out);
 }
 
 result<std::uint64_t> engine::checkpoint() {

@@ -32,6 +32,7 @@ class actor_system;
 namespace ivfstream {
 
 struct service_config;
+class codebook_set;
 
 /// How an engine is laid out.
 struct engine_options {
@@ -50,6 +51,9 @@ struct engine_options {
   std::uint64_t max_pending_vectors = 500000;         ///< Kafka ingest: pause the consumer above this backlog
 
   actors::retrain_policy retrain;                     ///< continuous retraining + hot swap (off by default)
+  /// Load CAF's middleman (caf::io) so that a peer_service can publish this node and reach its peers
+  /// (scale-out, actors/peer_service.hpp). Off: no network thread, nothing listens.
+  bool network = false;
 
   /// The engine part of a service configuration ([engine], [search]).
   static engine_options from(const service_config& cfg);
@@ -63,6 +67,9 @@ struct search_result {
   bool partial = false;                           ///< a partition missed the deadline or failed
   std::vector<std::uint32_t> missing_partitions;  ///< those partitions (sorted)
   std::uint64_t codebook_version = 0;             ///< the codebook version every partition answered with
+  /// Cluster search (actors/peer_service.hpp): peers ("host:port") whose data is absent or incomplete
+  /// (down, missed the deadline, other codebooks); `partial` is then true. Empty for a single node.
+  std::vector<std::string> missing_peers;
 };
 
 /// Sizes and counters of an engine.
@@ -156,6 +163,12 @@ public:
   /// running on the current one meanwhile); returns the new version once it serves every query.
   /// Needs options().retrain.enabled. Errors: not trained, reservoir too small, swap failed.
   result<std::uint64_t> retrain();
+  /// Installs codebooks trained elsewhere (the codebooks topic of a scale-out cluster,
+  /// actors/codebook_topic.hpp) instead of training; what was buffered becomes searchable. @pre
+  /// create_index() with the same shape. Errors: already trained, other shape, null.
+  status install_codebooks(std::shared_ptr<const codebook_set> codebooks);
+  /// The codebooks searches are planned with now (null until trained).
+  result<std::shared_ptr<const codebook_set>> codebooks() const;
   /// Writes a checkpoint now (needs a data_dir); returns its sequence.
   result<std::uint64_t> checkpoint();
   /// Sizes and counters.

@@ -366,6 +366,14 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         send_and_reply(self, std::move(*batch), rp);
         return rp;
       },
+      [self](codebooks_atom, std::shared_ptr<const codebook_set>& cb) -> caf::result<ack_reply> {
+        if (!cb) return failed(fail(errc::invalid_argument, "install codebooks: null codebooks"));
+        auto batch = self->state.setup.state->install(std::move(cb));
+        if (!batch) return failed(std::move(batch).error());
+        auto rp = self->make_response_promise<ack_reply>();
+        send_and_reply(self, std::move(*batch), rp);
+        return rp;
+      },
       [self](upsert_atom, const std::vector<std::uint64_t>& ids,
              const std::vector<float>& x) -> caf::result<ack_reply> {
         auto& core = *self->state.setup.state;

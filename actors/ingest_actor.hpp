@@ -58,6 +58,8 @@ using ingest_actor = caf::typed_actor<
     caf::replies_to<create_atom, index_params, std::uint64_t>::with<ack_reply>,
     /// Trains now on a training set (n × d floats) and routes what was buffered.
     caf::replies_to<train_atom, std::vector<float>>::with<ack_reply>,
+    /// Installs codebooks trained elsewhere (codebooks topic) instead of training, routes what was buffered.
+    caf::replies_to<codebooks_atom, std::shared_ptr<const codebook_set>>::with<ack_reply>,
     /// Upserts ids with vectors (n × d); replies once searchable (or buffered before training).
     caf::replies_to<upsert_atom, std::vector<std::uint64_t>, std::vector<float>>::with<ack_reply>,
     /// Deletes ids; replies once applied.

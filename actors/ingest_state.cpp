@@ -110,6 +110,44 @@ result<routed_batch> ingest_state::train_on_buffer(const float* extra, std::size
   return out;
 }
 
+result<routed_batch> ingest_state::install(std::shared_ptr<const codebook_set> codebooks) {
+  if (!params_) return fail(errc::not_trained, "install codebooks: call create_index first");
+  if (codebooks_)
+    return fail(errc::invalid_argument, "install codebooks: the index is already trained (codebook version " +
+                                            std::to_string(codebooks_->version()) + ")");
+  const index_params& have = *params_;
+  const index_params& got = codebooks->params();
+  auto shape = [](const index_params& p) {
+    return "dimension=" + std::to_string(p.dimension) + " metric=" + std::to_string(static_cast<int>(p.metric)) +
+           " num_partitions=" + std::to_string(p.num_partitions) + " num_sub_vectors=" +
+           std::to_string(p.num_sub_vectors) + " num_bits=" + std::to_string(p.num_bits) +
+           " opq=" + (p.opq ? "true" : "false");
+  };
+  if (shape(have) != shape(got))
+    return fail(errc::invalid_argument, "install codebooks: they were trained with " + shape(got) +
+                                            ", the index has " + shape(have));
+  const std::size_t d = have.dimension;
+  std::vector<std::uint64_t> ids;
+  ids.reserve(pending_.size());
+  for (const auto& kv : pending_) ids.push_back(kv.first);
+  std::sort(ids.begin(), ids.end());
+  std::vector<float> x(ids.size() * d);
+  for (std::size_t i = 0; i < ids.size(); ++i) std::copy_n(pending_[ids[i]].data(), d, x.data() + i * d);
+  codebooks_ = std::move(codebooks);
+  routed_batch out = empty_batch();
+  out.new_codebooks = codebooks_;
+  if (!ids.empty()) {
+    if (auto st = route(ids.data(), x.data(), ids.size(), out); !st) {
+      codebooks_.reset();  // a buffered vector these codebooks refuse: keep the state consistent
+      route_.clear();
+      return std::move(st).error();
+    }
+  }
+  pending_.clear();
+  counters_.buffered = 0;
+  return out;
+}
+
 result<routed_batch> ingest_state::train(const float* x, std::size_t n) {
   if (!params_) return fail(errc::not_trained, "train: call create_index first");
   if (codebooks_) return fail(errc::invalid_argument, "train: the index is already trained (codebook version " +

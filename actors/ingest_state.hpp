@@ -55,6 +55,11 @@ public:
   /// Trains now on x (n × d) and returns the batch that routes everything buffered so far.
   /// @pre create_index() was called. Errors: those of codebook_set::train; already trained.
   result<routed_batch> train(const float* x, std::size_t n);
+  /// Installs codebooks trained elsewhere (the codebooks topic, actors/codebook_topic.hpp) instead of
+  /// training here, and returns the batch that routes everything buffered so far (as train() does).
+  /// @pre create_index() was called. Errors: already trained; codebooks of another shape (dimension,
+  /// metric, num_partitions, num_sub_vectors, num_bits, opq: the message names both).
+  result<routed_batch> install(std::shared_ptr<const codebook_set> codebooks);
   /// Adopts restored codebooks (checkpoint) and rebuilds the routing map from partition contents.
   void adopt(std::shared_ptr<const codebook_set> codebooks);
   /// Records that partition p holds id (restore).

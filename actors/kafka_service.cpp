@@ -8,7 +8,8 @@
 namespace ivfstream {
 
 result<std::unique_ptr<kafka_service>> kafka_service::start(engine& e, const service_config& config,
-                                                            const std::string& bootstrap_servers) {
+                                                            const std::string& bootstrap_servers,
+                                                            std::vector<actors::query_actor> searchers) {
   auto& im = e.internals();
   auto st = e.stats();
   if (!st) return std::move(st).error();
@@ -16,7 +17,7 @@ result<std::unique_ptr<kafka_service>> kafka_service::start(engine& e, const ser
   for (const auto& [topic, partition, next] : st->offsets) start[{topic, partition}] = next;
   auto feed = actors::vector_feed::open(config, bootstrap_servers, start);
   if (!feed) return std::move(feed).error();
-  auto qt = actors::open_query_topic(config, bootstrap_servers, im.queries);
+  auto qt = actors::open_query_topic(config, bootstrap_servers, searchers.empty() ? im.queries : std::move(searchers));
   if (!qt) return std::move(qt).error();
   std::unique_ptr<kafka_service> s(new kafka_service());
   s->engine_ = &e;

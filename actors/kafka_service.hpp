@@ -16,8 +16,11 @@ class kafka_service {
 public:
   /// Starts consuming `config.kafka.topics.vectors` and `.queries` on `bootstrap_servers` for
   /// engine `e` (which must outlive this object). Errors: broker/topic unreachable, bad properties.
+  /// `searchers`: the actors that answer the queries topic; empty = the engine's own query actors
+  /// (a scale-out node passes its cluster coordinator, peer_service::searcher()).
   static result<std::unique_ptr<kafka_service>> start(engine& e, const service_config& config,
-                                                      const std::string& bootstrap_servers);
+                                                      const std::string& bootstrap_servers,
+                                                      std::vector<actors::query_actor> searchers = {});
   /// Stops the query-topic actors (the ingest feed stops with the engine).
   ~kafka_service();
   kafka_service(const kafka_service&) = delete;

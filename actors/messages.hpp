@@ -74,6 +74,10 @@ struct search_response {
   std::vector<std::uint32_t> missing_partitions;  ///< which ones (sorted)
   std::optional<ivfstream::error> failure;        ///< the query could not run at all
   std::uint64_t codebook_version = 0;             ///< the one version every partition answered with
+  /// Cluster search (actors/cluster_search.hpp): peers ("host:port") whose data is absent from or
+  /// incomplete in `hits` (down, missed the deadline, other codebooks, or some of their partitions
+  /// missed it); `partial` is then true. Always empty for a single node's search.
+  std::vector<std::string> missing_peers;
 };
 
 /// Several queries with the same parameters answered as one batch: planned together

@@ -23,7 +23,10 @@ using query_actor = caf::typed_actor<
     /// Installs the codebooks queries are planned with (sent by the ingest actor after training).
     caf::reacts_to<codebooks_atom, std::shared_ptr<const codebook_set>>,
     /// Hot swap: plan every later query with these codebooks; replies once switched.
-    caf::replies_to<swap_atom, std::shared_ptr<const codebook_set>>::with<ack_reply>>;
+    caf::replies_to<swap_atom, std::shared_ptr<const codebook_set>>::with<ack_reply>,
+    /// The codebooks queries are planned with now (null until trained); read by the peer search
+    /// (actors/shard_search.hpp) so that a node's peers and its own queries use the same version.
+    caf::replies_to<codebooks_atom>::with<std::shared_ptr<const codebook_set>>>;
 
 /// State of one query actor.
 struct query_actor_state {

@@ -46,8 +46,7 @@ void query_gather::miss(std::uint32_t partition) {
   missing_.push_back(partition);
 }
 
-search_response query_gather::finish() {
-  search_response out;
+std::vector<scan_candidate> query_gather::take_candidates() {
   // Nearest first by ADC distance; an id seen twice (an upsert moving it between partitions can be
   // visible in both for an instant) keeps its best entry.
   std::sort(candidates_.begin(), candidates_.end(), [](const scan_candidate& a, const scan_candidate& b) {
@@ -60,6 +59,13 @@ search_response query_gather::finish() {
     if (kept.size() == kprime) break;
     if (seen.insert(c.id).second) kept.push_back(c);
   }
+  candidates_.clear();
+  return kept;
+}
+
+search_response query_gather::finish() {
+  search_response out;
+  std::vector<scan_candidate> kept = take_candidates();
   if (params_.refine_factor > 0) {
     std::stable_sort(kept.begin(), kept.end(), [](const scan_candidate& a, const scan_candidate& b) {
       return a.exact_distance < b.exact_distance || (a.exact_distance == b.exact_distance && a.id < b.id);

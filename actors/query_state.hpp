@@ -35,6 +35,13 @@ public:
   /// The reply: candidates merged by ADC distance (one per id), the best k' kept, re-ranked by exact
   /// distance when refine_factor > 0, cut to `limit`; partial when a partition is missing.
   search_response finish();
+  /// The first half of finish(): the best k' = limit × max(1, refine_factor) candidates by ADC distance
+  /// (ties by id), one per id, exact distances untouched. A node answering a peer's search returns
+  /// these; the caller feeds every node's candidates to its own query_gather and finish()es, which
+  /// selects exactly what one node holding all the data would (actors/cluster_search.hpp).
+  std::vector<scan_candidate> take_candidates();
+  /// Partitions recorded as missing so far (unsorted).
+  const std::vector<std::uint32_t>& missing() const noexcept { return missing_; }
 
 private:
   search_params params_;

@@ -82,6 +82,46 @@ key_entry string_key(std::string key, std::string doc, Access access) {
   return e;
 }
 
+// A list of strings: a TOML array of strings, or on the command line one comma-separated text
+// (items trimmed; "" is the empty list).
+template <class Access>
+key_entry string_list_key(std::string key, std::string doc, Access access) {
+  key_entry e{key, "string list", std::move(doc), {}, {}, {}};
+  e.set_text = [access](service_config& c, std::string_view v) -> status {
+    std::vector<std::string> items;
+    while (!v.empty()) {
+      const std::size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+      if (!item.empty()) items.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+    access(c) = std::move(items);
+    return {};
+  };
+  e.set_toml = [access, key](service_config& c, const toml::node& n) -> status {
+    const toml::array* a = n.as_array();
+    if (a == nullptr) return fail(errc::invalid_argument, key + ": expected an array of strings, got a " + toml_type_name(n));
+    std::vector<std::string> items;
+    for (const toml::node& item : *a) {
+      if (!item.is_string())
+        return fail(errc::invalid_argument, key + "[" + std::to_string(items.size()) + "]: expected a string, got a " +
+                                                toml_type_name(item));
+      items.push_back(*item.value<std::string>());
+    }
+    access(c) = std::move(items);
+    return {};
+  };
+  e.get_text = [access](const service_config& c) {
+    std::string out = "[";
+    for (const std::string& item : access(const_cast<service_config&>(c))) out += (out.size() > 1 ? ", " : "") + quote(item);
+    return out + "]";
+  };
+  return e;
+}
+
 result<bool> parse_bool(const std::string& key, std::string_view v) {
   std::string lower(v);
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -283,6 +323,10 @@ const std::vector<key_entry>& registry() {
     v.push_back(number_key("retrain.drift_threshold", "retrain when recent quantisation error / error at the last training >= this (0 = off)", IVF_FIELD(retrain.drift_threshold)));
     v.push_back(unsigned_key("retrain.error_window", "recent measured inserts averaged for drift (10..1000000)", IVF_FIELD(retrain.error_window)));
     v.push_back(unsigned_key("retrain.error_sample_every", "measure the quantisation error of every k-th insert (1..1000000)", IVF_FIELD(retrain.error_sample_every)));
+    v.push_back(bool_key("peers.enabled", "scale-out search: publish this node's shard search and scatter searches to peers.nodes", IVF_FIELD(peers.enabled)));
+    v.push_back(string_key("peers.bind", "address the peer port binds to (loopback unless configured)", IVF_FIELD(peers.bind)));
+    v.push_back(unsigned_key("peers.port", "peer port (0 = any free port)", IVF_FIELD(peers.port)));
+    v.push_back(string_list_key("peers.nodes", "the other nodes, host:port ([ipv6]:port); this node's own entry is skipped", IVF_FIELD(peers.nodes)));
     return v;
   }();
   return entries;
@@ -403,6 +447,7 @@ std::vector<config_key_info> config_keys() {
   for (const key_entry& e : registry()) {
     std::string def = e.get_text(defaults);
     if (e.type == "string" || e.type == "metric") def = def.substr(1, def.size() - 2);
+    if (e.type == "string list") def = "";  // every list key defaults to the empty list
     out.push_back({e.key, e.type, def, e.doc});
   }
   out.push_back({"kafka.properties.<name>", "string", "",

@@ -135,12 +135,49 @@ status service_config::validate() const {
   if (retrain.enabled && !index.keep_raw_vectors)
     return fail(errc::invalid_argument,
                 "retrain.enabled=true needs index.keep_raw_vectors=true (a swap re-encodes from the raw vectors)");
+  // [peers]
+  if (peers.bind.empty()) return fail(errc::invalid_argument, "peers.bind is empty: must be an address, e.g. 127.0.0.1");
+  IVF_TRY(in_range("peers.port", peers.port, 0, 65535));
+  for (const std::string& node : peers.nodes) {
+    if (auto a = parse_host_port(node); !a) return fail(a.error().code(), "peers." + a.error().message());
+  }
   if (engine.train_after < index.num_partitions) {
     return fail(errc::invalid_argument, "engine.train_after=" + str(engine.train_after) +
                                             ": must be >= index.num_partitions=" + str(index.num_partitions) +
                                             " (k-means needs at least one vector per list)");
   }
   return {};
+}
+
+result<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return fail(errc::invalid_argument, "nodes entry '" + std::string(text) + "': " + why +
+                                            " (expected host:port or [ipv6]:port, port 1..65535)");
+  };
+  std::string host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return bad("unterminated [ipv6] address or no port");
+    host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("no port");
+    host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return bad("an IPv6 address must be written in brackets");
+  }
+  if (host.empty()) return bad("empty host");
+  if (port.empty() || port.size() > 5) return bad("port must be 1..65535");
+  std::uint32_t p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return bad("port must be 1..65535");
+    p = p * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (p < 1 || p > 65535) return bad("port must be 1..65535");
+  return std::make_pair(std::move(host), static_cast<std::uint16_t>(p));
 }
 
 bool is_secret_property(std::string_view key) noexcept {

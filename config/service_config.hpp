@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "index/error.hpp"
 #include "index/index_params.hpp"
@@ -76,6 +78,15 @@ struct retrain_config {
   std::uint64_t error_sample_every = 4;  ///< measure the quantisation error of every k-th insert, 1..1000000
 };
 
+/// Scale-out search over peer nodes ([peers]; actors/peer_service.hpp). Off by default.
+struct peers_config {
+  bool enabled = false;            ///< publish this node's shard search, scatter searches to `nodes`
+  std::string bind = "127.0.0.1";  ///< address the peer port binds to: loopback unless configured
+  std::uint32_t port = 7400;       ///< peer port, 0..65535 (0 = any free port, printed at start)
+  /// The other nodes, "host:port" ("[ipv6]:port"); an entry equal to this node's bind:port is skipped.
+  std::vector<std::string> nodes;
+};
+
 /// Everything a service needs. Build with config_loader.hpp, then call validate().
 struct service_config {
   kafka_config kafka;
@@ -84,12 +95,17 @@ struct service_config {
   caps_config caps;
   engine_config engine;
   retrain_config retrain;
+  peers_config peers;
 
   service_config();
   /// Checks every value and the relations between them (search defaults within caps, brokers vs
   /// embedded_broker, topic names, ...). The message names the key, the value and what is allowed.
   status validate() const;
 };
+
+/// Parses "host:port" or "[ipv6]:port" with port 1..65535 into (host, port). Errors
+/// (invalid_argument) name the text and the expected form.
+result<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view text);
 
 /// True for librdkafka properties whose values are secrets (passwords, private keys, OAuth secrets).
 bool is_secret_property(std::string_view key) noexcept;

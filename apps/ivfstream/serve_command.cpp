@@ -12,6 +12,8 @@
 
 #include "actors/engine.hpp"
 #include "actors/kafka_service.hpp"
+#include "actors/codebook_topic.hpp"
+#include "actors/peer_service.hpp"
 #include "config/config_loader.hpp"
 #include "connectors/embedded_broker.hpp"
 
@@ -90,10 +92,33 @@ void run_serve(const serve_options& o) {
     broker = std::move(*b);
     bootstrap = broker->bootstrap_servers();
   }
-  auto e = engine::open(engine_options::from(*cfg));
+  auto options = engine_options::from(*cfg);
+  // Scale-out: one node trains, the others install its codebooks from the codebooks topic.
+  const bool trains = !cfg->peers.enabled || trains_codebooks(peer_options::from(*cfg));
+  if (!trains) options.train_after = std::uint64_t{1} << 40;  // out of reach: never trains by itself
+  auto e = engine::open(options);
   if (!e) die(e.error().to_string());
   if (auto st = (*e)->create_index(cfg->index); !st) die(st.error().to_string());
-  auto k = kafka_service::start(**e, *cfg, bootstrap);
+  // Scale-out ([peers]): publish this node's shard search and answer the queries topic over every node.
+  std::unique_ptr<peer_service> peers;
+  std::vector<actors::query_actor> searchers;
+  if (cfg->peers.enabled) {
+    auto p = peer_service::start(**e, peer_options::from(*cfg));
+    if (!p) die(p.error().to_string());
+    peers = std::move(*p);
+    searchers.push_back(peers->searcher());
+    std::cout << "ivfstream serve: peers bind=" << cfg->peers.bind << " port=" << peers->port()
+              << " nodes=" << cfg->peers.nodes.size() << " codebooks=" << (trains ? "train+publish" : "from topic")
+              << std::endl;
+  }
+  std::unique_ptr<codebook_sync> books;
+  if (cfg->peers.enabled) {
+    auto s = codebook_sync::start(**e, *cfg, bootstrap, trains,
+                                  cfg->peers.bind + ":" + std::to_string(peers ? peers->port() : 0));
+    if (!s) die("codebooks topic: " + s.error().to_string());
+    books = std::move(*s);
+  }
+  auto k = kafka_service::start(**e, *cfg, bootstrap, searchers);
   if (!k) die("kafka: " + k.error().to_string());
   auto st = (*e)->stats();
   std::cout << "ivfstream serve: bootstrap=" << bootstrap << " vectors=" << (st ? st->vectors : 0)
@@ -116,6 +141,8 @@ void run_serve(const serve_options& o) {
   }
   std::cerr << "serve: signal " << sig << ", shutting down" << std::endl;
   k->reset();
+  books.reset();
+  peers.reset();
   if (!cfg->engine.data_dir.empty()) {
     // A periodic checkpoint may still be being written (resource_exhausted): wait for it, then write
     // the final one, so that the last checkpoint covers everything consumed (found by crash trials).

@@ -1,0 +1,208 @@
+#include "actors/peer_service.hpp"
+
+#include <thread>
+#include <tuple>
+
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/engine_impl.hpp"
+#include "config/service_config.hpp"
+
+namespace ivfstream {
+namespace {
+
+// Extra time a synchronous caller waits beyond the deadline it gave the coordinator.
+constexpr std::chrono::milliseconds k_reply_margin{2000};
+// Bytes of one peer message: far above any request within [caps] (1024 queries × 4096 floats = 16 MiB)
+// and any reply (1024 queries × k' candidates × 16 bytes); CAF has read the bytes already anyway.
+constexpr std::uint64_t k_max_peer_message_bytes = std::uint64_t{256} << 20;
+
+bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
+bool is_any(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+// True when `a` names this node: its own port on its bind address (or loopback when bound there or
+// to every interface), so that every node may be given the same peers.nodes list.
+bool is_self(const actors::peer_address& a, const peer_options& o) {
+  if (!o.publish || o.port == 0 || a.port != o.port) return false;
+  return a.host == o.bind || (is_loopback(a.host) && (is_loopback(o.bind) || is_any(o.bind)));
+}
+
+error from_caf(const caf::error& e, const char* what) {
+  return fail(e == caf::sec::request_timeout ? errc::timeout : errc::unavailable,
+              std::string(what) + ": " + caf::to_string(e));
+}
+
+}  // namespace
+
+result<actors::peer_address> parse_peer_address(const std::string& text) {
+  auto hp = parse_host_port(text);
+  if (!hp) return std::move(hp).error();
+  return actors::peer_address{std::move(hp->first), hp->second};
+}
+
+bool trains_codebooks(const peer_options& o) {
+  if (o.port == 0) return true;
+  const actors::peer_address self{o.bind, o.port};
+  for (const auto& n : o.nodes) {
+    auto a = parse_peer_address(n);
+    if (!a || is_self(*a, o)) continue;
+    if (std::tie(a->host, a->port) < std::tie(self.host, self.port)) return false;
+  }
+  return true;
+}
+
+peer_options peer_options::from(const service_config& cfg) {
+  peer_options o;
+  o.bind = cfg.peers.bind;
+  o.port = static_cast<std::uint16_t>(cfg.peers.port);
+  o.nodes = cfg.peers.nodes;
+  return o;
+}
+
+status peer_options::validate() const {
+  if (bind.empty()) return fail(errc::invalid_argument, "peers.bind is empty: must be an address, e.g. 127.0.0.1");
+  for (const auto& n : nodes) {
+    if (auto a = parse_peer_address(n); !a) return fail(a.error().code(), "peers." + a.error().message());
+  }
+  if (reconnect_interval.count() < 1)
+    return fail(errc::invalid_argument, "reconnect_interval=" + std::to_string(reconnect_interval.count()) +
+                                            "ms: must be >= 1 ms");
+  return {};
+}
+
+result<std::unique_ptr<peer_service>> peer_service::start(engine& e, const peer_options& options) {
+  IVF_TRY(options.validate());
+  if (!e.options().network)
+    return fail(errc::invalid_argument,
+                "peer_service: the engine was opened with network=false; open it with engine_options::network = true "
+                "(peers.enabled = true) so that CAF's middleman is loaded");
+  auto& im = e.internals();
+  auto& sys = *im.system;
+  std::vector<actors::peer_address> peers;
+  for (const auto& n : options.nodes) {
+    auto a = parse_peer_address(n);
+    if (!is_self(*a, options)) peers.push_back(std::move(*a));
+  }
+  actors::peer_limits limits;
+  limits.caps = e.options().caps;
+  limits.max_request_bytes = k_max_peer_message_bytes;
+  limits.max_reply_bytes = k_max_peer_message_bytes;
+
+  std::unique_ptr<peer_service> s(new peer_service());
+  s->engine_ = &e;
+  actors::shard_search_setup shard;
+  shard.partitions = im.partitions;
+  shard.codebook_source = im.queries.front();
+  shard.limits = limits;
+  shard.admission = im.admission.get();
+  s->shard_ = sys.spawn(actors::shard_search, std::move(shard));
+  if (options.publish) {
+    // reuse = true: a restarted node can bind its port again while old connections linger in TIME_WAIT.
+    auto port = sys.middleman().publish(actors::peer_search_actor{s->shard_}, options.port, options.bind.c_str(), true);
+    if (!port) {
+      caf::anon_send_exit(s->shard_, caf::exit_reason::user_shutdown);
+      return fail(errc::unavailable, "peers: cannot listen on " + options.bind + ":" + std::to_string(options.port) +
+                                         ": " + sys.render(port.error()));
+    }
+    s->port_ = *port;
+  }
+  actors::cluster_search_setup cs;
+  cs.local = s->shard_;
+  cs.codebook_source = im.queries.front();
+  cs.peers = std::move(peers);
+  cs.limits = limits;
+  cs.reconnect_interval = options.reconnect_interval;
+  s->coordinator_ = sys.spawn(actors::cluster_search, std::move(cs));
+  return s;
+}
+
+peer_service::~peer_service() {
+  if (!engine_) return;
+  auto& sys = engine_->system();
+  if (port_ != 0) (void)sys.middleman().unpublish(actors::peer_search_actor{shard_}, port_);
+  caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(shard_, caf::exit_reason::user_shutdown);
+}
+
+result<std::vector<search_result>> peer_service::search_batch(const std::vector<float>& queries, std::size_t dimension,
+                                                              const search_params& params,
+                                                              std::chrono::milliseconds deadline) const {
+  auto& im = engine_->internals();
+  const std::uint64_t nq = dimension ? queries.size() / dimension : 0;
+  IVF_TRY(im.admission->acquire(params, nq));
+  actors::batch_search_request req;
+  req.queries = queries;
+  req.dimension = dimension;
+  req.params = params;
+  req.deadline = actors::clock::now() + deadline;
+  std::optional<result<std::vector<search_result>>> out;
+  {
+    caf::scoped_actor self{*im.system};
+    self->request(coordinator_, deadline + k_reply_margin, actors::search_atom::value, std::move(req))
+        .receive(
+            [&](actors::batch_search_response& r) {
+              if (r.failure) {
+                out.emplace(std::move(*r.failure));
+                return;
+              }
+              std::vector<search_result> v;
+              v.reserve(r.results.size());
+              for (auto& q : r.results) {
+                auto one = to_search_result(std::move(q));
+                if (!one) {
+                  out.emplace(std::move(one).error());
+                  return;
+                }
+                v.push_back(std::move(*one));
+              }
+              out.emplace(std::move(v));
+            },
+            [&](caf::error& e) { out.emplace(from_caf(e, "cluster search")); });
+  }
+  im.admission->release(nq);
+  return std::move(*out);
+}
+
+result<search_result> peer_service::search(const std::vector<float>& q, const search_params& params,
+                                           std::chrono::milliseconds deadline) const {
+  auto& im = engine_->internals();
+  IVF_TRY(im.admission->acquire(params));
+  actors::search_request req;
+  req.query = q;
+  req.params = params;
+  req.deadline = actors::clock::now() + deadline;
+  std::optional<result<search_result>> out;
+  {
+    caf::scoped_actor self{*im.system};
+    self->request(coordinator_, deadline + k_reply_margin, actors::search_atom::value, std::move(req))
+        .receive([&](actors::search_response& r) { out.emplace(to_search_result(std::move(r))); },
+                 [&](caf::error& e) { out.emplace(from_caf(e, "cluster search")); });
+  }
+  im.admission->release();
+  return std::move(*out);
+}
+
+result<actors::cluster_stats> peer_service::stats() const {
+  std::optional<result<actors::cluster_stats>> out;
+  caf::scoped_actor self{engine_->system()};
+  self->request(coordinator_, std::chrono::seconds(10), actors::stats_atom::value)
+      .receive([&](actors::cluster_stats& s) { out.emplace(std::move(s)); },
+               [&](caf::error& e) { out.emplace(from_caf(e, "cluster stats")); });
+  return std::move(*out);
+}
+
+bool peer_service::wait_connected(std::size_t n, std::chrono::milliseconds timeout) const {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (auto s = stats()) {
+      std::size_t connected = 0;
+      for (const auto& p : s->peers) connected += p.connected;
+      if (connected >= n) return true;
+    }
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace ivfstream

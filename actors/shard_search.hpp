@@ -1,0 +1,73 @@
+#pragma once
+// shard_search: answers a batch of queries with this node's candidates — its share of a cluster search
+// (actors/cluster_search.hpp). It plans the queries with the given codebooks, scatters one scan_batch
+// to each partition owning a probed list, and gathers, per query, the node's k' best candidates by
+// ADC distance (query_gather::take_candidates) with their exact distances when refining. It does not
+// refine or cut to k: the caller merges every node's candidates and finishes as one node would.
+//
+// Two entries: in-process (the coordinator of this node hands it the codebooks it planned with) and
+// remote (a peer's FlatBuffers PeerSearchRequest; the node's current codebooks are read from a query
+// actor and must equal the request's version and fingerprint, else the reply is version_mismatch).
+// Partitions that miss the deadline are listed per query; the reply is never held past it.
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+#include "actors/partition_actor.hpp"
+#include "actors/peer_codec.hpp"
+#include "actors/query_actor.hpp"
+#include "actors/query_admission.hpp"
+
+namespace ivfstream::actors {
+
+/// The in-process form of a peer_request: codebooks already chosen by the caller.
+struct shard_request {
+  std::shared_ptr<const codebook_set> codebooks;  ///< non-null
+  std::vector<float> queries;                      ///< nq × dimension, row-major, nq ≥ 1
+  std::size_t dimension = 0;
+  search_params params;
+  clock::time_point deadline;                      ///< the query's; partitions get 4/5 of what is left
+};
+
+/// What a node publishes to its peers: FlatBuffers bytes in, FlatBuffers bytes out
+/// (PeerSearchRequest → PeerSearchReply, actors/peer_codec.hpp). Failures travel in the reply.
+using peer_search_actor =
+    caf::typed_actor<caf::replies_to<peer_search_atom, std::vector<char>>::with<std::vector<char>>>;
+
+/// The shard search actor: the peer interface plus the in-process one.
+using shard_search_actor =
+    peer_search_actor::extend<caf::replies_to<search_atom, shard_request>::with<peer_reply>>;
+
+/// Everything a shard search needs.
+struct shard_search_setup {
+  std::vector<partition_actor> partitions;  ///< index = partition number
+  query_actor codebook_source;              ///< asked for the current codebooks (remote requests)
+  peer_limits limits;                       ///< bounds on requests from the network
+  /// Remote requests take their query vectors from this budget (the engine's [caps]
+  /// max_inflight_queries) for as long as they run; not owned, outlives the actor. May be null.
+  query_admission* admission = nullptr;
+};
+
+struct shard_search_state {
+  shard_search_setup setup;
+  /// Fingerprint of the last codebooks seen (computed once per set).
+  std::shared_ptr<const codebook_set> fingerprinted;
+  std::uint64_t fingerprint = 0;
+  static inline const char* name = "ivfstream.shard_search";
+};
+
+/// The identity of `cb` (version 0 for null), fingerprint cached in `state`.
+codebook_identity identify(std::shared_ptr<const codebook_set> const& cb, std::shared_ptr<const codebook_set>& cached,
+                           std::uint64_t& cached_fingerprint);
+
+shard_search_actor::behavior_type shard_search(shard_search_actor::stateful_pointer<shard_search_state> self,
+                                               shard_search_setup setup);
+
+}  // namespace ivfstream::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::shard_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::peer_reply)
