@@ -29,6 +29,7 @@ using commit_atom = caf::atom_constant<caf::atom("commit")>;        ///< ingest 
 using retire_atom = caf::atom_constant<caf::atom("retire")>;        ///< ingest → partition: free the old version
 using abort_atom = caf::atom_constant<caf::atom("abortswap")>;      ///< ingest → partition: drop the shadow
 using swap_atom = caf::atom_constant<caf::atom("swap")>;            ///< ingest → query: plan with v+1 from now on
+using encode_atom = caf::atom_constant<caf::atom("encode")>;        ///< partition → its re-encoder: encode a block
 // Scale-out search over peer nodes (actors/peer_service.hpp).
 using peer_search_atom = caf::atom_constant<caf::atom("peersearch")>;  ///< node → node: FlatBuffers query batch
 using peer_link_atom = caf::atom_constant<caf::atom("peerlink")>;      ///< self-tick: (re)connect a peer

@@ -4,11 +4,63 @@
 #include <filesystem>
 #include <thread>
 
+#include "actors/reencoder.hpp"
+#include "actors/thread_priority.hpp"
+
 namespace ivfstream::actors {
 namespace {
 
-// Entries a partition re-encodes per step of a shadow rebuild (scans are served between steps).
-constexpr std::size_t k_shadow_step_entries = 2048;
+using self_pointer = partition_actor::stateful_pointer<partition_actor_state>;
+
+// Entries per block of a shadow rebuild. The partition actor's share of a block is a copy of its rows
+// (block × d floats) and appending the codes: well under a millisecond, so scans wait little behind it.
+constexpr std::size_t k_shadow_block_entries = 2048;
+// Blocks at the re-encoder at once: one being encoded while the next waits, so it never idles on us.
+constexpr std::size_t k_shadow_blocks_in_flight = 2;
+
+void end_rebuild(self_pointer self, const std::shared_ptr<shadow_rebuild>& rb) {
+  if (rb->encoder) self->send_exit(rb->encoder, caf::exit_reason::user_shutdown);
+  rb->encoder = nullptr;
+  if (self->state.rebuild == rb) self->state.rebuild.reset();
+}
+
+void pump_rebuild(self_pointer self, const std::shared_ptr<shadow_rebuild>& rb);
+
+void on_block_encoded(self_pointer self, const std::shared_ptr<shadow_rebuild>& rb, reencode_block& b) {
+  --rb->in_flight;
+  if (!rb->failure) {
+    // Fails only when the shadow was dropped (abort) meanwhile: pump_rebuild reports that.
+    (void)self->state.core->place_shadow_block(std::move(b), rb->answer);
+  }
+  pump_rebuild(self, rb);
+}
+
+// Keeps the encoder fed; answers the shadow request once every block is placed (or on failure/abort).
+void pump_rebuild(self_pointer self, const std::shared_ptr<shadow_rebuild>& rb) {
+  auto& core = *self->state.core;
+  if (!rb->failure && core.shadow_codebooks() != rb->codebooks.get())
+    rb->failure = fail(errc::invalid_argument, "shadow abandoned while it was built");
+  while (!rb->failure && rb->in_flight < k_shadow_blocks_in_flight) {
+    auto block = core.take_shadow_block(k_shadow_block_entries);
+    if (!block) break;
+    ++rb->in_flight;
+    self->request(rb->encoder, caf::infinite, encode_atom::value, std::move(*block))
+        .then([self, rb](reencode_block& done) { on_block_encoded(self, rb, done); },
+              [self, rb](caf::error& e) {
+                --rb->in_flight;
+                if (!rb->failure) rb->failure = fail(errc::unavailable, "re-encoder: " + caf::to_string(e));
+                pump_rebuild(self, rb);
+              });
+  }
+  if (rb->in_flight > 0 || !rb->reply.pending()) return;
+  if (rb->failure) {
+    rb->answer.failure = std::move(rb->failure);
+  } else {
+    core.finish_shadow_blocks(rb->answer);
+  }
+  rb->reply.deliver(std::move(rb->answer));
+  end_rebuild(self, rb);
+}
 
 }  // namespace
 
@@ -65,32 +117,25 @@ partition_behavior(partition_actor::stateful_pointer<partition_actor_state> self
       },
       [self](stats_atom) { return self->state.core->stats(); },
       [](delay_atom, std::uint32_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); },
-      [self](shadow_atom, const std::shared_ptr<const codebook_set>& next) -> caf::result<shadow_start> {
+      [self](shadow_atom, const std::shared_ptr<const codebook_set>& next, std::int32_t nice) -> caf::result<shadow_start> {
         auto& st = self->state;
-        st.shadow = shadow_start{};
-        st.shadow.partition = st.core->index();
-        st.shadow.version = next->version();
+        shadow_start refused;
+        refused.partition = st.core->index();
+        refused.version = next->version();
         if (auto ok = st.core->begin_shadow(next); !ok) {
-          st.shadow.failure = std::move(ok).error();
-          return std::move(st.shadow);
+          refused.failure = std::move(ok).error();
+          return refused;
         }
-        // The rebuild runs in steps (shadow_atom without arguments) so scans interleave with it.
-        st.shadow_reply = self->make_response_promise<shadow_start>();
-        self->send(self, shadow_atom::value);
-        return st.shadow_reply;
-      },
-      [self](shadow_atom) {
-        auto& st = self->state;
-        if (!st.shadow_reply.pending()) return;
-        if (st.core->shadow_version() != st.shadow.version) {  // aborted meanwhile
-          st.shadow.failure = fail(errc::invalid_argument, "shadow abandoned while it was built");
-          st.shadow_reply.deliver(std::move(st.shadow));
-          return;
-        }
-        if (st.core->shadow_step(k_shadow_step_entries, st.shadow))
-          st.shadow_reply.deliver(std::move(st.shadow));
-        else
-          self->send(self, shadow_atom::value);
+        // A rebuild of an abandoned shadow may still wait for its encoder: it answers on its own.
+        auto rb = std::make_shared<shadow_rebuild>();
+        rb->codebooks = next;
+        rb->answer.partition = st.core->index();
+        rb->answer.version = next->version();
+        rb->encoder = self->spawn<caf::detached>(reencoder, static_cast<int>(nice));
+        rb->reply = self->make_response_promise<shadow_start>();
+        st.rebuild = rb;
+        pump_rebuild(self, rb);
+        return rb->reply;
       },
       [self](migrate_atom, const partition_update& u) {
         ack_reply out;
@@ -104,7 +149,10 @@ partition_behavior(partition_actor::stateful_pointer<partition_actor_state> self
         return out;
       },
       [self](retire_atom, std::uint64_t version) { self->state.core->retire(version); },
-      [self](abort_atom) { self->state.core->abort_shadow(); },
+      [self](abort_atom) {
+        self->state.core->abort_shadow();
+        if (auto rb = self->state.rebuild) pump_rebuild(self, rb);  // answers once its blocks are back
+      },
   };
 }
 

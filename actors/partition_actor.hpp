@@ -30,10 +30,9 @@ using partition_actor = caf::typed_actor<
     /// Fault injection (tests, drills): the partition stalls for the given milliseconds, as a slow
     /// or overloaded partition would; queries meanwhile see it miss their deadline.
     caf::reacts_to<delay_atom, std::uint32_t>,
-    /// Hot swap (swap_protocol.hpp): build a shadow under the given codebooks (v+1).
-    caf::replies_to<shadow_atom, std::shared_ptr<const codebook_set>>::with<shadow_start>,
-    /// Hot swap: next step of the shadow rebuild (sent to itself).
-    caf::reacts_to<shadow_atom>,
+    /// Hot swap (swap_protocol.hpp): build a shadow under the given codebooks (v+1), re-encoding on a
+    /// background thread at this nice value (actors/thread_priority.hpp; 0 = unchanged).
+    caf::replies_to<shadow_atom, std::shared_ptr<const codebook_set>, std::int32_t>::with<shadow_start>,
     /// Hot swap: emigrants of another partition into the shadow.
     caf::replies_to<migrate_atom, partition_update>::with<ack_reply>,
     /// Hot swap: the shadow of this version becomes live (the old one stays readable until retired).
@@ -43,11 +42,21 @@ using partition_actor = caf::typed_actor<
     /// Hot swap: drop the shadow (abandoned swap).
     caf::reacts_to<abort_atom>>;
 
+/// One shadow rebuild in progress: blocks go to a background re-encoder (actors/reencoder.hpp) and
+/// come back to be placed; the answer is delivered once every block is placed.
+struct shadow_rebuild {
+  std::shared_ptr<const codebook_set> codebooks;      ///< the shadow's codebooks (v+1)
+  caf::actor encoder;                                 ///< detached re-encoder of this rebuild
+  std::size_t in_flight = 0;                          ///< blocks sent to the encoder, not yet placed
+  std::optional<ivfstream::error> failure;            ///< first failure (an encoder that died)
+  shadow_start answer;                                ///< the rebuild's answer so far
+  caf::typed_response_promise<shadow_start> reply;    ///< pending while rebuilding
+};
+
 /// Actor state: the plain partition_state.
 struct partition_actor_state {
   std::shared_ptr<partition_state> core;
-  shadow_start shadow;                                   ///< hot swap: the rebuild's answer so far
-  caf::typed_response_promise<shadow_start> shadow_reply;  ///< hot swap: pending while rebuilding
+  std::shared_ptr<shadow_rebuild> rebuild;  ///< hot swap: the rebuild running, or null
   static inline const char* name = "ivfstream.partition";
 };
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -75,11 +76,19 @@ public:
   /// Fails when a shadow exists, raw vectors are not kept, or next is not newer / has another
   /// dimension or metric. A retired set still held is dropped.
   status begin_shadow(std::shared_ptr<const codebook_set> next);
-  /// Re-encodes up to `max_entries` of the noted entries from the vector store under the shadow's
-  /// codebooks (ids written directly to the shadow meanwhile are skipped: they are newer). Entries
-  /// whose new list this partition owns go to the shadow (their ids to acc.kept); the others are
-  /// appended to acc.emigrants[owner]. Returns true once every noted entry is done (acc.shadow_bytes
-  /// set). Small steps let scans interleave with a long rebuild.
+  /// Copies up to `max_entries` of the noted entries (ids written directly to the shadow meanwhile are
+  /// skipped: they are newer) out of the vector store into a block for encoding under the shadow's
+  /// codebooks, off this partition (actors/reencoder.hpp). nullopt once every noted entry was taken.
+  std::optional<reencode_block> take_shadow_block(std::size_t max_entries);
+  /// Places an encoded block (taken from this partition's current shadow): entries whose new list
+  /// this partition owns go to the shadow (their ids to acc.kept), the others, with their codes and
+  /// vectors, to acc.emigrants[owner]; ids written directly to the shadow since the block was taken
+  /// are skipped. Fails (changing nothing) when the shadow the block was taken for is gone.
+  status place_shadow_block(reencode_block&& block, shadow_start& acc);
+  /// Ends the rebuild once every block was placed: acc.shadow_bytes set, the to-do list freed.
+  void finish_shadow_blocks(shadow_start& acc);
+  /// take + encode (on this thread) + place of one block; returns true once every noted entry is
+  /// done (then finish_shadow_blocks was called). For tests and tools.
   bool shadow_step(std::size_t max_entries, shadow_start& acc);
   /// begin_shadow + shadow_step until done (tests, tools).
   result<shadow_start> build_shadow(std::shared_ptr<const codebook_set> next);
@@ -94,6 +103,8 @@ public:
   void abort_shadow();
   /// Version of the shadow being built, 0 = none.
   std::uint64_t shadow_version() const noexcept;
+  /// Codebooks of the shadow being built, null = none (tells two shadows of one version apart).
+  const codebook_set* shadow_codebooks() const noexcept { return other_ && is_shadow_ ? other_->codebooks.get() : nullptr; }
   /// Version of the retired set still readable, 0 = none.
   std::uint64_t retired_version() const noexcept;
   /// Bytes of codes, ids and id map of the shadow or retired set.

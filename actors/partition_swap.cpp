@@ -7,7 +7,7 @@
 namespace ivfstream::actors {
 namespace {
 
-// Entries re-encoded per block in begin_shadow (bounds the temporary copy: block × d floats).
+// Entries re-encoded per block in build_shadow (bounds the temporary copy: block × d floats).
 constexpr std::size_t k_reencode_block = 4096;
 
 std::uint64_t set_bytes(const std::vector<inverted_list>& lists, const id_map& ids) {
@@ -72,54 +72,86 @@ status partition_state::begin_shadow(std::shared_ptr<const codebook_set> next) {
   return {};
 }
 
-bool partition_state::shadow_step(std::size_t max_entries, shadow_start& acc) {
-  if (!other_ || !is_shadow_) return true;
+std::optional<reencode_block> partition_state::take_shadow_block(std::size_t max_entries) {
+  if (!other_ || !is_shadow_) return std::nullopt;
+  const std::size_t d = other_->codebooks->dimension();
+  reencode_block b;
+  b.codebooks = other_->codebooks;
+  while (b.ids.empty() && shadow_next_ < shadow_todo_.size()) {
+    const std::size_t end = std::min(shadow_todo_.size(), shadow_next_ + std::max<std::size_t>(1, max_entries));
+    for (; shadow_next_ < end; ++shadow_next_) {
+      const auto [id, row] = shadow_todo_[shadow_next_];
+      if (touched_.count(id)) continue;  // written directly to the shadow since it began: newer
+      b.ids.push_back(id);
+      b.rows.push_back(row);
+      const float* v = vectors_->row(row);
+      b.vectors.insert(b.vectors.end(), v, v + d);
+    }
+  }
+  if (b.ids.empty()) return std::nullopt;
+  return b;
+}
+
+status partition_state::place_shadow_block(reencode_block&& b, shadow_start& acc) {
+  if (!other_ || !is_shadow_ || b.codebooks != other_->codebooks)
+    return fail(errc::version_mismatch, "partition " + std::to_string(index_) + ": a re-encoded block of version " +
+                                            std::to_string(b.codebooks ? b.codebooks->version() : 0) +
+                                            " but the shadow is version " + std::to_string(shadow_version()));
   auto& set = *other_;
   const auto& cb = *set.codebooks;
-  const std::size_t d = cb.dimension(), cs = cb.code_size();
+  const std::size_t d = cb.dimension(), cs = cb.code_size(), n = b.size();
+  IVF_ASSERT(b.lists.size() == n && b.codes.size() == n * cs && b.vectors.size() == n * d);
   acc.partition = index_;
   acc.version = cb.version();
   if (acc.emigrants.size() != count_) {
     acc.emigrants.resize(count_);
     for (auto& e : acc.emigrants) e.codebook_version = cb.version();
   }
-  // One block: copy the rows (n × d, row-major), assign + encode under the shadow's codebooks.
-  const std::size_t end = std::min(shadow_todo_.size(), shadow_next_ + std::max<std::size_t>(1, max_entries));
-  std::vector<std::uint64_t> ids, rows;
-  std::vector<float> x;
-  for (; shadow_next_ < end; ++shadow_next_) {
-    const auto [id, row] = shadow_todo_[shadow_next_];
-    if (touched_.count(id)) continue;  // written directly to the shadow since it began: newer
-    ids.push_back(id);
-    rows.push_back(row);
-    const float* v = vectors_->row(row);
-    x.insert(x.end(), v, v + d);
-  }
-  const std::size_t n = ids.size();
-  if (n > 0) {
-    std::vector<std::uint32_t> lists(n);
-    std::vector<std::uint8_t> codes(n * cs);
-    cb.encode(x.data(), n, lists.data(), codes.data());
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t l = lists[i];
-      if (owns(l)) {
-        const std::uint32_t slot = set.lists[local(l)].append(ids[i], codes.data() + i * cs);
-        set.ids.upsert(ids[i], entry_location{l, slot, rows[i]});
-        acc.kept.push_back(ids[i]);
-      } else {
-        auto& e = acc.emigrants[l % count_];
-        e.ids.push_back(ids[i]);
-        e.lists.push_back(l);
-        e.vectors.insert(e.vectors.end(), x.data() + i * d, x.data() + (i + 1) * d);
-      }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t id = b.ids[i];
+    if (touched_.count(id)) continue;  // written directly while the block was being encoded: newer
+    const std::uint32_t l = b.lists[i];
+    const std::uint8_t* code = b.codes.data() + i * cs;
+    if (owns(l)) {
+      const std::uint32_t slot = set.lists[local(l)].append(id, code);
+      set.ids.upsert(id, entry_location{l, slot, b.rows[i]});
+      acc.kept.push_back(id);
+    } else {
+      auto& e = acc.emigrants[l % count_];
+      e.ids.push_back(id);
+      e.lists.push_back(l);
+      e.codes.insert(e.codes.end(), code, code + cs);
+      e.vectors.insert(e.vectors.end(), b.vectors.data() + i * d, b.vectors.data() + (i + 1) * d);
     }
   }
-  const bool done = shadow_next_ >= shadow_todo_.size();
-  if (done) {
-    shadow_todo_ = {};
-    shadow_next_ = 0;
-    acc.shadow_bytes = other_bytes();
+  return {};
+}
+
+void partition_state::finish_shadow_blocks(shadow_start& acc) {
+  shadow_todo_ = {};
+  shadow_next_ = 0;
+  acc.partition = index_;
+  if (other_ && is_shadow_) {
+    acc.version = other_->codebooks->version();
+    if (acc.emigrants.size() != count_) {
+      acc.emigrants.resize(count_);
+      for (auto& e : acc.emigrants) e.codebook_version = acc.version;
+    }
   }
+  acc.shadow_bytes = other_bytes();
+}
+
+bool partition_state::shadow_step(std::size_t max_entries, shadow_start& acc) {
+  if (!other_ || !is_shadow_) return true;
+  if (auto b = take_shadow_block(max_entries)) {
+    b->lists.resize(b->size());
+    b->codes.resize(b->size() * b->codebooks->code_size());
+    b->codebooks->encode(b->vectors.data(), b->size(), b->lists.data(), b->codes.data());
+    auto placed = place_shadow_block(std::move(*b), acc);
+    IVF_ASSERT(placed);
+  }
+  const bool done = shadow_next_ >= shadow_todo_.size();
+  if (done) finish_shadow_blocks(acc);
   return done;
 }
 

@@ -7,6 +7,13 @@
 namespace ivfstream::actors {
 namespace {
 
+// Scans are urgent messages: a partition takes them before queued writes, migrations and re-encoded
+// blocks of a hot swap (CAF's urgent queue: FIFO among themselves, twice the normal share per round).
+// Ordering kept: codebooks installs and retire_atom are urgent too, so a scan never overtakes the
+// install of its codebooks nor meets a retired set already freed; a scan of v+1 that overtakes the
+// commit reads the shadow, complete by then (every migration was acknowledged before the commit).
+constexpr auto k_scan_priority = caf::message_priority::high;
+
 search_response finish_at(query_gather& g, std::uint64_t version) {
   auto out = g.finish();
   out.codebook_version = version;
@@ -58,7 +65,8 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
                                              : std::chrono::microseconds(1);
         for (auto& [p, sr] : requests) {
           const std::uint32_t partition = p;
-          self->request(self->state.partitions[partition], left, scan_atom::value, std::move(sr))
+          self->template request<k_scan_priority>(self->state.partitions[partition], caf::duration{left},
+                                                  scan_atom::value, std::move(sr))
               .then(
                   [gather, rp, version](scan_reply& reply) mutable {
                     gather->add(std::move(reply));
@@ -125,7 +133,8 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
         for (std::uint32_t p = 0; p < P; ++p) {
           if (per_partition[p].scans.empty()) continue;
           auto which = per_partition[p].query;
-          self->request(self->state.partitions[p], left, scan_atom::value, std::move(per_partition[p]))
+          self->template request<k_scan_priority>(self->state.partitions[p], caf::duration{left}, scan_atom::value,
+                                                  std::move(per_partition[p]))
               .then(
                   [g, rp, finish, which, p](scan_batch_reply& reply) mutable {
                     for (std::size_t j = 0; j < which.size(); ++j) {
@@ -148,7 +157,6 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
         self->state.codebooks = std::move(cb);
         return ack_reply{};
       },
-      [self](codebooks_atom) { return self->state.codebooks; },
   };
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Payloads of the hot-swap protocol (actors/swap_protocol.hpp): what a partition reports when it
 // starts a shadow under the next codebook version. In-process only (unsafe message types).
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -10,13 +12,25 @@
 
 namespace ivfstream::actors {
 
+/// One block of a shadow rebuild: rows copied out of a partition's vector store, encoded under the
+/// shadow's codebooks on a background thread (actors/reencoder.hpp), then placed by the partition.
+struct reencode_block {
+  std::shared_ptr<const codebook_set> codebooks;  ///< the shadow's (v+1)
+  std::vector<std::uint64_t> ids;                 ///< n ids
+  std::vector<std::uint64_t> rows;                ///< n vector-store rows of the partition
+  std::vector<float> vectors;                     ///< n × d prepared vectors, row-major (copies)
+  std::vector<std::uint32_t> lists;               ///< n lists under v+1 (filled by the encoder)
+  std::vector<std::uint8_t> codes;                ///< n × code_size bytes, row-major (filled by the encoder)
+  std::size_t size() const noexcept { return ids.size(); }
+};
+
 /// A partition's answer to "build a shadow under version v+1".
 struct shadow_start {
   std::uint32_t partition = 0;
   std::uint64_t version = 0;                  ///< the shadow's codebook version
   /// Entries whose list under v+1 another partition owns: index = destination partition, each a
-  /// partition_update of version v+1 with ids, lists and prepared vectors (codes empty: the
-  /// destination encodes). Empty updates for partitions that receive nothing.
+  /// partition_update of version v+1 with ids, lists, codes (encoded under v+1 already) and prepared
+  /// vectors (for the destination's vector store). Empty updates for partitions that receive nothing.
   std::vector<partition_update> emigrants;
   std::vector<std::uint64_t> kept;            ///< ids this partition's shadow holds (its own entries)
   std::uint64_t shadow_bytes = 0;             ///< codes + ids of the shadow lists
@@ -26,3 +40,4 @@ struct shadow_start {
 }  // namespace ivfstream::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::shadow_start)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::reencode_block)

@@ -4,6 +4,10 @@
 #include <algorithm>
 
 #include "actors/internal/retrain_hooks.hpp"
+#include "actors/retrain_status_file.hpp"
+#include "actors/thread_priority.hpp"
+
+#include <unistd.h>
 
 namespace ivfstream::actors {
 
@@ -20,12 +24,17 @@ using steady = std::chrono::steady_clock;
 constexpr std::chrono::seconds k_swap_timeout{600};
 // Period of the time-schedule check.
 constexpr std::chrono::milliseconds k_tick{250};
+// Emigrants per migrate message: a destination applies one message in about a millisecond (append
+// codes + copy the vectors), so scans queued behind it wait little.
+constexpr std::size_t k_migrate_chunk = 4096;
 
 /// What the trainer actor trains on, and what it returns.
 struct train_job {
   index_params params;
   std::uint64_t version = 0;
   std::vector<float> sample;  // n × d prepared vectors (the reservoir, copied)
+  int nice = 0;               // the training thread's nice value (retrain_policy::background_nice)
+  std::vector<float> keep_centroids;  // the live coarse centroids when they are not refreshed, else empty
 };
 struct train_result {
   std::shared_ptr<const codebook_set> codebooks;
@@ -50,10 +59,15 @@ double ms_since(steady::time_point t0) {
 // A one-shot detached actor (its own thread): trains, answers, quits. The job is a spawn argument.
 caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_job> job) {
   return {[self, job](train_atom) {
+    // Training competes with scans for the cores: it gets what they leave (thread_priority.hpp).
+    if (job->nice > 0) (void)lower_this_thread_priority(job->nice);
     train_result r;
     const auto t0 = steady::now();
     const std::size_t n = job->sample.size() / job->params.dimension;
-    auto cb = codebook_set::train(job->params, job->sample.data(), n, job->version);
+    auto cb = job->keep_centroids.empty()
+                  ? codebook_set::train(job->params, job->sample.data(), n, job->version)
+                  : codebook_set::train_with_centroids(job->params, job->sample.data(), n,
+                                                       std::move(job->keep_centroids), job->version);
     if (cb) {
       r.codebooks = std::move(*cb);
       r.baseline = trainer_state::mean_error(*r.codebooks, job->sample.data(), n);
@@ -67,6 +81,38 @@ caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_
 }
 
 void check(ingest_pointer self, retrain_reason forced);
+
+// Rewrites <data_dir>/retrain-status (retrain_status_file.hpp) for `ivfstream inspect`. Best effort:
+// a failed write only leaves the previous status there.
+void publish(ingest_pointer self) {
+  const auto& st = self->state;
+  if (st.setup.data_dir.empty() || !st.retrain->policy.enabled) return;
+  const auto& cb = st.setup.state->codebooks();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  (void)write_retrain_status(st.setup.data_dir,
+                             format_retrain_status(retrain_report(st), cb ? cb->version() : 0,
+                                                   st.retrain->policy.drift_threshold, ::getpid(), now_ms));
+}
+
+// Splits an update of upserts (no removes) into updates of at most `chunk` entries each.
+std::vector<partition_update> split_update(partition_update&& u, std::size_t chunk) {
+  const std::size_t n = u.ids.size();
+  if (n <= chunk) return {std::move(u)};
+  const std::size_t cs = u.codes.size() / n, d = u.vectors.size() / n;
+  std::vector<partition_update> out;
+  for (std::size_t i = 0; i < n; i += chunk) {
+    const std::size_t e = std::min(n, i + chunk);
+    partition_update c;
+    c.codebook_version = u.codebook_version;
+    c.ids.assign(u.ids.begin() + i, u.ids.begin() + e);
+    c.lists.assign(u.lists.begin() + i, u.lists.begin() + e);
+    c.codes.assign(u.codes.begin() + i * cs, u.codes.begin() + e * cs);
+    c.vectors.assign(u.vectors.begin() + i * d, u.vectors.begin() + e * d);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
 
 void deliver_all(retrain_driver& dr, const ack_reply& r) {
   auto waiters = std::move(dr.waiters);
@@ -91,13 +137,16 @@ void abandon(ingest_pointer self, ivfstream::error e) {
   ack_reply r;
   r.failure = std::move(e);
   deliver_all(dr, r);
+  publish(self);
 }
 
 void finish_swap(ingest_pointer self) {
   auto& dr = *self->state.retrain;
   const std::uint64_t version = dr.next->version();
   // Every scan planned with the old version was enqueued before the query actors acknowledged.
-  for (const auto& p : self->state.setup.partitions) self->send(p, retire_atom::value, version - 1);
+  // Urgent, as scans are (query_actor.cpp): it stays behind every urgent scan planned with v.
+  for (const auto& p : self->state.setup.partitions)
+    self->template send<caf::message_priority::high>(p, retire_atom::value, version - 1);
   dr.status.last_swap_ms = ms_since(dr.swap_started);
   ++dr.status.swaps;
   dr.status.building_version = 0;
@@ -109,6 +158,7 @@ void finish_swap(ingest_pointer self) {
   ack_reply ok;
   ok.count = version;
   deliver_all(dr, ok);
+  publish(self);
   check(self, retrain_reason::none);  // inserts during the swap may have made the next one due
 }
 
@@ -137,11 +187,18 @@ void commit(ingest_pointer self) {
         .then([one_done](ack_reply& a) { one_done(std::move(a.failure)); },
               [one_done](caf::error& e) { one_done(fail(errc::unavailable, "swap: " + caf::to_string(e))); });
   mark_all_partitions_changed(self->state);
+  publish(self);
 }
 
 // One step of the build phase finished (a partition's shadow_start or a migration).
-void build_step_done(ingest_pointer self, std::optional<ivfstream::error> f) {
+// `cb`: the version the step belongs to. A late answer of an abandoned swap (a partition that was
+// still re-encoding when the swap was given up) must not count for the next one, even of the same
+// version number: swaps are told apart by their codebooks object.
+using swap_id = std::shared_ptr<const codebook_set>;
+
+void build_step_done(ingest_pointer self, const swap_id& cb, std::optional<ivfstream::error> f) {
   auto& dr = *self->state.retrain;
+  if (dr.now != retrain_driver::phase::building || dr.next != cb) return;
   if (f && !dr.failure) dr.failure = std::move(f);
   if (--dr.outstanding != 0) return;
   if (dr.failure) {
@@ -152,11 +209,11 @@ void build_step_done(ingest_pointer self, std::optional<ivfstream::error> f) {
   commit(self);
 }
 
-void on_shadow_started(ingest_pointer self, shadow_start& s) {
+void on_shadow_started(ingest_pointer self, const swap_id& cb, shadow_start& s) {
   auto& dr = *self->state.retrain;
   auto& core = *self->state.setup.state;
-  if (dr.now != retrain_driver::phase::building || !dr.next || s.version != dr.next->version()) return;
-  if (s.failure) return build_step_done(self, std::move(s.failure));
+  if (dr.now != retrain_driver::phase::building || dr.next != cb || s.version != cb->version()) return;
+  if (s.failure) return build_step_done(self, cb, std::move(s.failure));
   dr.status.shadow_bytes += s.shadow_bytes;
   dr.status.peak_shadow_bytes = std::max(dr.status.peak_shadow_bytes, dr.status.shadow_bytes);
   core.note_shadow_members(s.partition, s.kept);
@@ -165,14 +222,16 @@ void on_shadow_started(ingest_pointer self, shadow_start& s) {
     auto& e = s.emigrants[dest];
     if (e.ids.empty()) continue;
     core.note_shadow_members(dest, e.ids);
-    ++dr.outstanding;
-    self->request(parts[dest], k_swap_timeout, migrate_atom::value, std::move(e))
-        .then([self](ack_reply& a) { build_step_done(self, std::move(a.failure)); },
-              [self](caf::error& err) {
-                build_step_done(self, fail(errc::unavailable, "migrate: " + caf::to_string(err)));
-              });
+    for (auto& chunk : split_update(std::move(e), k_migrate_chunk)) {
+      ++dr.outstanding;
+      self->request(parts[dest], k_swap_timeout, migrate_atom::value, std::move(chunk))
+          .then([self, cb](ack_reply& a) { build_step_done(self, cb, std::move(a.failure)); },
+                [self, cb](caf::error& err) {
+                  build_step_done(self, cb, fail(errc::unavailable, "migrate: " + caf::to_string(err)));
+                });
+    }
   }
-  build_step_done(self, std::nullopt);
+  build_step_done(self, cb, std::nullopt);
 }
 
 void on_trained(ingest_pointer self, train_result& r) {
@@ -191,9 +250,13 @@ void on_trained(ingest_pointer self, train_result& r) {
   dr.swap_started = steady::now();
   dr.outstanding = st.setup.partitions.size();
   for (std::uint32_t p = 0; p < st.setup.partitions.size(); ++p)
-    self->request(st.setup.partitions[p], k_swap_timeout, shadow_atom::value, dr.next)
-        .then([self](shadow_start& s) { on_shadow_started(self, s); },
-              [self](caf::error& e) { build_step_done(self, fail(errc::unavailable, "shadow: " + caf::to_string(e))); });
+    self->request(st.setup.partitions[p], k_swap_timeout, shadow_atom::value, dr.next,
+                  std::int32_t{dr.policy.background_nice})
+        .then([self, cb = dr.next](shadow_start& s) { on_shadow_started(self, cb, s); },
+              [self, cb = dr.next](caf::error& e) {
+                build_step_done(self, cb, fail(errc::unavailable, "shadow: " + caf::to_string(e)));
+              });
+  publish(self);
 }
 
 void start_training(ingest_pointer self, retrain_reason why) {
@@ -203,7 +266,12 @@ void start_training(ingest_pointer self, retrain_reason why) {
   job->params = live->params();
   job->version = live->version() + 1;
   job->params.seed = live->params().seed + job->version;  // another k-means start for each version
+  job->params.train_threads = 1;  // one background thread (a restored set's params say 0 = all cores)
   job->sample = dr.trainer->sample();
+  job->nice = dr.policy.background_nice;
+  // Refreshed centroids move vectors between lists (and partitions) within the swap; kept ones
+  // retrain only the PQ (every vector stays in its list).
+  if (!dr.policy.refresh_centroids) job->keep_centroids = live->centroids();
   dr.trainer->training_started(steady::now());
   dr.now = retrain_driver::phase::training;
   dr.status.building_version = job->version;
@@ -212,6 +280,7 @@ void start_training(ingest_pointer self, retrain_reason why) {
   self->request(trainer, caf::infinite, train_atom::value)
       .then([self](train_result& r) { on_trained(self, r); },
             [self](caf::error& e) { abandon(self, fail(errc::unavailable, "trainer: " + caf::to_string(e))); });
+  publish(self);
 }
 
 void check(ingest_pointer self, retrain_reason forced) {
@@ -245,7 +314,9 @@ void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
   if (!dr.trainer) {
     dr.trainer = std::make_unique<trainer_state>(dr.policy, core.codebooks()->dimension(),
                                                  core.codebooks()->params().seed);
-    if (dr.policy.every_ms > 0) self->delayed_send(self, k_tick, rtick_atom::value);
+    // The tick checks the time schedule and republishes the status (drift moves with every insert).
+    if (dr.policy.every_ms > 0 || !self->state.setup.data_dir.empty())
+      self->delayed_send(self, k_tick, rtick_atom::value);
   }
   dr.trainer->observe(x, n, core.codebooks().get());
   check(self, retrain_reason::none);
@@ -253,6 +324,7 @@ void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
 
 void retrain_tick(ingest_pointer self) {
   check(self, retrain_reason::none);
+  publish(self);
   self->delayed_send(self, k_tick, rtick_atom::value);
 }
 

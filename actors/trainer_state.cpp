@@ -28,6 +28,9 @@ status retrain_policy::validate() const {
   if (error_sample_every < 1 || error_sample_every > 1'000'000)
     return fail(errc::invalid_argument,
                 "retrain.error_sample_every=" + std::to_string(error_sample_every) + ": must be in 1..1000000");
+  if (background_nice < 0 || background_nice > 19)
+    return fail(errc::invalid_argument,
+                "retrain.background_nice=" + std::to_string(background_nice) + ": must be in 0..19");
   return {};
 }
 

@@ -1,8 +1,11 @@
 // Hot swap under query load (issue 4 targets): query latency p50/p99 in steady state and while a
 // retrain + swap runs, the time to swap, and how it scales with the index size.
-//   ivfstream_hot_swap_bench [n=100000] [d=128] [nlist=256] [M=16] [partitions=2]
-// Two client threads search continuously (nprobes 16, k 10) through the embedded engine; the steady
-// window and the swap window are measured in the same run, so the ratio is the number to read.
+//   ivfstream_hot_swap_bench [n=100000] [d=128] [nlist=256] [M=16] [partitions=2] [nice=19] [pace_us=0]
+// Two client threads search (nprobes 16, k 10) through the embedded engine: back to back (pace_us 0,
+// a closed loop that keeps the cores busy) or each starting one query every pace_us (an open loop at
+// a fixed rate, idle CPU left over). nice: retrain.background_nice, the priority of the training and
+// re-encoding threads (0 = same as the queries). The steady window and the swap window are measured
+// in the same run, so the ratio is the number to read.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -46,6 +49,8 @@ int main(int argc, char** argv) {
   const std::size_t nlist = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 256;
   const std::size_t M = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 16;
   const std::uint32_t P = argc > 5 ? std::uint32_t(std::strtoul(argv[5], nullptr, 10)) : 2;
+  const int nice = argc > 6 ? std::atoi(argv[6]) : 19;
+  const long pace_us = argc > 7 ? std::atol(argv[7]) : 0;
   engine_options o;
   o.partition_actors = P;
   o.query_actors = 2;
@@ -54,6 +59,7 @@ int main(int argc, char** argv) {
   o.retrain.drift_threshold = 0;  // only the explicit retrain below
   o.retrain.reservoir_size = std::max<std::size_t>(20000, 40 * nlist);
   o.query_deadline = std::chrono::milliseconds(5000);
+  o.retrain.background_nice = nice;
   auto eo = engine::open(o);
   if (!eo) return std::printf("open: %s\n", eo.error().to_string().c_str()), 1;
   auto& e = **eo;
@@ -72,7 +78,8 @@ int main(int argc, char** argv) {
     if (auto st = e.upsert(ids.data() + off, x.data() + off * d, b); !st)
       return std::printf("upsert: %s\n", st.error().to_string().c_str()), 1;
   }
-  std::printf("n=%zu d=%zu nlist=%zu M=%zu partitions=%u load %.1f s\n", n, d, nlist, M, P,
+  std::printf("n=%zu d=%zu nlist=%zu M=%zu partitions=%u nice=%d pace_us=%ld load %.1f s\n", n, d, nlist, M, P,
+              nice, pace_us,
               std::chrono::duration<double>(steady::now() - t_load).count());
   const auto q = clustered(200, d, 100, 2);
   std::atomic<int> window{0};  // 0 steady, 1 swap, 2 stop
@@ -82,7 +89,12 @@ int main(int argc, char** argv) {
   std::vector<std::vector<std::pair<int, double>>> per(2);
   for (int c = 0; c < 2; ++c)
     clients.emplace_back([&, c] {
+      auto next = steady::now();
       for (std::size_t k = c; window.load() < 2; ++k) {
+        if (pace_us > 0) {
+          next += std::chrono::microseconds(pace_us);
+          std::this_thread::sleep_until(next);
+        }
         const int w = window.load();
         const auto t0 = steady::now();
         auto r = e.search(q.data() + (k % 200) * d, d).nprobes(16).limit(10).to_list();

@@ -138,6 +138,25 @@ status codebook_set::prepare_vectors(const float* x, std::size_t n, float* out) 
 
 result<std::shared_ptr<const codebook_set>> codebook_set::train(const index_params& p, const float* x, std::size_t n,
                                                                 std::uint64_t version) {
+  return train_impl(p, x, n, version, nullptr);
+}
+
+result<std::shared_ptr<const codebook_set>> codebook_set::train_with_centroids(const index_params& p, const float* x,
+                                                                               std::size_t n,
+                                                                               std::vector<float> centroids,
+                                                                               std::uint64_t version) {
+  if (centroids.size() != p.num_partitions * p.dimension)
+    return fail(errc::invalid_argument, "centroids hold " + str(centroids.size()) +
+                                            " floats, expected num_partitions × dimension = " +
+                                            str(p.num_partitions * p.dimension));
+  for (float v : centroids)
+    if (!std::isfinite(v)) return fail(errc::invalid_argument, "centroids: a value is not finite");
+  return train_impl(p, x, n, version, &centroids);
+}
+
+result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index_params& p, const float* x,
+                                                                     std::size_t n, std::uint64_t version,
+                                                                     std::vector<float>* keep_centroids) {
   IVF_TRY(p.validate_for_training(n));
   const std::size_t ksub = p.ksub();
   if (n < ksub)
@@ -161,7 +180,10 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train(const index_para
   coarse_opt.max_points_per_centroid = p.sample_rate;
   coarse_opt.max_threads = threads;
   kernels::kmeans_result coarse;
-  IVF_TRY(device_result(kernels::train_kmeans(device, prepared.data(), n, d, nlist, coarse_opt, log, &coarse)));
+  if (keep_centroids)
+    coarse.centroids = std::move(*keep_centroids);
+  else
+    IVF_TRY(device_result(kernels::train_kmeans(device, prepared.data(), n, d, nlist, coarse_opt, log, &coarse)));
 
   // PQ: residuals of a seeded sample of sample_rate × ksub rows, k-means per sub-space.
   const std::size_t pq_n = std::min(n, p.sample_rate * ksub);  // ≥ ksub since sample_rate ≥ 1 and n ≥ ksub

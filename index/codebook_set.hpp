@@ -49,6 +49,12 @@ public:
   /// vectors as sub-centroids), NaN/Inf, a zero vector under cosine.
   static result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
                                                            std::uint64_t version = 1);
+  /// As train(), but keeps the given coarse centroids (num_partitions × d, prepared space; e.g. the
+  /// live version's) and trains only the PQ (and OPQ rotation) on the residuals to them: a retrain
+  /// that moves no vector between lists. Errors as train(), and centroids of the wrong size.
+  static result<std::shared_ptr<const codebook_set>> train_with_centroids(const index_params& p, const float* x,
+                                                                          std::size_t n, std::vector<float> centroids,
+                                                                          std::uint64_t version);
   /// Rebuilds from stored arrays (snapshot, codebooks topic): checks params, sizes and finiteness.
   ///   centroids: num_partitions × d; pq_codebooks: M × ksub × dsub (row-major);
   ///   rotation: d × d row-major (opq_rotation.hpp) when p.opq, else empty; must be orthogonal (1e-3).
@@ -114,6 +120,10 @@ private:
     return rotation_.empty() ? centroids_.data() : rotated_centroids_.data();
   }
   void build_tables();
+  /// train() and train_with_centroids(): keep_centroids (moved from) replaces the coarse k-means.
+  static result<std::shared_ptr<const codebook_set>> train_impl(const index_params& p, const float* x, std::size_t n,
+                                                                std::uint64_t version,
+                                                                std::vector<float>* keep_centroids);
 
   index_params params_;
   std::uint64_t version_;

@@ -27,7 +27,9 @@ void dispatch_batch(Self* self, const std::vector<partition_actor>& partitions, 
   if (batch.new_codebooks) {
     for (const auto& p : partitions) {
       ++st->left;
-      self->request(p, k_apply_timeout, codebooks_atom::value, batch.new_codebooks)
+      // Urgent, as scans are (query_actor.cpp): no scan planned with these codebooks overtakes it.
+      self->template request<caf::message_priority::high>(p, caf::duration{k_apply_timeout}, codebooks_atom::value,
+                                                          batch.new_codebooks)
           .then([record, finish_one](ack_reply& a) { record(std::move(a.failure)); finish_one(); },
                 [record, finish_one](caf::error& e) {
                   record(fail(errc::unavailable, "install codebooks: " + caf::to_string(e)));

@@ -1,6 +1,7 @@
 #include "apps/ivfstream/inspect_command.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -8,6 +9,7 @@
 
 #include "actors/checkpoint.hpp"
 #include "actors/partition_state.hpp"
+#include "actors/retrain_status_file.hpp"
 #include "apps/ivfstream/client_common.hpp"
 #include "connectors/kafka_client_config.hpp"
 #include "connectors/kafka_consumer.hpp"
@@ -27,6 +29,20 @@ struct inspect_options {
   throw CLI::RuntimeError(1);
 }
 
+// The running engine's retraining state (<data_dir>/retrain-status): live version, the version
+// being built, drift against its threshold. The checkpoint below may be older than it.
+void print_retrain_status(const std::string& dir) {
+  auto kv = actors::read_retrain_status(dir);
+  if (!kv) {
+    std::printf("retraining        no status (%s; written by an engine with retrain.enabled=true)\n",
+                kv.error().message().c_str());
+    return;
+  }
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  std::printf("%s", actors::describe_retrain_status(*kv, now_ms).c_str());
+}
+
 void run_inspect(const inspect_options& o) {
   auto cfg = load_service_config(o.config);
   if (!cfg) die(cfg.error().to_string());
@@ -34,6 +50,7 @@ void run_inspect(const inspect_options& o) {
   auto m = actors::latest_checkpoint(dir);
   if (!m) {
     std::printf("data_dir %s: no complete checkpoint (the index is untrained or was never checkpointed)\n", dir.c_str());
+    print_retrain_status(dir);
     return;
   }
   const auto& p = m->codebooks->params();
@@ -43,6 +60,7 @@ void run_inspect(const inspect_options& o) {
               "num_sub_vectors=%zu num_bits=%u\n",
               static_cast<unsigned long long>(m->codebooks->version()), p.dimension, to_string(p.metric),
               p.num_partitions, p.num_sub_vectors, p.num_bits);
+  print_retrain_status(dir);
   std::uint64_t total = 0;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;
   for (std::uint32_t i = 0; i < m->num_partition_actors; ++i) {
@@ -100,7 +118,8 @@ void run_inspect(const inspect_options& o) {
 void add_inspect_command(CLI::App& app) {
   auto opts = std::make_shared<inspect_options>();
   CLI::App* sub = app.add_subcommand(
-      "inspect", "Show the newest checkpoint of --data-dir: codebook version, partitions, list sizes, offsets, lag");
+      "inspect", "Show the newest checkpoint of --data-dir (codebook version, partitions, list sizes, offsets, lag) and the "
+      "running engine's retraining state (live version, version being built, drift)");
   add_config_options(*sub, opts->config);
   sub->add_option("--bootstrap-file", opts->bootstrap_file, "Read the broker address from this file (serve wrote it)");
   sub->add_flag("--lists", opts->lists, "Print every list's size");

@@ -1,0 +1,25 @@
+#include "actors/reencoder.hpp"
+
+#include <memory>
+
+#include "actors/thread_priority.hpp"
+
+namespace ivfstream::actors {
+
+caf::behavior reencoder(caf::event_based_actor* /*self*/, int nice) {
+  auto lowered = std::make_shared<bool>(nice <= 0);
+  return {[lowered, nice](encode_atom, reencode_block& b) -> reencode_block {
+    if (!*lowered) {
+      // Best effort: without it the swap still works, only with more effect on query latency.
+      (void)lower_this_thread_priority(nice);
+      *lowered = true;
+    }
+    const std::size_t n = b.size();
+    b.lists.resize(n);
+    b.codes.resize(n * b.codebooks->code_size());
+    if (n > 0) b.codebooks->encode(b.vectors.data(), n, b.lists.data(), b.codes.data());
+    return std::move(b);
+  }};
+}
+
+}  // namespace ivfstream::actors
