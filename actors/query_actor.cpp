@@ -157,6 +157,7 @@ query_actor::behavior_type query_behavior(query_actor::stateful_pointer<query_ac
         self->state.codebooks = std::move(cb);
         return ack_reply{};
       },
+      [self](codebooks_atom) { return self->state.codebooks; },
   };
 }
 
