@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds ivfstream under sanitizers and runs the CTest suites there.
 #   scripts/sanitize.sh address,undefined   ASan + UBSan, every suite (unit and e2e)  (BUILD_DIR default build-asan)
-#   scripts/sanitize.sh thread              TSan, the actor-layer suites              (BUILD_DIR default build-tsan)
+#   scripts/sanitize.sh thread              TSan, the Kafka connector suites          (BUILD_DIR default build-tsan)
 # CI (.ci/run) runs the first after the normal build and tests. To keep that inside CI's budget it builds
 # only what the suites need (target test_suites: no benchmarks, no fuzzers, no CUDA) with -O1 -g1
 # (CMAKE_BUILD_TYPE=Sanitize: line tables for the reports, no variable info).
 # Env: BUILD_DIR, JOBS (nproc), TARGETS (space-separated test targets to build and run instead; default:
-#      all suites for address,undefined, the actors suites for thread), CTEST_ARGS (extra ctest flags,
+#      all suites for address,undefined, the Kafka connector suites for thread: see
+#      scripts/sanitizers/README.md for why the CAF actor suites are not in that list), CTEST_ARGS (extra ctest flags,
 #      e.g. "-L actors" or "-LE kafka"), SANITIZE_FLAGS (build-type flags, default "-O1 -g1 -DNDEBUG").
 # Runtime options and third-party suppressions come from scripts/sanitizers/ (each entry says why);
 # findings in ivfstream's own code are never suppressed.
@@ -25,7 +26,12 @@ case "$mode" in
     ;;
   thread)
     BUILD_DIR="${BUILD_DIR:-build-tsan}"
-    TARGETS="${TARGETS-partition_state_test query_state_test ingest_state_test checkpoint_test engine_test kafka_e2e_test query_caps_test}"
+    # Suites where threads meet in code TSan can see: librdkafka's threads (made visible by
+    # tests/support/tsan_c11_threads.cpp) and our callbacks, counters and producer. The CAF actor
+    # suites are left out: Debian's CAF is not built with TSan, so every message hand-off between
+    # actors is reported (engine_test: 726 reports; every one inspected is a message hand-off); run them with
+    # TARGETS="engine_test ..." to see that. The *_state suites are single-threaded.
+    TARGETS="${TARGETS-kafka_consumer_test dead_letter_sink_test embedded_broker_test}"
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp}"
     ;;
   *)
