@@ -25,6 +25,7 @@ struct serve_options {
   std::string bootstrap_file;   // write the bootstrap address here once serving
   double stats_interval_s = 5;  // 0 = no periodic stats line
   std::string stats_file;       // rewrite key=value stats here every 200 ms
+  bool print_config = false;    // print the effective config (secrets masked) and exit
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -84,6 +85,10 @@ void run_serve(const serve_options& o) {
 
   auto cfg = load_service_config(o.config);
   if (!cfg) die(cfg.error().to_string());
+  if (o.print_config) {
+    std::cout << dump_config(*cfg);  // secret property values are masked (config_loader.hpp)
+    return;
+  }
   std::unique_ptr<connectors::embedded_broker> broker;
   std::string bootstrap = cfg->kafka.brokers;
   if (cfg->kafka.embedded_broker) {
@@ -176,6 +181,8 @@ void add_serve_command(CLI::App& app) {
   sub->add_option("--stats-file", opts->stats_file,
                   "Rewrite key=value counters (vectors, records_consumed, offset=topic:partition:next, ...) here "
                   "every 200 ms, atomically");
+  sub->add_flag("--print-config", opts->print_config,
+               "Print the effective configuration as TOML (secret values masked as ********) and exit");
   sub->callback([opts] { run_serve(*opts); });
 }
 
