@@ -1,6 +1,7 @@
 // Writes the seed corpora of the fuzz targets from real records: every file is produced by the
 // project's own encoders and save functions (record_codec, ivfpq_index::save, write_manifest,
-// partition_state::save, dump_config), so the fuzzers start from inputs that pass every check.
+// partition_state::save, dump_config; the vector files by
+// their formats' layouts), so the fuzzers start from inputs that pass every check.
 // Usage: ivfstream_fuzz_seeds <out_dir>; writes <out_dir>/<target>/<name> (about 20 KB in all).
 #include <cstdint>
 #include <cstdio>
@@ -226,6 +227,52 @@ data_dir = "/var/lib/ivf"
   put_text(out / "config", "set_every_key.txt", sets);
 }
 
+// vector_file inputs: [format byte: 0 fvecs, 1 ivecs, 2 bvecs, 3 npy][file bytes] (vector_file_fuzz.cpp).
+template <class T>
+std::vector<std::uint8_t> vecs_file(std::uint8_t format, const std::vector<T>& values, std::size_t dim) {
+  std::vector<std::uint8_t> out{format};
+  const auto d32 = static_cast<std::int32_t>(dim);
+  for (std::size_t r = 0; r < values.size() / dim; ++r) {
+    const auto* h = reinterpret_cast<const std::uint8_t*>(&d32);
+    out.insert(out.end(), h, h + sizeof d32);
+    const auto* v = reinterpret_cast<const std::uint8_t*>(values.data() + r * dim);
+    out.insert(out.end(), v, v + dim * sizeof(T));
+  }
+  return out;
+}
+
+// A .npy 1.0 file: magic, version, u16 LE header length, the header dict padded with spaces to a
+// multiple of 64 bytes and ended by '\n', then the raw little-endian data.
+std::vector<std::uint8_t> npy_file(const std::string& descr, const std::string& shape,
+                                   const std::vector<std::uint8_t>& data) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::vector<std::uint8_t> out{3, 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  out.push_back(static_cast<std::uint8_t>(header.size() & 0xff));
+  out.push_back(static_cast<std::uint8_t>(header.size() >> 8));
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+template <class T>
+std::vector<std::uint8_t> raw_bytes(const std::vector<T>& v) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(v.data());
+  return {p, p + v.size() * sizeof(T)};
+}
+
+void vector_file_seeds(const fs::path& out) {
+  const auto x = gaussian(3, 8, 6);
+  put(out / "vector_file", "fvecs_3x8", vecs_file<float>(0, x, 8));
+  put(out / "vector_file", "ivecs_2x4", vecs_file<std::int32_t>(1, {5, 1, 9, 2, 7, 3, 0, 4}, 4));
+  put(out / "vector_file", "bvecs_2x3", vecs_file<std::uint8_t>(2, {0, 127, 255, 1, 2, 3}, 3));
+  put(out / "vector_file", "npy_f4_3x8", npy_file("<f4", "(3, 8)", raw_bytes(x)));
+  put(out / "vector_file", "npy_f8_4", npy_file("<f8", "(4,)", raw_bytes(std::vector<double>{1, -2, 3.5, 0})));
+  put(out / "vector_file", "npy_u1_2x2", npy_file("|u1", "(2, 2)", {1, 2, 3, 4}));
+  put(out / "vector_file", "npy_i2_1x3", npy_file("<i2", "(1, 3)", raw_bytes(std::vector<std::int16_t>{-7, 0, 7})));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,6 +287,7 @@ int main(int argc, char** argv) {
   snapshot_seeds(out, work);
   checkpoint_seeds(out, work);
   config_seeds(out);
+  vector_file_seeds(out);
   fs::remove_all(work);
   std::cout << "seeds written to " << out.string() << "\n";
   return 0;
