@@ -24,7 +24,8 @@ result<std::unique_ptr<query_client>> query_client::open(const service_config& c
   c->prefix_ = "q" + std::to_string(::getpid()) + "-" + std::to_string(rd()) + "-";
   const auto client = connectors::kafka_client_config::from(config, bootstrap_servers);
   connectors::kafka_producer_options popts;
-  popts.linger_ms = 0;
+  popts.linger_ms = config.kafka.query_linger_ms;
+  popts.nagle_disable = true;
   auto producer = connectors::kafka_producer::create(client, popts);
   if (!producer) return std::move(producer).error();
   c->producer_ = std::move(*producer);
@@ -34,7 +35,8 @@ result<std::unique_ptr<query_client>> query_client::open(const service_config& c
   if (auto q = c->producer_->partition_count(c->queries_topic_, k_metadata_timeout); !q) return std::move(q).error();
   connectors::kafka_consumer_options copts;
   copts.group_id = config.kafka.group_id + ".client." + c->prefix_;
-  copts.fetch_wait_max_ms = 1;  // replies are latency-bound
+  copts.fetch_wait_max_ms = config.kafka.reply_fetch_wait_ms;  // replies are latency-bound
+  copts.nagle_disable = true;
   auto consumer = connectors::kafka_consumer::create(client, copts);
   if (!consumer) return std::move(consumer).error();
   c->consumer_ = std::move(*consumer);

@@ -10,8 +10,6 @@ namespace ivfstream::actors {
 namespace {
 
 constexpr std::size_t k_poll_records = 256;
-// Requests are latency-bound: the broker answers a fetch after at most this long without data.
-constexpr std::uint32_t k_fetch_wait_ms = 1;
 constexpr std::chrono::milliseconds k_poll_wait{2};
 constexpr std::chrono::milliseconds k_backoff{50};
 constexpr std::chrono::milliseconds k_commit_every{1000};
@@ -19,13 +17,22 @@ constexpr std::chrono::milliseconds k_metadata_timeout{10000};
 constexpr std::size_t k_latency_samples = 1u << 16;
 // Time for the reply itself beyond the request's deadline.
 constexpr std::chrono::milliseconds k_reply_margin{1000};
+// A reply topic's metadata lookup before its first reply; reply topics remembered per actor.
+constexpr std::chrono::milliseconds k_reply_metadata_timeout{1000};
+constexpr std::size_t k_max_known_reply_topics = 1024;
 
 std::uint64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-void produce_reply(const query_topic_setup& s, const std::string& topic, const connectors::query_response& r) {
+void produce_reply(query_topic_setup& s, const std::string& topic, const connectors::query_response& r) {
+  if (s.known_reply_topics.count(topic) == 0) {
+    if (s.known_reply_topics.size() >= k_max_known_reply_topics) s.known_reply_topics.clear();
+    // Failure (unknown topic, timeout): produce anyway; librdkafka reports what happens to the record.
+    (void)s.producer->partition_count(topic, k_reply_metadata_timeout);
+    s.known_reply_topics.insert(topic);
+  }
   const auto bytes = connectors::encode_query_response(r);
   (void)s.producer->produce(topic, r.correlation_id.data(), r.correlation_id.size(), bytes.data(), bytes.size());
 }
@@ -46,18 +53,23 @@ result<query_topic_setup> open_query_topic(const service_config& config, const s
   query_topic_setup s;
   const auto client = connectors::kafka_client_config::from(config, bootstrap_servers);
   connectors::kafka_producer_options popts;
-  popts.linger_ms = 0;  // replies are latency-bound
+  popts.linger_ms = config.kafka.query_linger_ms;  // replies are latency-bound
+  popts.nagle_disable = true;
   auto producer = connectors::kafka_producer::create(client, popts);
   if (!producer) return std::move(producer).error();
   s.producer = std::move(*producer);
   const std::string topic = config.kafka.topics.queries;
   auto count = s.producer->partition_count(topic, k_metadata_timeout);
   if (!count) return std::move(count).error();
+  // The CLI's own reply topic, before the first query needs it (see known_reply_topics).
+  if (s.producer->partition_count(config.kafka.topics.replies, k_metadata_timeout))
+    s.known_reply_topics.insert(config.kafka.topics.replies);
   connectors::kafka_consumer_options copts;
   copts.group_id = config.kafka.group_id + ".queries";
   copts.session_timeout_ms = config.kafka.session_timeout_ms;
   copts.auto_offset_reset = "earliest";
-  copts.fetch_wait_max_ms = k_fetch_wait_ms;
+  copts.fetch_wait_max_ms = config.kafka.query_fetch_wait_ms;  // the floor of the request hop on the mock
+  copts.nagle_disable = true;
   auto consumer = connectors::kafka_consumer::create(client, copts);
   if (!consumer) return std::move(consumer).error();
   s.consumer = std::move(*consumer);

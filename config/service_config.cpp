@@ -60,6 +60,9 @@ status service_config::validate() const {
   IVF_TRY(in_range("kafka.embedded_broker_count", kafka.embedded_broker_count, 1, 16));
   IVF_TRY(in_range("kafka.topic_partitions", kafka.topic_partitions, 1, 1024));
   IVF_TRY(in_range("kafka.session_timeout_ms", kafka.session_timeout_ms, 1000, 3600000));
+  IVF_TRY(in_range("kafka.query_fetch_wait_ms", kafka.query_fetch_wait_ms, 0, 1000));
+  IVF_TRY(in_range("kafka.reply_fetch_wait_ms", kafka.reply_fetch_wait_ms, 0, 1000));
+  IVF_TRY(in_range("kafka.query_linger_ms", kafka.query_linger_ms, 0, 1000));
   if (kafka.group_id.empty()) return fail(errc::invalid_argument, "kafka.group_id is empty: must be non-empty");
   if (kafka.client_id.empty()) return fail(errc::invalid_argument, "kafka.client_id is empty: must be non-empty");
   IVF_TRY(topic_name("kafka.topics.vectors", kafka.topics.vectors));

@@ -38,6 +38,15 @@ struct kafka_config {
   /// Scale-out (issue 6): the ingest consumer joins group_id + ".ingest" on the vectors topic and indexes
   /// only the partitions the group assigns to this node (false: every partition, fixed assignment).
   bool group_ingest = false;
+  /// Request/reply path. fetch.wait.max.ms of the service's queries-topic consumer: the embedded (mock)
+  /// broker holds every fetch that finds nothing this long, even when a record arrives meanwhile, so it
+  /// is the floor of the request hop; 0 answers at once but keeps fetching (~1/3 core while idle).
+  std::uint32_t query_fetch_wait_ms = 1;
+  /// fetch.wait.max.ms of a query client's reply consumer (demo, `ivfstream query`, query_client): the
+  /// floor of the reply hop on the mock broker; 0 answers at once but keeps fetching while the client lives.
+  std::uint32_t reply_fetch_wait_ms = 1;
+  /// linger.ms of the query-request and reply producers (0 = send each record at once).
+  std::uint32_t query_linger_ms = 0;
   kafka_topics_config topics;
   /// librdkafka properties applied verbatim to every client (security.protocol, sasl.*, ssl.*, ...),
   /// after ivfstream's own settings so they win. Secret values are masked in every dump and error.

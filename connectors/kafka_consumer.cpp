@@ -141,6 +141,7 @@ result<std::unique_ptr<kafka_consumer>> kafka_consumer::create(const kafka_clien
       // at the broker (freshness / latency), at the cost of more fetch requests when idle.
       {"fetch.wait.max.ms", std::to_string(o.fetch_wait_max_ms)},
       {"max.partition.fetch.bytes", std::to_string(o.max_partition_fetch_bytes)},
+      {"socket.nagle.disable", o.nagle_disable ? "true" : "false"},
   };
   state->context = internal::make_client_context(config, nullptr);
   auto conf = internal::make_conf(config, settings);

@@ -87,6 +87,8 @@ struct kafka_consumer_options {
   std::uint32_t max_partition_fetch_bytes = 8u << 20;
   /// Where to start when a partition has no committed offset (k_offset_stored): "earliest"|"latest".
   std::string auto_offset_reset = "earliest";
+  /// socket.nagle.disable: fetch requests leave at once (request/reply clients).
+  bool nagle_disable = false;
   /// Group assignment: given the partitions assigned to this member, return where to start each
   /// one (e.g. the checkpoint's offsets; k_offset_stored = the committed offset). Partitions left out
   /// start at k_offset_stored. Empty function: all start at k_offset_stored.

@@ -54,6 +54,7 @@ result<std::unique_ptr<kafka_producer>> kafka_producer::create(const kafka_clien
       {"delivery.timeout.ms", std::to_string(o.delivery_timeout_ms)},
       {"queue.buffering.max.messages", std::to_string(o.queue_max_messages)},
       {"message.max.bytes", std::to_string(o.message_max_bytes)},
+      {"socket.nagle.disable", o.nagle_disable ? "true" : "false"},
   };
   state->context = internal::make_client_context(config, nullptr);
   auto conf = internal::make_conf(config, settings);

@@ -40,6 +40,9 @@ struct kafka_producer_options {
   std::uint32_t queue_max_messages = 100000;  ///< local queue bound (back-pressure)
   std::uint32_t queue_full_wait_ms = 1000;    ///< produce() polls this long for room, then fails
   std::uint32_t message_max_bytes = 64u << 20; ///< largest record (message.max.bytes)
+  /// socket.nagle.disable: small requests leave at once instead of waiting for the previous ACK
+  /// (request/reply clients).
+  bool nagle_disable = false;
   /// Called once per record from poll()/flush(); may be empty.
   std::function<void(const delivery_report&)> on_delivery;
 };
