@@ -271,6 +271,9 @@ void vector_file_seeds(const fs::path& out) {
   put(out / "vector_file", "npy_f8_4", npy_file("<f8", "(4,)", raw_bytes(std::vector<double>{1, -2, 3.5, 0})));
   put(out / "vector_file", "npy_u1_2x2", npy_file("|u1", "(2, 2)", {1, 2, 3, 4}));
   put(out / "vector_file", "npy_i2_1x3", npy_file("<i2", "(1, 3)", raw_bytes(std::vector<std::int16_t>{-7, 0, 7})));
+  // An empty (0, 3) array: accepted with no rows (the first fuzz run's only finding was the harness
+  // comparing its null data pointers; kept as a seed so every run checks that case).
+  put(out / "vector_file", "npy_i2_0x3", npy_file("<i2", "(0, 3)", {}));
 }
 
 }  // namespace
