@@ -30,8 +30,9 @@ BOOST_AUTO_TEST_CASE(every_record_kind_round_trips_through_the_broker) {
   auto broker = start_broker({{"vectors", 1}, {"queries", 1}, {"replies", 1}, {"dead", 1}});
   auto producer = make_producer(broker->bootstrap_servers());
   std::vector<delivery_report> reports;
-  auto producer2 = make_producer(broker->bootstrap_servers(), {true, 1, 30000, 100000, 1000, 64u << 20,
-                                                                [&](const delivery_report& r) { reports.push_back(r); }});
+  kafka_producer_options with_reports;
+  with_reports.on_delivery = [&](const delivery_report& r) { reports.push_back(r); };
+  auto producer2 = make_producer(broker->bootstrap_servers(), with_reports);
 
   const std::vector<std::uint64_t> ids{11, 12, 13};
   const std::vector<float> vecs{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
