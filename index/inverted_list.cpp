@@ -36,6 +36,7 @@ std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code, 
 }
 
 void inverted_list::read_codes(std::size_t first, std::size_t n, std::uint8_t* out) const noexcept {
+  if (n == 0) return;  // an empty list: out and codes_.data() may both be null (memcpy forbids that)
   if (fast_scan_m_ == 0) {
     std::memcpy(out, codes_.data() + first * code_size_, n * code_size_);
     return;
