@@ -1,11 +1,13 @@
-// What `ivfstream serve` exposes: it listens on the loopback interface only (the embedded broker and
-// anything else in the process), and secret Kafka properties (sasl.password, ssl.key.password, ...)
-// never appear in its output: not in the printed config, not in librdkafka's log lines, not in the
-// error of a config that fails. Runs the real binary on the embedded broker.
+// What `ivfstream serve` exposes: it listens on the loopback interface only (the embedded broker, the
+// peer link when peers are enabled, anything else in the process), and secret Kafka properties
+// (sasl.password, ssl.key.password, ...) never appear in its output: not in the printed config, not
+// in librdkafka's log lines, not in the error of a config that fails. Runs the real binary on the
+// embedded broker.
 #define BOOST_TEST_MODULE serve_security
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -186,6 +188,37 @@ bool is_loopback(const std::string& hex_address) {
   return false;
 }
 
+/// The local port of a /proc/net local_address ("0100007F:1CE8" -> 7400).
+unsigned port_of(const std::string& hex_address) {
+  return static_cast<unsigned>(std::stoul(hex_address.substr(hex_address.find(':') + 1), nullptr, 16));
+}
+
+/// The TCP listening and UDP bound sockets that process `pid` holds (connections left out).
+std::vector<net_socket> listening_sockets(pid_t pid) {
+  const auto sockets = net_sockets();
+  std::vector<net_socket> out;
+  for (const std::string& inode : socket_inodes(pid)) {
+    auto it = sockets.find(inode);
+    if (it == sockets.end()) continue;  // a unix or netlink socket
+    const net_socket& s = it->second;
+    const bool tcp_listen = s.table.rfind("tcp", 0) == 0 && s.state == "0A";
+    const bool udp_bound = s.table.rfind("udp", 0) == 0;
+    if (tcp_listen || udp_bound) out.push_back(s);
+  }
+  return out;
+}
+
+/// The port serve printed for its peer link ("ivfstream serve: peers bind=... port=N ..."), 0 if
+/// not (yet) printed.
+unsigned printed_peer_port(const std::string& log) {
+  const std::string tag = "ivfstream serve: peers bind=";
+  const auto at = log.find(tag);
+  if (at == std::string::npos) return 0;
+  const auto p = log.find(" port=", at);
+  if (p == std::string::npos) return 0;
+  return static_cast<unsigned>(std::strtoul(log.c_str() + p + 6, nullptr, 10));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(serve_listens_on_loopback_only) {
@@ -200,16 +233,9 @@ BOOST_AUTO_TEST_CASE(serve_listens_on_loopback_only) {
     std::this_thread::sleep_for(20ms);
   BOOST_REQUIRE_MESSAGE(fs::exists(dir.path / "stats"), "serve did not start: " << read_text(dir.path / "serve.log"));
 
-  const auto sockets = net_sockets();
   int listening = 0;
-  for (const std::string& inode : socket_inodes(serve.pid)) {
-    auto it = sockets.find(inode);
-    if (it == sockets.end()) continue;  // a unix or netlink socket
-    const net_socket& s = it->second;
-    const bool tcp_listen = s.table.rfind("tcp", 0) == 0 && s.state == "0A";
-    const bool udp_bound = s.table.rfind("udp", 0) == 0;
-    if (!tcp_listen && !udp_bound) continue;  // a connection (the clients to the broker)
-    listening += tcp_listen;
+  for (const net_socket& s : listening_sockets(serve.pid)) {
+    listening += s.table.rfind("tcp", 0) == 0 && s.state == "0A";
     BOOST_TEST(is_loopback(s.local_address), "serve has a socket bound to a non-loopback address: /proc/net/"
                                                  << s.table << " local_address " << s.local_address);
   }
@@ -300,4 +326,35 @@ BOOST_AUTO_TEST_CASE(config_errors_never_show_secret_values) {
   auto bad_index = base;
   bad_index.insert(bad_index.end(), {"--set", "index.num_bits=7"});
   expect_failure_without_leak(bad_index, "invalid index.num_bits", "num_bits");
+}
+
+// With peers enabled and peers.bind left at its default, the peer link (CAF's middleman, plain
+// unauthenticated TCP) listens on loopback only: the port serve prints is a listening socket of the
+// process on 127.0.0.0/8 or ::1, and so is every other socket it binds.
+BOOST_AUTO_TEST_CASE(serve_peer_port_listens_on_loopback_only) {
+  scratch_dir dir("peers");
+  std::vector<std::string> args = {"serve", "--embedded-broker", "--data-dir", (dir.path / "data").string(),
+                                   "--bootstrap-file", (dir.path / "boot").string(), "--stats-file",
+                                   (dir.path / "stats").string(), "--stats-interval", "0", "--set",
+                                   "peers.enabled=true", "--set", "peers.port=0"};
+  for (const auto& a : small_index()) args.push_back(a);
+  process serve(args, dir.path / "serve.log");
+  // Serving = the first stats file is written (after the peer port was published and printed).
+  for (int i = 0; i < 3000 && !serve.exited() && !fs::exists(dir.path / "stats"); ++i) std::this_thread::sleep_for(20ms);
+  const std::string log = read_text(dir.path / "serve.log");
+  BOOST_REQUIRE_MESSAGE(fs::exists(dir.path / "stats"), "serve did not start: " << log);
+  const unsigned peer_port = printed_peer_port(log);
+  BOOST_REQUIRE_MESSAGE(peer_port != 0, "serve printed no peer port: " << log);
+
+  int peer_listening = 0;
+  for (const net_socket& s : listening_sockets(serve.pid)) {
+    const bool is_peer = s.table.rfind("tcp", 0) == 0 && s.state == "0A" && port_of(s.local_address) == peer_port;
+    peer_listening += is_peer;
+    BOOST_TEST(is_loopback(s.local_address), (is_peer ? "the peer port" : "a socket")
+                                                 << " of serve is bound to a non-loopback address: /proc/net/"
+                                                 << s.table << " local_address " << s.local_address);
+  }
+  BOOST_TEST(peer_listening >= 1, "no listening socket on the printed peer port " << peer_port << " (pid " << serve.pid
+                                                                                    << ")");
+  BOOST_TEST(serve.wait(SIGTERM) == 0, read_text(dir.path / "serve.log"));
 }
