@@ -5,11 +5,6 @@
 #define BOOST_TEST_MODULE cluster_search
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -18,6 +13,7 @@
 #include "actors/engine_impl.hpp"
 #include "actors/peer_service.hpp"
 #include "config/service_config.hpp"
+#include "tests/actors/actor_test_support.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -30,15 +26,7 @@ constexpr std::size_t d = 16, n = 3000, num_nodes = 3;
 constexpr auto k_deadline = 20s;
 constexpr auto k_connect = 30s;
 
-index_params params() {
-  index_params p;
-  p.dimension = d;
-  p.num_partitions = 16;
-  p.num_sub_vectors = 4;
-  p.num_bits = 8;
-  p.max_iterations = 10;
-  return p;
-}
+index_params params() { return test::small_index_params(d); }
 
 engine_options options(bool network) {
   engine_options o;
@@ -49,20 +37,7 @@ engine_options options(bool network) {
   return o;
 }
 
-// A free TCP port on 127.0.0.1 (bound and released; the nodes bind it right after).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  BOOST_REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using test::check_same;
 
 struct node {
   std::unique_ptr<engine> e;
@@ -83,13 +58,11 @@ struct cluster_fixture {
   std::vector<std::string> addresses;
 
   cluster_fixture() {
-    auto e = engine::open(options(false));
-    BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
-    single = std::move(*e);
+    single = test::open_engine(options(false));
     BOOST_REQUIRE(single->create_index(params(), x.data(), n));
     upsert_share(*single, 0, 1);
     for (std::size_t i = 0; i < num_nodes; ++i) {
-      ports.push_back(free_port());
+      ports.push_back(test::free_loopback_port());
       addresses.push_back("127.0.0.1:" + std::to_string(ports.back()));
     }
   }
@@ -109,9 +82,7 @@ struct cluster_fixture {
   // node's address in peers.nodes (its own is skipped).
   node start_node(std::size_t i, const std::vector<float>& training) {
     node nd;
-    auto e = engine::open(options(true));
-    BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
-    nd.e = std::move(*e);
+    nd.e = test::open_engine(options(true));
     BOOST_REQUIRE(nd.e->create_index(params(), training.data(), n));
     upsert_share(*nd.e, i, num_nodes);
     peer_options po;
@@ -136,14 +107,6 @@ struct cluster_fixture {
   std::vector<float> query(std::size_t i) const { return {queries.begin() + i * d, queries.begin() + (i + 1) * d}; }
   std::size_t num_queries() const { return queries.size() / d; }
 };
-
-void check_same(const std::vector<search_hit>& got, const std::vector<search_hit>& want) {
-  BOOST_REQUIRE_EQUAL(got.size(), want.size());
-  for (std::size_t j = 0; j < want.size(); ++j) {
-    BOOST_CHECK_EQUAL(got[j].id, want[j].id);
-    BOOST_CHECK_EQUAL(got[j].distance, want[j].distance);
-  }
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "actors/engine.hpp"
 #include "actors/engine_impl.hpp"
 #include "index/ivfpq_index.hpp"
+#include "tests/actors/actor_test_support.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -18,15 +19,7 @@ namespace {
 
 constexpr std::size_t d = 16, n = 4000;
 
-index_params params() {
-  index_params p;
-  p.dimension = d;
-  p.num_partitions = 16;
-  p.num_sub_vectors = 4;
-  p.num_bits = 8;
-  p.max_iterations = 10;
-  return p;
-}
+index_params params() { return test::small_index_params(d); }
 
 engine_options options(std::string dir = "") {
   engine_options o;
@@ -37,19 +30,8 @@ engine_options options(std::string dir = "") {
   return o;
 }
 
-std::unique_ptr<engine> open_engine(const engine_options& o) {
-  auto e = engine::open(o);
-  BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
-  return std::move(*e);
-}
-
-void check_same(const std::vector<search_hit>& got, const std::vector<search_hit>& want) {
-  BOOST_REQUIRE_EQUAL(got.size(), want.size());
-  for (std::size_t j = 0; j < want.size(); ++j) {
-    BOOST_CHECK_EQUAL(got[j].id, want[j].id);
-    BOOST_CHECK_EQUAL(got[j].distance, want[j].distance);
-  }
-}
+using test::check_same;
+using test::open_engine;
 
 }  // namespace
 
