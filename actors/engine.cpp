@@ -58,6 +58,8 @@ engine_options engine_options::from(const service_config& cfg) {
   o.retrain.drift_threshold = cfg.retrain.drift_threshold;
   o.retrain.error_window = cfg.retrain.error_window;
   o.retrain.error_sample_every = cfg.retrain.error_sample_every;
+  o.retrain.refresh_centroids = cfg.retrain.refresh_centroids;
+  o.retrain.background_nice = static_cast<int>(cfg.retrain.background_nice);  // validated: 0..19
   o.max_pending_vectors = cfg.engine.max_pending_vectors;
   o.network = cfg.peers.enabled;
   return o;

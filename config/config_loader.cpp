@@ -325,6 +325,8 @@ const std::vector<key_entry>& registry() {
     v.push_back(unsigned_key("retrain.every_ms", "retrain this often, ms (0 = not by time)", IVF_FIELD(retrain.every_ms)));
     v.push_back(number_key("retrain.drift_threshold", "retrain when recent quantisation error / error at the last training >= this (0 = off)", IVF_FIELD(retrain.drift_threshold)));
     v.push_back(unsigned_key("retrain.error_window", "recent measured inserts averaged for drift (10..1000000)", IVF_FIELD(retrain.error_window)));
+    v.push_back(bool_key("retrain.refresh_centroids", "a retrain also refreshes the IVF centroids (vectors move between lists in the swap); false: only the PQ codebooks", IVF_FIELD(retrain.refresh_centroids)));
+    v.push_back(unsigned_key("retrain.background_nice", "nice of the training and re-encoding threads (0..19; 0 = same as queries, 19 = lowest, on Linux also SCHED_IDLE)", IVF_FIELD(retrain.background_nice)));
     v.push_back(unsigned_key("retrain.error_sample_every", "measure the quantisation error of every k-th insert (1..1000000)", IVF_FIELD(retrain.error_sample_every)));
     v.push_back(bool_key("peers.enabled", "scale-out search: publish this node's shard search and scatter searches to peers.nodes", IVF_FIELD(peers.enabled)));
     v.push_back(string_key("peers.bind", "address the peer port binds to (loopback unless configured)", IVF_FIELD(peers.bind)));

@@ -129,6 +129,7 @@ status service_config::validate() const {
   IVF_TRY(in_range("retrain.reservoir_size", retrain.reservoir_size, 1000, 10000000));
   IVF_TRY(in_range("retrain.error_window", retrain.error_window, 10, 1000000));
   IVF_TRY(in_range("retrain.error_sample_every", retrain.error_sample_every, 1, 1000000));
+  IVF_TRY(in_range("retrain.background_nice", retrain.background_nice, 0, 19));
   if (!(retrain.drift_threshold == 0 || (retrain.drift_threshold >= 1 && retrain.drift_threshold <= 1e6))) {
     std::ostringstream v;
     v << retrain.drift_threshold;

@@ -85,6 +85,8 @@ struct retrain_config {
   double drift_threshold = 1.5;          ///< retrain when recent error / error at training >= this (0 = off; else >= 1)
   std::uint64_t error_window = 1000;     ///< recent measured inserts averaged for drift, 10..1000000
   std::uint64_t error_sample_every = 4;  ///< measure the quantisation error of every k-th insert, 1..1000000
+  bool refresh_centroids = true;         ///< also retrain the IVF centroids (vectors then move between lists)
+  std::uint64_t background_nice = 19;    ///< nice of the training / re-encoding threads, 0..19 (19: also SCHED_IDLE)
 };
 
 /// Scale-out search over peer nodes ([peers]; actors/peer_service.hpp). Off by default.

@@ -225,7 +225,7 @@ BOOST_AUTO_TEST_CASE(dump_round_trips_through_the_loader) {
 }
 
 BOOST_AUTO_TEST_CASE(example_files_load_and_validate) {
-  for (const char* name : {"embedded_demo.toml", "sasl_ssl.toml"}) {
+  for (const char* name : {"embedded_demo.toml", "sasl_ssl.toml", "retrain.toml"}) {
     config_cli_options opts;
     opts.config_file = std::string(IVFSTREAM_SOURCE_DIR) + "/config/examples/" + name;
     auto c = load_service_config(opts);
@@ -237,6 +237,34 @@ BOOST_AUTO_TEST_CASE(example_files_load_and_validate) {
   BOOST_REQUIRE(c.has_value());
   BOOST_TEST(c->kafka.properties.at("security.protocol") == "SASL_SSL");
   BOOST_TEST(!contains(dump_config(*c), "change-me"));
+}
+
+BOOST_AUTO_TEST_CASE(retrain_keys_are_applied_and_validated) {
+  config_cli_options opts;
+  opts.config_file = std::string(IVFSTREAM_SOURCE_DIR) + "/config/examples/retrain.toml";
+  opts.overrides = {"retrain.refresh_centroids=false", "retrain.background_nice=0"};
+  auto c = load_service_config(opts);
+  BOOST_REQUIRE_MESSAGE(c.has_value(), error_of(c));
+  BOOST_TEST(c->retrain.enabled);
+  BOOST_TEST(!c->retrain.refresh_centroids);
+  BOOST_TEST(c->retrain.background_nice == 0u);
+  service_config defaults;
+  BOOST_TEST(defaults.retrain.refresh_centroids);
+  BOOST_TEST(defaults.retrain.background_nice == 19u);
+
+  opts.overrides = {"retrain.background_nice=20"};
+  BOOST_TEST(error_of(load_service_config(opts)) == "retrain.background_nice=20: must be in 0..19");
+  opts.overrides = {"retrain.refresh_centroids=sometimes"};
+  BOOST_TEST(error_of(load_service_config(opts)) ==
+             "retrain.refresh_centroids='sometimes': must be one of true, false, 1, 0, yes, no, on, off");
+  temp_toml typo("[retrain]\nbackground_nic = 5\n");
+  opts = {};
+  opts.config_file = typo.path;
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "unknown configuration key 'retrain.background_nic'"));
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "did you mean 'retrain.background_nice'"));
+  temp_toml negative("[retrain]\nbackground_nice = -1\n");
+  opts.config_file = negative.path;
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "retrain.background_nice=-1: must be in 0.."));
 }
 
 BOOST_AUTO_TEST_CASE(every_key_is_documented_in_the_readme) {
