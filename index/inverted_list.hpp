@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "index/delta_column.hpp"
@@ -26,12 +27,24 @@ namespace ivfstream {
 ///   without an id-map lookup), a delta_column like the ids; read with row(slot).
 /// - tombstones: 1 bit per slot (u64 words).
 /// At M = 16 with increasing ids: 8 + 4.25 + 0.125 bytes per entry, + 4.25 with rows.
+/// The parts live in a body allocated at the first append (deep-copied with the list): a list that never
+/// held an entry is 16 bytes and allocates nothing, so a coarse quantizer with very many mostly empty
+/// cells (IMI: 2^20) stays cheap. An emptied list (compacted to 0) keeps its (empty) body.
 /// Not thread-safe: owned by one partition (actor) or one ivfpq_index at a time; concurrent const
 /// reads are safe while nobody mutates.
 class inverted_list {
 public:
   /// @pre code_size ≥ 1; fast_scan_m = 0 (row-major codes) or M with code_size == ceil(M / 2) (4-bit codes).
   explicit inverted_list(std::size_t code_size, std::size_t fast_scan_m = 0, bool keep_rows = false);
+  inverted_list(const inverted_list& o)
+      : code_size_(o.code_size_), fast_scan_m_(o.fast_scan_m_), keep_rows_(o.keep_rows_),
+        b_(o.b_ ? std::make_unique<body>(*o.b_) : nullptr) {}
+  inverted_list& operator=(const inverted_list& o) {
+    if (this != &o) *this = inverted_list(o);
+    return *this;
+  }
+  inverted_list(inverted_list&&) noexcept = default;
+  inverted_list& operator=(inverted_list&&) noexcept = default;
 
   /// Appends one entry and returns its slot. code: code_size bytes; row: its vector_store row (kept only
   /// when the list keeps rows).
@@ -44,61 +57,69 @@ public:
   void compact(F&& relocate);
 
   /// Slots, live or not.
-  std::size_t size() const noexcept { return ids_.size(); }
+  std::size_t size() const noexcept { return b_ ? b_->ids_.size() : 0; }
   /// Live (not tombstoned) slots.
-  std::size_t live() const noexcept { return live_; }
+  std::size_t live() const noexcept { return b_ ? b_->live_ : 0; }
   /// size() − live().
-  std::size_t tombstones() const noexcept { return ids_.size() - live_; }
+  std::size_t tombstones() const noexcept { return size() - live(); }
   std::size_t code_size() const noexcept { return code_size_; }
   /// Row-major codes, size() × code_size bytes, when fast_scan_m() == 0; nullptr for a fast-scan list
   /// (use read_code / read_codes).
-  const std::uint8_t* codes() const noexcept { return fast_scan_m_ ? nullptr : codes_.data(); }
+  const std::uint8_t* codes() const noexcept { return fast_scan_m_ || !b_ ? nullptr : b_->codes_.data(); }
   /// Copies the code of one slot (code_size bytes) to out. @pre slot < size().
   void read_code(std::uint32_t slot, std::uint8_t* out) const noexcept {
-    if (fast_scan_m_) kernels::fast_scan_read(blocks_.data(), fast_scan_m_, slot, out);
-    else std::memcpy(out, codes_.data() + std::size_t{slot} * code_size_, code_size_);
+    if (fast_scan_m_) kernels::fast_scan_read(b_->blocks_.data(), fast_scan_m_, slot, out);
+    else std::memcpy(out, b_->codes_.data() + std::size_t{slot} * code_size_, code_size_);
   }
   /// Copies the codes of slots [first, first + n) row-major to out (n × code_size bytes).
   void read_codes(std::size_t first, std::size_t n, std::uint8_t* out) const noexcept;
   /// Id of one slot. @pre slot < size().
-  std::uint64_t id(std::uint32_t slot) const noexcept { return ids_[slot]; }
+  std::uint64_t id(std::uint32_t slot) const noexcept { return b_->ids_[slot]; }
   /// Copies the ids of slots [first, first + n) to out.
-  void read_ids(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept { ids_.read(first, n, out); }
+  void read_ids(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept {
+    if (n) b_->ids_.read(first, n, out);
+  }
   /// Whether rows are kept.
   bool keeps_rows() const noexcept { return keep_rows_; }
   /// vector_store row of one slot, or ~0 when the list keeps none. @pre slot < size().
-  std::uint64_t row(std::uint32_t slot) const noexcept { return keep_rows_ ? rows_[slot] : ~std::uint64_t{0}; }
+  std::uint64_t row(std::uint32_t slot) const noexcept { return keep_rows_ ? b_->rows_[slot] : ~std::uint64_t{0}; }
   /// Copies the rows of slots [first, first + n) to out. @pre keeps_rows().
-  void read_rows(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept { rows_.read(first, n, out); }
+  void read_rows(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept {
+    if (n) b_->rows_.read(first, n, out);
+  }
   /// Sets the vector_store row of a slot (vector store garbage collection moved it); no-op when the
   /// list keeps no rows. @pre slot < size().
   void set_row(std::uint32_t slot, std::uint64_t row) {
-    if (keep_rows_) rows_.set(slot, row);
+    if (keep_rows_) b_->rows_.set(slot, row);
   }
   /// M of the fast-scan block layout, 0 when the codes are row-major.
   std::size_t fast_scan_m() const noexcept { return fast_scan_m_; }
   /// The codes in fast-scan block layout (kernels/fast_scan.hpp): fast_scan_bytes(size(), fast_scan_m())
   /// bytes; empty when fast_scan_m() == 0.
-  const std::uint8_t* fast_scan_blocks() const noexcept { return blocks_.data(); }
-  /// First bytes of the id column (for software prefetch).
-  const void* id_head() const noexcept { return ids_.low_words(); }
+  const std::uint8_t* fast_scan_blocks() const noexcept { return b_ ? b_->blocks_.data() : nullptr; }
+  /// First bytes of the id column (for software prefetch; nullptr for a list that never held an entry).
+  const void* id_head() const noexcept { return b_ ? b_->ids_.low_words() : nullptr; }
   /// Whether slot is not tombstoned. @pre slot < size().
   bool is_live(std::uint32_t slot) const noexcept {
-    return (live_bits_[slot >> 6] >> (slot & 63)) & 1u;
+    return (b_->live_bits_[slot >> 6] >> (slot & 63)) & 1u;
   }
   /// True when no slot is tombstoned (scans may then skip the per-slot check).
-  bool all_live() const noexcept { return live_ == ids_.size(); }
+  bool all_live() const noexcept { return live() == size(); }
 
   /// Bytes allocated (capacity) by codes (row-major or fast-scan blocks), ids, rows, tombstone bitmap.
-  std::size_t code_bytes() const noexcept { return codes_.capacity() + blocks_.capacity(); }
-  std::size_t id_bytes() const noexcept { return ids_.capacity_bytes(); }
-  std::size_t row_bytes() const noexcept { return rows_.capacity_bytes(); }
-  std::size_t tombstone_bytes() const noexcept { return live_bits_.capacity() * sizeof(std::uint64_t); }
+  std::size_t code_bytes() const noexcept { return b_ ? b_->codes_.capacity() + b_->blocks_.capacity() : 0; }
+  std::size_t id_bytes() const noexcept { return b_ ? b_->ids_.capacity_bytes() : 0; }
+  std::size_t row_bytes() const noexcept { return b_ ? b_->rows_.capacity_bytes() : 0; }
+  std::size_t tombstone_bytes() const noexcept { return b_ ? b_->live_bits_.capacity() * sizeof(std::uint64_t) : 0; }
   /// Bytes occupied (sizes, not capacity) by the same parts.
-  std::size_t used_code_bytes() const noexcept { return codes_.size() + blocks_.size(); }
-  std::size_t used_id_bytes() const noexcept { return ids_.used_bytes(); }
-  std::size_t used_row_bytes() const noexcept { return rows_.used_bytes(); }
-  std::size_t used_tombstone_bytes() const noexcept { return live_bits_.size() * sizeof(std::uint64_t); }
+  std::size_t used_code_bytes() const noexcept { return b_ ? b_->codes_.size() + b_->blocks_.size() : 0; }
+  std::size_t used_id_bytes() const noexcept { return b_ ? b_->ids_.used_bytes() : 0; }
+  std::size_t used_row_bytes() const noexcept { return b_ ? b_->rows_.used_bytes() : 0; }
+  std::size_t used_tombstone_bytes() const noexcept { return b_ ? b_->live_bits_.size() * sizeof(std::uint64_t) : 0; }
+
+  /// Bytes of the list objects themselves: sizeof(inverted_list) plus its body once allocated (the
+  /// per-list overhead beside the arrays counted above; 16 B for a list that never held an entry).
+  std::size_t object_bytes() const noexcept { return sizeof(*this) + (b_ ? sizeof(body) : 0); }
 
   /// Releases spare capacity (after a bulk load).
   void shrink_to_fit();
@@ -106,22 +127,36 @@ public:
   void reserve(std::size_t n);
 
 private:
+  struct body {
+    std::vector<std::uint8_t> codes_;        // size() × code_size_ when fast_scan_m_ == 0, else empty
+    std::vector<std::uint8_t> blocks_;       // fast_scan_bytes(size(), fast_scan_m_) when fast_scan_m_ > 0
+    delta_column ids_;                       // size()
+    delta_column rows_;                      // size() when keep_rows_, else empty
+    std::vector<std::uint64_t> live_bits_;   // bit i set ⇔ slot i live; ceil(size()/64) words
+    std::size_t live_ = 0;
+  };
+  /// The body, allocated on first use (by a mutating member).
+  body& mut() {
+    if (!b_) b_ = std::make_unique<body>();
+    return *b_;
+  }
   void reset_live_bits(std::size_t n);
 
-  std::size_t code_size_;
-  std::size_t fast_scan_m_;
+  std::uint32_t code_size_;
+  std::uint16_t fast_scan_m_;
   bool keep_rows_;
-  std::vector<std::uint8_t> codes_;        // size() × code_size_ when fast_scan_m_ == 0, else empty
-  std::vector<std::uint8_t> blocks_;       // fast_scan_bytes(size(), fast_scan_m_) when fast_scan_m_ > 0
-  delta_column ids_;                       // size()
-  delta_column rows_;                      // size() when keep_rows_, else empty
-  std::vector<std::uint64_t> live_bits_;   // bit i set ⇔ slot i live; ceil(size()/64) words
-  std::size_t live_ = 0;
+  std::unique_ptr<body> b_;  // null until the first append/reserve
 };
 
 template <class F>
 void inverted_list::compact(F&& relocate) {
-  if (all_live()) return;
+  if (all_live()) return;  // also every list without a body
+  body& bd = *b_;
+  auto& codes_ = bd.codes_;
+  auto& blocks_ = bd.blocks_;
+  auto& ids_ = bd.ids_;
+  auto& rows_ = bd.rows_;
+  const std::size_t live_ = bd.live_;
   // Codes move down in place (slot out < i was already read or is dead); ids and rows go to new columns.
   delta_column ids, rows;
   ids.reserve(live_);
