@@ -71,6 +71,13 @@ struct kernel_table {
   /// kernels/fast_scan.hpp quantize_lut (same contract); bit-identical results at every level.
   float (*quantize_lut)(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,
                         std::uint8_t* out_lut, float* out_list_bias);
+
+  /// PQ encoding (layouts of table, x and codes in kernels/pq_encode.hpp): codes[i·M + m] = the j < ksub
+  /// with the smallest e_j = ‖c_j‖² − 2·⟨x_i,m, c_j⟩ in sub-space m (ties: lowest j; NaN never chosen; all
+  /// NaN or +inf: 0). ⟨·,·⟩ adds its dsub products in coordinate order, each product rounded (no FMA): the
+  /// scores, hence the codes, are bit-identical at every level on any data.
+  void (*pq_encode)(const float* table, const float* x, std::size_t n, std::size_t M, std::size_t dsub,
+                    std::size_t ksub, std::uint16_t* codes);
 };
 
 /// The immutable table for a level (a level not compiled in falls back to the next lower one; neon

@@ -28,6 +28,8 @@
                                std::uint16_t* out_sums);                                               \
   float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,         \
                      std::uint8_t* out_lut, float* out_list_bias);                                     \
+  void pq_encode(const float* table, const float* x, std::size_t n, std::size_t M, std::size_t dsub,        \
+                 std::size_t ksub, std::uint16_t* codes);                                              \
   }
 
 namespace ivfstream::kernels {
