@@ -16,9 +16,9 @@ flatbuffers::Offset<fbs::IndexParams> write_index_params(flatbuffers::FlatBuffer
   return fbs::CreateIndexParams(fbb, p.dimension, static_cast<fbs::Metric>(p.metric), p.num_partitions,
                                 p.num_sub_vectors, p.num_bits, p.max_iterations, p.sample_rate, p.seed,
                                 p.keep_raw_vectors, p.opq, p.opq_iterations, p.polysemous, p.polysemous_iterations,
-                                static_cast<std::uint8_t>(p.quantizer), p.rq_beam_size, p.lsq_iterations,
-                                p.lsq_icm_iterations, static_cast<std::uint8_t>(p.coarse_quantizer), p.imi_bits,
-                                p.lopq, p.lopq_groups, p.lopq_iterations, p.lopq_min_points);
+                                // quantizer, rq_beam_size, lsq_iterations, lsq_icm_iterations: their
+                                // schema defaults until the rq/lsq commit writes them
+                                0, 4, 4, 2, static_cast<std::uint8_t>(p.coarse_quantizer), p.imi_bits);
 }
 
 result<index_params> read_index_params(const fbs::IndexParams* fp) {
@@ -41,16 +41,8 @@ result<index_params> read_index_params(const fbs::IndexParams* fp) {
   p.opq_iterations = fp->opq_iterations();
   p.polysemous = fp->polysemous();
   p.polysemous_iterations = fp->polysemous_iterations();
-  p.quantizer = static_cast<quantizer_kind>(fp->quantizer());  // out of range: validate() names it
-  p.rq_beam_size = fp->rq_beam_size();
-  p.lsq_iterations = fp->lsq_iterations();
-  p.lsq_icm_iterations = fp->lsq_icm_iterations();
   p.coarse_quantizer = static_cast<coarse_quantizer_kind>(fp->coarse_quantizer());  // validate() names a bad value
   p.imi_bits = fp->imi_bits();
-  p.lopq = fp->lopq();
-  p.lopq_groups = fp->lopq_groups();
-  p.lopq_iterations = fp->lopq_iterations();
-  p.lopq_min_points = fp->lopq_min_points();
   if (auto st = p.validate(); !st) return fail(errc::corrupt_data, "params: " + st.error().message());
   return p;
 }
@@ -60,15 +52,7 @@ flatbuffers::Offset<fbs::Codebooks> write_codebooks(flatbuffers::FlatBufferBuild
   if (!cb.rotation().empty()) rotation = fbb.CreateVector(cb.rotation());
   const auto centroids = fbb.CreateVector(cb.centroids());
   const auto pq = fbb.CreateVector(cb.pq_codebooks());
-  // LOPQ only (absent: lopq = false): list → group map, per-group rotations and PQ codebooks.
-  flatbuffers::Offset<flatbuffers::Vector<std::uint32_t>> list_group = 0;
-  flatbuffers::Offset<flatbuffers::Vector<float>> local_rotations = 0, local_pq = 0;
-  if (const local_codebooks* local = cb.local()) {
-    list_group = fbb.CreateVector(local->list_group());
-    local_rotations = fbb.CreateVector(local->rotations());
-    local_pq = fbb.CreateVector(local->pq_codebooks());
-  }
-  return fbs::CreateCodebooks(fbb, cb.version(), centroids, pq, rotation, list_group, local_rotations, local_pq);
+  return fbs::CreateCodebooks(fbb, cb.version(), centroids, pq, rotation);
 }
 
 result<std::shared_ptr<const codebook_set>> read_codebooks(const index_params& p, const fbs::Codebooks* fcb) {
@@ -79,30 +63,17 @@ result<std::shared_ptr<const codebook_set>> read_codebooks(const index_params& p
     return fail(errc::corrupt_data, "codebooks.centroids holds " + str(fcb->centroids()->size()) +
                                         " floats: expected " + (p.imi() ? "2^imi_bits" : "num_partitions") +
                                         " × dimension (" + str(nlist) + " × " + str(d) + ")");
-  if (p.additive()) {  // (M − 1) × 256 × d codebooks + 256 norm levels: 256 × ((M − 1) · d + 1) floats
-    const std::size_t rows = fcb->pq_codebooks()->size() / p.ksub();
-    if (fcb->pq_codebooks()->size() % p.ksub() != 0 || rows == 0 || (rows - 1) % d != 0 ||
-        (rows - 1) / d != p.num_sub_vectors - 1)
-      return fail(errc::corrupt_data, "codebooks.pq_codebooks holds " + str(fcb->pq_codebooks()->size()) +
-                                          " floats: expected 256 × ((num_sub_vectors − 1) × dimension + 1) (" +
-                                          str(p.num_sub_vectors) + ", " + str(d) + ") for quantizer rq/lsq");
-  } else if (fcb->pq_codebooks()->size() % p.ksub() != 0 || fcb->pq_codebooks()->size() / p.ksub() != d)
+  if (fcb->pq_codebooks()->size() % p.ksub() != 0 || fcb->pq_codebooks()->size() / p.ksub() != d)
     return fail(errc::corrupt_data, "codebooks.pq_codebooks holds " + str(fcb->pq_codebooks()->size()) +
                                         " floats: expected 2^num_bits × dimension (" + str(p.ksub()) + " × " +
                                         str(d) + ")");
   // The rotation's length (d × d iff params.opq, else none) and orthogonality are from_parts' checks.
   std::vector<float> rotation;
   if (fcb->rotation()) rotation.assign(fcb->rotation()->begin(), fcb->rotation()->end());
-  // LOPQ arrays: sizes, group ids, finiteness and orthogonality are local_codebooks::from_parts' checks.
-  lopq_parts local;
-  if (fcb->lopq_list_group()) local.list_group.assign(fcb->lopq_list_group()->begin(), fcb->lopq_list_group()->end());
-  if (fcb->lopq_rotations()) local.rotations.assign(fcb->lopq_rotations()->begin(), fcb->lopq_rotations()->end());
-  if (fcb->lopq_pq_codebooks()) local.pq.assign(fcb->lopq_pq_codebooks()->begin(), fcb->lopq_pq_codebooks()->end());
-  if (p.lopq && !fcb->lopq_list_group()) return fail(errc::corrupt_data, "codebooks: lopq=true but lopq_list_group missing");
   auto cb = codebook_set::from_parts(p, fcb->version(),
                                      std::vector<float>(fcb->centroids()->begin(), fcb->centroids()->end()),
                                      std::vector<float>(fcb->pq_codebooks()->begin(), fcb->pq_codebooks()->end()),
-                                     std::move(rotation), std::move(local));
+                                     std::move(rotation));
   if (!cb) return fail(errc::corrupt_data, cb.error().message());
   return cb;
 }

@@ -11,10 +11,7 @@
 #include "kernels/kmeans.hpp"
 #include "kernels/parallel_for.hpp"
 #include "kernels/pq_codes.hpp"
-#include "kernels/pq_encode.hpp"
 #include "index/multi_index_quantizer.hpp"
-#include "index/additive_quantizer.hpp"
-#include "index/local_codebooks.hpp"
 #include "index/opq_rotation.hpp"
 #include "index/polysemous.hpp"
 
@@ -88,40 +85,25 @@ status prepare_rows(const index_params& p, const float* x, std::size_t n, float*
 }  // namespace
 
 codebook_set::codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
-                           std::vector<float> pq_codebooks, std::vector<float> rotation,
-                           std::shared_ptr<const local_codebooks> local)
+                           std::vector<float> pq_codebooks, std::vector<float> rotation)
     : params_(p),
       version_(version),
       code_size_(p.code_size()),
       kt_(&kernels::default_kernels()),
       centroids_(std::move(centroids)),
       pq_(std::move(pq_codebooks)),
-      rotation_(std::move(rotation)),
-      local_(std::move(local)) {
+      rotation_(std::move(rotation)) {
   if (p.imi()) imi_ = std::make_shared<const multi_index_quantizer>(p.dimension, p.imi_bits, centroids_);
   if (!rotation_.empty()) {  // OPQ: R c_l for the per-list term T (see codebook_set.hpp)
     rotated_centroids_.resize(centroids_.size());
     rotate_rows(rotation_.data(), p.dimension, centroids_.data(), p.num_partitions, rotated_centroids_.data());
   }
-  if (p.additive()) additive_ = make_additive_codec(p, pq_);  // rq/lsq: index/additive_quantizer.hpp
-  if (!additive_) encode_table_ = kernels::pq_encode_table(pq_.data(), p.num_sub_vectors, p.ksub(), p.dsub());
   build_tables();
 }
 
 void codebook_set::build_tables() {
   const std::size_t nlist = params_.num_partitions, d = params_.dimension, M = params_.num_sub_vectors;
   const std::size_t ksub = params_.ksub(), dsub = params_.dsub();
-  if (additive_) {  // rq/lsq: T[l][m][k] = s·2⟨c_l, a_mk⟩, last row 0 (additive_quantizer.hpp)
-    centroid_norms_.resize(nlist);
-    for (std::size_t l = 0; l < nlist; ++l)
-      centroid_norms_[l] = kt_->inner_product(&centroids_[l * d], &centroids_[l * d], d);
-    precomputed_.clear();
-    if (params_.metric == metric::dot || nlist * M * ksub * sizeof(float) > k_max_precomputed_bytes) return;
-    precomputed_.resize(nlist * M * ksub);
-    additive_list_tables(*additive_, centroids_.data(), nlist, params_.metric == metric::cosine ? 0.5f : 1.0f,
-                         precomputed_.data());
-    return;
-  }
   code_norms_.resize(M * ksub);
   for (std::size_t j = 0; j < M * ksub; ++j) code_norms_[j] = kt_->inner_product(&pq_[j * dsub], &pq_[j * dsub], dsub);
   precomputed_.clear();
@@ -148,7 +130,6 @@ void codebook_set::build_tables() {
       for (std::size_t c = 0; c < ksub; ++c) t[c] = scale * (code_norms_[m * ksub + c] + 2.0f * row[c]);
     }
   }
-  if (local_) local_->fill_list_terms(scale, precomputed_.data());  // LOPQ: the lists of local groups
 }
 
 void codebook_set::build_imi_tables() {
@@ -198,9 +179,7 @@ std::size_t codebook_set::memory_bytes() const noexcept {
   const std::size_t imi_floats = imi_ ? imi_->codebooks().capacity() + 2 * imi_->half_size() : 0;
   return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
                           code_norms_.capacity() + precomputed_.capacity() + rotation_.capacity() +
-                          rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats +
-                          encode_table_.capacity()) +
-         (additive_ ? additive_->memory_bytes() : 0) + (local_ ? local_->memory_bytes() : 0);
+                          rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats);
 }
 
 status codebook_set::prepare_vectors(const float* x, std::size_t n, float* out) const {
@@ -264,12 +243,6 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
   const std::vector<std::size_t> rows = sample_rows(n, pq_n, p.seed ^ 0x9e3779b97f4a7c15ull);
   std::vector<float> residuals(pq_n * d);
   for (std::size_t i = 0; i < pq_n; ++i) std::copy_n(&prepared[rows[i] * d], d, &residuals[i * d]);
-  std::shared_ptr<const local_codebooks> local;  // LOPQ: per-group codebooks from all n vectors
-  if (p.lopq) {
-    auto trained = local_codebooks::train(p, prepared.data(), n, coarse.centroids.data(), threads);
-    if (!trained) return std::move(trained).error();
-    local = std::move(*trained);
-  }
   prepared.clear();
   prepared.shrink_to_fit();
   {
@@ -288,11 +261,6 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
       for (std::size_t i = 0; i < pq_n; ++i)
         for (std::size_t j = 0; j < d; ++j) residuals[i * d + j] -= coarse.centroids[labels[i] * d + j];
     }
-  }
-  if (p.additive()) {  // rq/lsq: additive codebooks + norm levels (index/additive_quantizer.hpp)
-    std::vector<float> parts = train_additive_parts(p, residuals.data(), pq_n, threads);
-    return std::shared_ptr<const codebook_set>(
-        new codebook_set(p, version, std::move(coarse.centroids), std::move(parts), {}));
   }
   std::vector<float> rotation;
   if (p.opq) {  // learn R on the residual sample, then train PQ on the rotated residuals
@@ -325,14 +293,13 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
     make_polysemous(pq.data(), M, ksub, dsub, p.num_bits, po);
   }
   return std::shared_ptr<const codebook_set>(
-      new codebook_set(p, version, std::move(coarse.centroids), std::move(pq), std::move(rotation), std::move(local)));
+      new codebook_set(p, version, std::move(coarse.centroids), std::move(pq), std::move(rotation)));
 }
 
 result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index_params& p, std::uint64_t version,
                                                                      std::vector<float> centroids,
                                                                      std::vector<float> pq_codebooks,
-                                                                     std::vector<float> rotation,
-                                                                     lopq_parts local) {
+                                                                     std::vector<float> rotation) {
   IVF_TRY(p.validate());
   // The parameters may come from a file (manifest, snapshot): a wrapping product would let an empty
   // buffer match a huge num_partitions. M × 2^num_bits × dsub = 2^num_bits × dimension (M divides d).
@@ -346,18 +313,9 @@ result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index
     return fail(errc::corrupt_data, "codebooks: centroids hold " + str(centroids.size()) + " floats, expected " +
                                         (p.imi() ? "2^imi_bits × dimension = " : "num_partitions × dimension = ") +
                                         str(want_c));
-  if (p.additive()) {  // rq/lsq: 256 × ((M − 1) × d + 1), M ≤ 33 (validate)
-    if (__builtin_mul_overflow(want_pq, p.num_sub_vectors, &want_pq))
-      return fail(errc::corrupt_data, "codebooks: dimension=" + str(p.dimension) + ": the codebook sizes overflow 64 bits");
-    want_pq = additive_parts_size(p);
-    if (pq_codebooks.size() != want_pq)
-      return fail(errc::corrupt_data, "codebooks: pq_codebooks hold " + str(pq_codebooks.size()) +
-                                          " floats, expected 256 × ((num_sub_vectors − 1) × dimension + 1) = " +
-                                          str(want_pq) + " for quantizer rq/lsq");
-  } else if (pq_codebooks.size() != want_pq) {
+  if (pq_codebooks.size() != want_pq)
     return fail(errc::corrupt_data, "codebooks: pq_codebooks hold " + str(pq_codebooks.size()) +
                                         " floats, expected M × 2^num_bits × dsub = " + str(want_pq));
-  }
   for (float v : centroids)
     if (!std::isfinite(v)) return fail(errc::corrupt_data, "codebooks: a centroid value is not finite");
   for (float v : pq_codebooks)
@@ -373,17 +331,8 @@ result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index
     return fail(errc::corrupt_data, "codebooks: rotation is not orthogonal (max |RᵀR − I| = " +
                                         std::to_string(orthogonality_error(rotation.data(), p.dimension)) +
                                         ", allowed 1e-3)");
-  std::shared_ptr<const local_codebooks> lopq;  // LOPQ: checked against these centroids (local_codebooks.hpp)
-  if (p.lopq) {
-    auto parts = local_codebooks::from_parts(p, centroids.data(), std::move(local.list_group),
-                                             std::move(local.rotations), std::move(local.pq));
-    if (!parts) return std::move(parts).error();
-    lopq = std::move(*parts);
-  } else if (!local.list_group.empty() || !local.rotations.empty() || !local.pq.empty()) {
-    return fail(errc::corrupt_data, "codebooks: local (LOPQ) codebooks present, but lopq=false");
-  }
   return std::shared_ptr<const codebook_set>(
-      new codebook_set(p, version, std::move(centroids), std::move(pq_codebooks), std::move(rotation), std::move(lopq)));
+      new codebook_set(p, version, std::move(centroids), std::move(pq_codebooks), std::move(rotation)));
 }
 
 void codebook_set::assign(const float* prepared, std::size_t n, std::uint32_t* lists) const {
@@ -398,26 +347,10 @@ void codebook_set::encode(const float* prepared, std::size_t n, std::uint32_t* l
 
 void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const std::uint32_t* lists,
                                    std::uint8_t* codes) const {
-  if (local_)  // LOPQ: each row with its list's group's rotation and codebooks (or the global ones)
-    return local_->encode_in_lists(prepared, n, lists, centroids_.data(), rotation_.empty() ? nullptr : rotation_.data(),
-                                   pq_.data(), codes);
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
-  if (additive_) {  // rq/lsq: residuals encoded with the norm byte
-    std::vector<float> residual(std::min(n, k_block_rows) * d);
-    for (std::size_t b = 0; b < n; b += k_block_rows) {
-      const std::size_t nb = std::min(k_block_rows, n - b);
-      for (std::size_t i = 0; i < nb; ++i) {
-        const float* x = prepared + (b + i) * d;
-        const float* c = &centroids_[std::size_t{lists[b + i]} * d];
-        for (std::size_t j = 0; j < d; ++j) residual[i * d + j] = x[j] - c[j];
-      }
-      encode_additive(*additive_, params_, &pq_[pq_.size() - k_additive_ksub], residual.data(), nb,
-                      codes + b * code_size_);
-    }
-    return;
-  }
-  std::vector<float> residual(std::min(n, k_block_rows) * d);
+  std::vector<float> residual(std::min(n, k_block_rows) * d), sub(std::min(n, k_block_rows) * dsub);
   std::vector<float> rotated(rotation_.empty() ? 0 : std::min(n, k_block_rows) * d);
+  std::vector<std::uint32_t> labels(std::min(n, k_block_rows));
   std::vector<std::uint16_t> sub_codes(std::min(n, k_block_rows) * M);
   std::vector<float> cell(imi_ ? d : 0);  // IMI: the cell's centroid c1_i ‖ c2_j
   for (std::size_t b = 0; b < n; b += k_block_rows) {
@@ -433,20 +366,17 @@ void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const s
       rotate_rows(rotation_.data(), d, residual.data(), nb, rotated.data());
       residual.swap(rotated);
     }
-    kernels::pq_encode(encode_table_.data(), residual.data(), nb, M, dsub, ksub, sub_codes.data());
+    for (std::size_t m = 0; m < M; ++m) {
+      gather_sub(residual.data(), nb, d, m, dsub, sub.data());
+      kernels::assign_nearest(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, labels.data(), nullptr);
+      for (std::size_t i = 0; i < nb; ++i) sub_codes[i * M + m] = static_cast<std::uint16_t>(labels[i]);
+    }
     kernels::pack_codes(sub_codes.data(), nb, M, params_.num_bits, codes + b * code_size_);
   }
 }
 
 void codebook_set::decode(std::uint32_t list, const std::uint8_t* code, float* out) const {
-  if (local_)  // LOPQ: c + R_gᵀ û with the list's group's codebooks (or the global ones)
-    return local_->decode(list, code, centroids_.data(), rotation_.empty() ? nullptr : rotation_.data(), pq_.data(), out);
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
-  if (additive_) {  // rq/lsq: c + Σ_m a_m(code_m) (the norm byte does not enter the reconstruction)
-    additive_->decode(code, out);
-    for (std::size_t j = 0; j < d; ++j) out[j] += centroids_[std::size_t{list} * d + j];
-    return;
-  }
   if (imi_) {  // x̂ = (c1_i ‖ c2_j) + r̂ (no OPQ under imi)
     imi_->cell_centroid(list, out);
     for (std::size_t m = 0; m < M; ++m) {
@@ -516,19 +446,12 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
         plan.lists.assign(order.begin(), order.begin() + probes);
         plan.coarse.resize(probes);
         for (std::size_t j = 0; j < probes; ++j) plan.coarse[j] = row[plan.lists[j]];
-      }
+    }
     }
     for (std::size_t i = 0; i < nb; ++i) plans[b + i].query_table.resize(M * ksub);
     // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block (OPQ: (R q)_m).
     if (!rotation_.empty()) rotate_rows(rotation_.data(), d, prepared.data(), nb, rotated.data());
     const float* pq_space_q = rotation_.empty() ? prepared.data() : rotated.data();
-    if (additive_) {  // rq/lsq: list-independent tables, one product for the block
-      std::vector<float*> tables(nb);
-      for (std::size_t i = 0; i < nb; ++i) tables[i] = plans[b + i].query_table.data();
-      additive_query_tables(*additive_, params_, &pq_[pq_.size() - k_additive_ksub], prepared.data(), nb,
-                            tables.data());
-      continue;
-    }
     for (std::size_t m = 0; m < M; ++m) {
       gather_sub(pq_space_q, nb, d, m, dsub, sub.data());
       kernels::matmul_nt(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
@@ -543,7 +466,6 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
       }
     }
   }
-  if (local_) local_->plan_tables(plans.data(), nq, dot);  // LOPQ: one query table per probed group
   return plans;
 }
 
@@ -569,7 +491,7 @@ void codebook_set::plan_imi_probes(const float* prepared, std::size_t nb, std::s
 float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut) const {
   IVF_ASSERT(i < plan.lists.size());
   const std::size_t M = params_.num_sub_vectors, ksub = params_.ksub(), n = M * ksub;
-  const float* qt = plan.probe_query_table(i);  // LOPQ: the probed list's group table
+  const float* qt = plan.query_table.data();
   switch (params_.metric) {
     case metric::dot:
       // 1 − ⟨q, x⟩ ≈ (1 − ⟨q, c⟩) + Σ_m −⟨q_m, r_mc⟩
@@ -581,14 +503,7 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
       // binary floating point: the cosine table equals ½ × the l2 table bit for bit).
       const float scale = params_.metric == metric::cosine ? 0.5f : 1.0f;
       const std::uint32_t list = plan.lists[i];
-      if (additive_) {  // rq/lsq: s·(qt + T[list]), T = 2⟨c, a_mk⟩ and a zero norm row (additive_quantizer.hpp)
-        if (!precomputed_.empty()) {
-          kt_->add_scaled(&precomputed_[std::size_t{list} * n], scale, qt, n, lut);
-        } else {
-          additive_list_tables(*additive_, &centroids_[std::size_t{list} * params_.dimension], 1, scale, lut);
-          for (std::size_t j = 0; j < n; ++j) lut[j] += scale * qt[j];
-        }
-      } else if (imi_) {
+      if (imi_) {
         imi_list_table(list, scale, qt, lut);
       } else if (!precomputed_.empty()) {
         // precomputed_ holds scale · T[list]: one fused pass lut = scale·T + scale·qt
@@ -596,13 +511,11 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
       } else {
         // T[list] computed on the fly: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩
         const std::size_t d = params_.dimension, dsub = params_.dsub();
-        const float* cen = pq_space_centroids() + std::size_t{list} * d;
-        const float *pq = pq_.data(), *norms = code_norms_.data();
-        if (local_) local_->list_space(list, &cen, &pq, &norms);  // LOPQ: the list's group's space
         for (std::size_t m = 0; m < M; ++m) {
-          kt_->inner_product_ny(cen + m * dsub, pq + m * ksub * dsub, ksub, dsub, lut + m * ksub);
+          kt_->inner_product_ny(pq_space_centroids() + std::size_t{list} * d + m * dsub, &pq_[m * ksub * dsub], ksub, dsub,
+                                lut + m * ksub);
           for (std::size_t c = 0; c < ksub; ++c)
-            lut[m * ksub + c] = scale * (qt[m * ksub + c] + norms[m * ksub + c] + 2.0f * lut[m * ksub + c]);
+            lut[m * ksub + c] = scale * (qt[m * ksub + c] + code_norms_[m * ksub + c] + 2.0f * lut[m * ksub + c]);
         }
       }
       return scale * plan.coarse[i];

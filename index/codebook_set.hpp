@@ -23,17 +23,6 @@
 // OPQ (params.opq, index/opq_rotation.hpp): residuals are rotated by an orthogonal R before PQ, so the
 // PQ codebooks, codes, T (from rotated centroids R c) and the query tables (from R q) live in the
 // rotated space; centroids, probing and the bias ‖q − c‖² are unrotated; decode rotates back.
-//
-// LOPQ (params.lopq, index/local_codebooks.hpp): the lists of a group with local codebooks encode, decode
-// and take their T rows and query table from the group's own rotation and PQ codebooks (the members
-// here stay the global fallback); plan_queries adds one query table per distinct probed group.
-//
-// Additive quantizers (params.quantizer rq | lsq, index/additive_quantizer.hpp): pq_codebooks() holds
-// the (M − 1) × 256 × d full-dimension codebooks followed by the 256 norm levels, M = num_sub_vectors;
-// code byte M − 1 is the norm byte, a level of ‖r̂‖² (layout in additive_quantizer.hpp). The query
-// table rows 0..M−2 are −2⟨q, a_mk⟩ (⟨q, a_mk⟩ under dot), list-independent (one product per query
-// block), and row M − 1 is the level table (zeros under dot); precomputed_ holds s·2⟨c_l, a_mk⟩ with a
-// zero last row, so list_table is PQ's fused add and the 8-bit ADC scan is unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,13 +30,10 @@
 
 #include "index/error.hpp"
 #include "index/index_params.hpp"
-#include "index/local_codebooks.hpp"
 #include "index/query_plan.hpp"
 #include "kernels/kernel_table.hpp"
 
 namespace ivfstream {
-
-class additive_codec;
 
 class multi_index_quantizer;
 
@@ -74,12 +60,10 @@ public:
   /// Rebuilds from stored arrays (snapshot, codebooks topic): checks params, sizes and finiteness.
   ///   centroids: num_partitions × d; pq_codebooks: M × ksub × dsub (row-major);
   ///   rotation: d × d row-major (opq_rotation.hpp) when p.opq, else empty; must be orthogonal (1e-3).
-  ///   local: the LOPQ arrays (local_codebooks::from_parts) when p.lopq, else empty.
   static result<std::shared_ptr<const codebook_set>> from_parts(const index_params& p, std::uint64_t version,
                                                                 std::vector<float> centroids,
                                                                 std::vector<float> pq_codebooks,
-                                                                std::vector<float> rotation = {},
-                                                                lopq_parts local = {});
+                                                                std::vector<float> rotation = {});
 
   const index_params& params() const noexcept { return params_; }
   std::uint64_t version() const noexcept { return version_; }
@@ -97,12 +81,10 @@ public:
   const multi_index_quantizer* imi() const noexcept { return imi_.get(); }
   /// Writes the coarse centroid of `list` (d floats, prepared space). @pre list < num_partitions().
   void list_centroid(std::uint32_t list, float* out) const noexcept;
-  /// M × ksub × dsub, row-major (pq); (M − 1) × 256 × d then 256 norm levels (rq/lsq).
+  /// M × ksub × dsub, row-major.
   const std::vector<float>& pq_codebooks() const noexcept { return pq_; }
   /// OPQ rotation R, d × d row-major (y = R x, opq_rotation.hpp); empty when params().opq is false.
   const std::vector<float>& rotation() const noexcept { return rotation_; }
-  /// LOPQ codebooks (params().lopq; index/local_codebooks.hpp), else nullptr.
-  const local_codebooks* local() const noexcept { return local_.get(); }
   /// True when the per-list term T is precomputed (else it is computed per probe).
   bool has_precomputed_table() const noexcept { return !precomputed_.empty() || !imi_t1_.empty(); }
   /// Heap bytes of centroids, codebooks and tables.
@@ -139,8 +121,7 @@ public:
 
 private:
   codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
-               std::vector<float> pq_codebooks, std::vector<float> rotation,
-               std::shared_ptr<const local_codebooks> local = nullptr);
+               std::vector<float> pq_codebooks, std::vector<float> rotation);
   /// Centroids in the PQ space: rotated_centroids_ under OPQ, else centroids_ (nlist × d).
   const float* pq_space_centroids() const noexcept {
     return rotation_.empty() ? centroids_.data() : rotated_centroids_.data();
@@ -167,8 +148,6 @@ private:
   std::vector<float> rotation_;         // d × d row-major (OPQ R) or empty
   std::vector<float> rotated_centroids_;  // nlist × d: R c_l per row (OPQ) or empty
   std::vector<float> code_norms_;       // M × ksub: ‖r_mc‖²
-  std::vector<float> encode_table_;     // kernels::pq_encode_table of pq_ (layout: kernels/pq_encode.hpp); empty for rq/lsq
-  std::shared_ptr<const additive_codec> additive_;  // rq/lsq: encoder over the additive codebooks, else null
   std::vector<float> precomputed_;      // nlist × M × ksub: s·(‖r_mc‖² + 2⟨c_list,m, r_mc⟩), s = 1 (l2) or ½ (cosine); or empty
   // IMI (index/multi_index_quantizer.hpp): cell (i, j)'s per-list term splits by half, since sub-space m
   // holds ⟨c_ij,m, r_mc⟩ = ⟨c1_i part, r_mc part⟩ + ⟨c2_j part, r_mc part⟩ (a sub-space may straddle d1):
@@ -178,9 +157,6 @@ private:
   std::shared_ptr<const multi_index_quantizer> imi_;
   std::vector<float> imi_t1_, imi_t2_;
   std::size_t imi_m_lo_ = 0;
-  // LOPQ (params.lopq): per-group rotations and codebooks; the lists of local groups take their
-  // encode/decode, query table and T rows from here (local_codebooks.hpp), the others the members above.
-  std::shared_ptr<const local_codebooks> local_;
 };
 
 }  // namespace ivfstream
