@@ -123,6 +123,8 @@ query_responder_actor::behavior_type query_responder(
           std::sort(r.missing_partitions.begin(), r.missing_partitions.end());
           r.missing_partitions.erase(std::unique(r.missing_partitions.begin(), r.missing_partitions.end()),
                                      r.missing_partitions.end());
+          std::sort(r.missing_peers.begin(), r.missing_peers.end());
+          r.missing_peers.erase(std::unique(r.missing_peers.begin(), r.missing_peers.end()), r.missing_peers.end());
           if (r.error_code != 0) {
             r.results.clear();
             ++st.stats.error_replies;
@@ -173,6 +175,7 @@ query_responder_actor::behavior_type query_responder(
                     out.partial = out.partial || r.partial;
                     out.missing_partitions.insert(out.missing_partitions.end(), r.missing_partitions.begin(),
                                                   r.missing_partitions.end());
+                    out.missing_peers.insert(out.missing_peers.end(), r.missing_peers.begin(), r.missing_peers.end());
                   }
                   finish();
                 },

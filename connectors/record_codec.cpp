@@ -215,8 +215,11 @@ std::vector<std::uint8_t> encode_query_response(const query_response& r) {
   auto results_off = fbb.CreateVector(results);
   auto missing = fbb.CreateVector(r.missing_partitions);
   auto msg = fbb.CreateString(r.error_message);
+  // An empty list is left out (absent field): replies of a single node are byte-identical to before.
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> peers;
+  if (!r.missing_peers.empty()) peers = fbb.CreateVectorOfStrings(r.missing_peers);
   auto root = wire::CreateQueryResponse(fbb, k_records_version, cid, results_off, r.partial, missing,
-                                        r.error_code, msg, r.server_time_us);
+                                        r.error_code, msg, r.server_time_us, peers);
   fbb.Finish(root, k_query_response_identifier);
   return finish(fbb);
 }
@@ -409,6 +412,13 @@ result<query_response> decode_query_response(const std::uint8_t* bytes, std::siz
   out.error_code = root->error_code();
   if (root->error_message()) out.error_message = root->error_message()->str();
   out.server_time_us = root->server_time_us();
+  if (const auto* peers = root->missing_peers()) {
+    for (flatbuffers::uoffset_t i = 0; i < peers->size(); ++i) {
+      const auto* name = peers->Get(i);
+      if (name == nullptr) return fail(errc::corrupt_data, "QueryResponse missing_peers[" + sz(i) + "]: null string");
+      out.missing_peers.push_back(name->str());
+    }
+  }
   return out;
 }
 

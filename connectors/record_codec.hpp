@@ -101,6 +101,7 @@ struct query_response {
   std::uint8_t error_code = 0;                  ///< 0 = ok, else an ivfstream::errc value
   std::string error_message;                    ///< empty when ok
   std::uint64_t server_time_us = 0;             ///< receipt → reply, µs
+  std::vector<std::string> missing_peers;       ///< scale-out: peers (host:port) left out; partial when any
 };
 
 /// A record that was rejected, as written to the dead-letter topic.

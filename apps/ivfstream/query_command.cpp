@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -57,7 +58,9 @@ void run_query(const query_cli_options& o) {
       ++errors;
       continue;
     }
-    std::printf("query %zu (%.2f ms%s):", i, ms.back(), r->partial ? ", PARTIAL" : "");
+    std::string missing;  // peers left out of a scale-out answer
+    for (const auto& p : r->missing_peers) missing += (missing.empty() ? " missing_peers=" : ",") + p;
+    std::printf("query %zu (%.2f ms%s%s):", i, ms.back(), r->partial ? ", PARTIAL" : "", missing.c_str());
     const auto& h = r->results[0];
     for (std::size_t j = 0; j < h.ids.size(); ++j)
       std::printf(" %llu:%.4g", static_cast<unsigned long long>(h.ids[j]), h.distances[j]);

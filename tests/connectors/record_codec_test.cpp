@@ -283,6 +283,14 @@ BOOST_AUTO_TEST_CASE(responses_and_dead_letters_round_trip) {
   BOOST_TEST(r->missing_partitions == resp.missing_partitions, boost::test_tools::per_element());
   BOOST_TEST(r->error_code == 0u);
   BOOST_TEST(r->server_time_us == 42u);
+  BOOST_TEST(r->missing_peers.empty());  // a single node's reply leaves the field out
+
+  // A scale-out reply names the peers left out of the answer.
+  resp.missing_peers = {"127.0.0.1:7402", "[::1]:7403"};
+  bytes = encode_query_response(resp);
+  r = decode_query_response(bytes.data(), bytes.size());
+  BOOST_REQUIRE_MESSAGE(r.has_value(), error_of(r));
+  BOOST_TEST(r->missing_peers == resp.missing_peers, boost::test_tools::per_element());
 
   dead_letter d;
   d.source_topic = "vectors";
