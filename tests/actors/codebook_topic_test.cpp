@@ -4,11 +4,6 @@
 #define BOOST_TEST_MODULE codebook_topic
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <thread>
@@ -19,6 +14,7 @@
 #include "actors/peer_service.hpp"
 #include "config/service_config.hpp"
 #include "connectors/embedded_broker.hpp"
+#include "tests/actors/actor_test_support.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -28,15 +24,7 @@ namespace {
 
 constexpr std::size_t d = 16, n = 3000;
 
-index_params params() {
-  index_params p;
-  p.dimension = d;
-  p.num_partitions = 16;
-  p.num_sub_vectors = 4;
-  p.num_bits = 8;
-  p.max_iterations = 10;
-  return p;
-}
+index_params params() { return test::small_index_params(d); }
 
 service_config make_config() {
   service_config c;
@@ -53,9 +41,7 @@ std::unique_ptr<engine> open_engine(bool network) {
   o.scheduler_threads = 2;
   o.network = network;
   o.train_after = std::uint64_t{1} << 40;  // never trains by itself
-  auto e = engine::open(o);
-  BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
-  return std::move(*e);
+  return test::open_engine(o);
 }
 
 void upsert_share(engine& e, const std::vector<float>& x, std::size_t share, std::size_t shares) {
@@ -68,26 +54,7 @@ void upsert_share(engine& e, const std::vector<float>& x, std::size_t share, std
   BOOST_REQUIRE(e.upsert(ids.data(), rows.data(), ids.size()));
 }
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
+using test::wait_for;
 
 }  // namespace
 
@@ -170,7 +137,7 @@ BOOST_AUTO_TEST_CASE(followers_install_the_leaders_codebooks_and_the_cluster_ans
   std::vector<std::string> addrs;
   std::vector<std::uint16_t> ports;
   for (int i = 0; i < 3; ++i) {
-    ports.push_back(free_port());
+    ports.push_back(test::free_loopback_port());
     addrs.push_back("127.0.0.1:" + std::to_string(ports.back()));
   }
   std::vector<std::unique_ptr<peer_service>> peers;

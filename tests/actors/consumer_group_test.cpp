@@ -16,6 +16,7 @@
 #include "connectors/kafka_client_config.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/record_codec.hpp"
+#include "tests/actors/actor_test_support.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -26,57 +27,12 @@ namespace {
 constexpr std::size_t d = 16, n = 2000, per_record = 50;
 constexpr std::int32_t k_partitions = 4;
 
-service_config make_config() {
-  service_config c;
-  c.kafka.topic_partitions = k_partitions;
-  c.kafka.group_ingest = true;
-  c.kafka.session_timeout_ms = 3000;
-  c.index.dimension = d;
-  c.index.num_partitions = 16;
-  c.index.num_sub_vectors = 4;
-  c.index.num_bits = 8;
-  c.index.max_iterations = 8;
-  c.engine.partition_actors = 2;
-  c.engine.data_dir = "";
-  c.engine.checkpoint_interval_ms = 0;
-  c.engine.checkpoint_interval_records = 0;
-  return c;
-}
+service_config make_config() { return test::group_node_config(d, k_partitions); }
 
-struct node {
-  std::unique_ptr<engine> eng;
-  std::unique_ptr<kafka_service> service;
-  std::uint64_t vectors() const {
-    auto st = eng->stats();
-    BOOST_REQUIRE(st);
-    return st->vectors;
-  }
-};
-
-node start_node(const service_config& c, const std::string& bootstrap, const std::vector<float>& training) {
-  auto o = engine_options::from(c);
-  o.scheduler_threads = 2;
-  auto e = engine::open(o);
-  BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
-  node nd;
-  nd.eng = std::move(*e);
-  // same training set on every node: same codebooks (codebook sharing is a separate concern)
-  BOOST_REQUIRE(nd.eng->create_index(c.index, training.data(), training.size() / d));
-  auto s = kafka_service::start(*nd.eng, c, bootstrap);
-  BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
-  nd.service = std::move(*s);
-  return nd;
-}
-
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::seconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+using node = test::kafka_node;
+// Same training set on every node: same codebooks (codebook sharing is a separate concern).
+using test::start_kafka_node;
+using test::wait_for;
 
 /// Top-10 ids of every 97th vector (every list probed, exact re-ranking of 100 candidates).
 std::vector<std::vector<std::uint64_t>> answers(const node& nd, const std::vector<float>& x) {
@@ -132,11 +88,11 @@ BOOST_AUTO_TEST_CASE(two_nodes_split_the_partitions_and_a_leaving_node_hands_the
     BOOST_REQUIRE((*p)->flush(10s));
   }
 
-  node a = start_node(c, bootstrap, training);
+  node a = start_kafka_node(c, bootstrap, training);
   BOOST_REQUIRE_MESSAGE(wait_for([&] { return a.vectors() == n; }, 30s), "node a alone: " << a.vectors());
   const auto alone = answers(a, x);
 
-  node bn = start_node(c, bootstrap, training);
+  node bn = start_kafka_node(c, bootstrap, training);
   // after the rebalance each holds its own partitions' vectors, none twice
   const bool split = wait_for(
       [&] {
