@@ -13,8 +13,9 @@ namespace {
 using self_pointer = partition_actor::stateful_pointer<partition_actor_state>;
 
 // Entries per block of a shadow rebuild. The partition actor's share of a block is a copy of its rows
-// (block × d floats) and appending the codes: well under a millisecond, so scans wait little behind it.
-constexpr std::size_t k_shadow_block_entries = 2048;
+// (block × d floats) and appending the codes; scans queued meanwhile wait for it, so it stays small
+// (2048-entry blocks held a partition for milliseconds: bench/README.md "hot swap", cause of the p99).
+constexpr std::size_t k_shadow_block_entries = 512;
 // Blocks at the re-encoder at once: one being encoded while the next waits, so it never idles on us.
 constexpr std::size_t k_shadow_blocks_in_flight = 2;
 

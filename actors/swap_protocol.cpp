@@ -24,9 +24,14 @@ using steady = std::chrono::steady_clock;
 constexpr std::chrono::seconds k_swap_timeout{600};
 // Period of the time-schedule check.
 constexpr std::chrono::milliseconds k_tick{250};
-// Emigrants per migrate message: a destination applies one message in about a millisecond (append
-// codes + copy the vectors), so scans queued behind it wait little.
-constexpr std::size_t k_migrate_chunk = 4096;
+// Emigrants per migrate message: a destination applies one in well under a millisecond (append codes,
+// copy the vectors), and scans queued behind it wait for no more than that (a 4096-entry message held
+// a partition 3-27 ms: bench/README.md "hot swap").
+constexpr std::size_t k_migrate_chunk = 512;
+// Migrate messages in flight per (source, destination) stream: the next chunk is cut when one is
+// acknowledged, so neither the ingest actor (copying) nor a destination (applying) does more than a
+// chunk's work in one handler.
+constexpr std::size_t k_migrate_window = 2;
 
 /// What the trainer actor trains on, and what it returns.
 struct train_job {
@@ -95,23 +100,16 @@ void publish(ingest_pointer self) {
                                                    st.retrain->policy.drift_threshold, ::getpid(), now_ms));
 }
 
-// Splits an update of upserts (no removes) into updates of at most `chunk` entries each.
-std::vector<partition_update> split_update(partition_update&& u, std::size_t chunk) {
-  const std::size_t n = u.ids.size();
-  if (n <= chunk) return {std::move(u)};
-  const std::size_t cs = u.codes.size() / n, d = u.vectors.size() / n;
-  std::vector<partition_update> out;
-  for (std::size_t i = 0; i < n; i += chunk) {
-    const std::size_t e = std::min(n, i + chunk);
-    partition_update c;
-    c.codebook_version = u.codebook_version;
-    c.ids.assign(u.ids.begin() + i, u.ids.begin() + e);
-    c.lists.assign(u.lists.begin() + i, u.lists.begin() + e);
-    c.codes.assign(u.codes.begin() + i * cs, u.codes.begin() + e * cs);
-    c.vectors.assign(u.vectors.begin() + i * d, u.vectors.begin() + e * d);
-    out.push_back(std::move(c));
-  }
-  return out;
+// Entries [begin, end) of an update of upserts (no removes), copied into an update of their own.
+partition_update copy_range(const partition_update& u, std::size_t begin, std::size_t end) {
+  const std::size_t n = u.ids.size(), cs = u.codes.size() / n, d = u.vectors.size() / n;
+  partition_update c;
+  c.codebook_version = u.codebook_version;
+  c.ids.assign(u.ids.begin() + begin, u.ids.begin() + end);
+  c.lists.assign(u.lists.begin() + begin, u.lists.begin() + end);
+  c.codes.assign(u.codes.begin() + begin * cs, u.codes.begin() + end * cs);
+  c.vectors.assign(u.vectors.begin() + begin * d, u.vectors.begin() + end * d);
+  return c;
 }
 
 void deliver_all(retrain_driver& dr, const ack_reply& r) {
@@ -209,6 +207,35 @@ void build_step_done(ingest_pointer self, const swap_id& cb, std::optional<ivfst
   commit(self);
 }
 
+// The emigrants of one source partition for one destination, sent chunk by chunk.
+struct emigrant_stream {
+  std::uint32_t dest = 0;
+  partition_update u;
+  std::size_t next = 0;  // first entry not sent yet
+};
+
+// Sends the stream's next chunk (if any) as one build step; its acknowledgement sends the one after.
+void send_emigrants(ingest_pointer self, const swap_id& cb, const std::shared_ptr<emigrant_stream>& s) {
+  auto& dr = *self->state.retrain;
+  if (dr.now != retrain_driver::phase::building || dr.next != cb || dr.failure) return;
+  const std::size_t n = s->u.ids.size();
+  if (s->next >= n) return;
+  const std::size_t end = std::min(n, s->next + k_migrate_chunk);
+  auto chunk = copy_range(s->u, s->next, end);
+  s->next = end;
+  ++dr.outstanding;
+  // The next chunk is cut before this one counts as done, so the count cannot reach zero early.
+  self->request(self->state.setup.partitions[s->dest], k_swap_timeout, migrate_atom::value, std::move(chunk))
+      .then(
+          [self, cb, s](ack_reply& a) {
+            if (!a.failure) send_emigrants(self, cb, s);
+            build_step_done(self, cb, std::move(a.failure));
+          },
+          [self, cb](caf::error& err) {
+            build_step_done(self, cb, fail(errc::unavailable, "migrate: " + caf::to_string(err)));
+          });
+}
+
 void on_shadow_started(ingest_pointer self, const swap_id& cb, shadow_start& s) {
   auto& dr = *self->state.retrain;
   auto& core = *self->state.setup.state;
@@ -217,19 +244,13 @@ void on_shadow_started(ingest_pointer self, const swap_id& cb, shadow_start& s) 
   dr.status.shadow_bytes += s.shadow_bytes;
   dr.status.peak_shadow_bytes = std::max(dr.status.peak_shadow_bytes, dr.status.shadow_bytes);
   core.note_shadow_members(s.partition, s.kept);
-  const auto& parts = self->state.setup.partitions;
-  for (std::uint32_t dest = 0; dest < s.emigrants.size() && dest < parts.size(); ++dest) {
-    auto& e = s.emigrants[dest];
-    if (e.ids.empty()) continue;
-    core.note_shadow_members(dest, e.ids);
-    for (auto& chunk : split_update(std::move(e), k_migrate_chunk)) {
-      ++dr.outstanding;
-      self->request(parts[dest], k_swap_timeout, migrate_atom::value, std::move(chunk))
-          .then([self, cb](ack_reply& a) { build_step_done(self, cb, std::move(a.failure)); },
-                [self, cb](caf::error& err) {
-                  build_step_done(self, cb, fail(errc::unavailable, "migrate: " + caf::to_string(err)));
-                });
-    }
+  for (std::uint32_t dest = 0; dest < s.emigrants.size() && dest < self->state.setup.partitions.size(); ++dest) {
+    if (s.emigrants[dest].ids.empty()) continue;
+    core.note_shadow_members(dest, s.emigrants[dest].ids);
+    auto stream = std::make_shared<emigrant_stream>();
+    stream->dest = dest;
+    stream->u = std::move(s.emigrants[dest]);
+    for (std::size_t w = 0; w < k_migrate_window; ++w) send_emigrants(self, cb, stream);
   }
   build_step_done(self, cb, std::nullopt);
 }

@@ -11,7 +11,10 @@ namespace ivfstream::actors {
 inline constexpr int k_background_nice = 19;
 
 /// Lowers the calling thread's CPU priority to `nice` (Linux: setpriority on the thread id; a thread
-/// may always lower its own priority). Other platforms: no-op. Call only on a thread this process
+/// may always lower its own priority). nice ≥ k_background_nice also moves the thread to Linux's
+/// SCHED_IDLE class (no privilege needed): it runs only on CPU that no normal thread wants, and a
+/// waking query thread preempts it at once. It then gets almost nothing while other normal threads
+/// keep every core busy (a swap waits for idle CPU). Other platforms: no-op. Call only on a thread this process
 /// will not reuse for latency-sensitive work (a detached actor's own thread).
 /// Errors: the system call failed (message names nice and errno).
 status lower_this_thread_priority(int nice = k_background_nice);

@@ -30,8 +30,9 @@ struct retrain_policy {
   std::size_t error_sample_every = 4;  ///< measure the quantisation error of every k-th insert, ≥ 1
   bool refresh_centroids = true;       ///< also retrain the IVF centroids (vectors then move between lists)
   /// Nice value of the training and re-encoding threads, 0..19 (Linux per-thread nice; 0 = same as
-  /// the queries). 19: a swap uses only the CPU that queries leave idle, so their latency barely
-  /// moves but the swap takes longer while queries keep the cores busy (bench/README.md).
+  /// the queries). 19: a swap uses only the CPU that queries leave idle (also SCHED_IDLE on Linux,
+  /// actors/thread_priority.hpp), so their latency barely moves but the swap takes longer while
+  /// queries keep the cores busy (bench/README.md).
   int background_nice = 19;
 
   /// Message names the field, the value and the allowed range.

@@ -1,21 +1,28 @@
 // Hot swap under query load (issue 4 targets): query latency p50/p99 in steady state and while a
 // retrain + swap runs, the time to swap, and how it scales with the index size.
 //   ivfstream_hot_swap_bench [n=100000] [d=128] [nlist=256] [M=16] [partitions=2] [nice=19] [pace_us=0]
+//                            [mode=retrain] [clients=2]
 // Two client threads search (nprobes 16, k 10) through the embedded engine: back to back (pace_us 0,
 // a closed loop that keeps the cores busy) or each starting one query every pace_us (an open loop at
 // a fixed rate, idle CPU left over). nice: retrain.background_nice, the priority of the training and
 // re-encoding threads (0 = same as the queries). The steady window and the swap window are measured
-// in the same run, so the ratio is the number to read.
+// in the same run, so the ratio is the number to read. The swap window is also split at the end of
+// training (queries started while the trainer thread ran vs during shadow build + migrate + commit).
+// mode: retrain (the measurement) or burn (an experiment: instead of a retrain, one background thread
+// at the same priority as the re-encoders spins on arithmetic for 3 s; what CPU competition alone,
+// without any partition-side swap work, does to the queries' p99).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "actors/engine.hpp"
+#include "actors/thread_priority.hpp"
 
 using namespace ivfstream;
 using steady = std::chrono::steady_clock;
@@ -51,6 +58,9 @@ int main(int argc, char** argv) {
   const std::uint32_t P = argc > 5 ? std::uint32_t(std::strtoul(argv[5], nullptr, 10)) : 2;
   const int nice = argc > 6 ? std::atoi(argv[6]) : 19;
   const long pace_us = argc > 7 ? std::atol(argv[7]) : 0;
+  const std::string mode = argc > 8 ? argv[8] : "retrain";
+  const int nclients = argc > 9 ? std::atoi(argv[9]) : 2;
+  if (mode != "retrain" && mode != "burn") return std::printf("mode: '%s', allowed: retrain, burn\n", mode.c_str()), 1;
   engine_options o;
   o.partition_actors = P;
   o.query_actors = 2;
@@ -86,8 +96,15 @@ int main(int argc, char** argv) {
   std::vector<double> lat[2];
   std::atomic<std::size_t> failures{0}, partial{0};
   std::vector<std::thread> clients;
-  std::vector<std::vector<std::pair<int, double>>> per(2);
-  for (int c = 0; c < 2; ++c)
+  // Per query: window, start (ms since the swap window began; < 0 in the steady one), latency ms.
+  struct sample {
+    int w;
+    double start, ms;
+  };
+  std::vector<std::vector<sample>> per(nclients);
+  steady::time_point t_swap{};
+  std::atomic<bool> swap_started{false};
+  for (int c = 0; c < nclients; ++c)
     clients.emplace_back([&, c] {
       auto next = steady::now();
       for (std::size_t k = c; window.load() < 2; ++k) {
@@ -101,19 +118,39 @@ int main(int argc, char** argv) {
         const double ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
         if (!r) ++failures;
         else if (r->partial) ++partial;
-        if (w == window.load()) per[c].emplace_back(w, ms);
+        const double start =
+            w == 1 && swap_started.load() ? std::chrono::duration<double, std::milli>(t0 - t_swap).count() : -1;
+        if (w == window.load()) per[c].push_back({w, start, ms});
       }
     });
   std::this_thread::sleep_for(std::chrono::seconds(4));
+  t_swap = steady::now();
+  swap_started = true;
   window = 1;
-  const auto t_swap = steady::now();
-  auto v = e.retrain();
+  result<std::uint64_t> v = std::uint64_t{0};
+  if (mode == "retrain") {
+    v = e.retrain();
+  } else {
+    std::thread burner([nice] {
+      if (nice > 0) (void)actors::lower_this_thread_priority(nice);
+      volatile double acc = 1;
+      const auto end = steady::now() + std::chrono::seconds(3);
+      while (steady::now() < end)
+        for (int i = 0; i < 100000; ++i) acc = acc * 1.0000001 + 1e-9;
+    });
+    burner.join();
+  }
   const double swap_total = std::chrono::duration<double, std::milli>(steady::now() - t_swap).count();
   window = 2;
   for (auto& t : clients) t.join();
-  for (auto& list : per)
-    for (auto [w, ms] : list) lat[w].push_back(ms);
   auto s = e.stats();
+  const double train_end = s ? s->last_train_ms : 0;
+  std::vector<double> sub[2];  // swap window: [0] while training, [1] shadow build + migrate + commit
+  for (auto& list : per)
+    for (auto q : list) {
+      lat[q.w].push_back(q.ms);
+      if (q.w == 1 && mode == "retrain") sub[q.start >= train_end].push_back(q.ms);
+    }
   if (!v || !s) return std::printf("retrain: %s\n", v ? "stats failed" : v.error().to_string().c_str()), 1;
   std::printf("retrain -> v%llu: %.0f ms total (training %.0f ms, shadow build + migrate + commit %.0f ms), "
               "peak shadow %.1f MiB\n",
@@ -123,5 +160,25 @@ int main(int argc, char** argv) {
               " | p99 ratio %.2f | failures %zu partial %zu\n",
               lat[0].size(), pct(lat[0], 0.5), pct(lat[0], 0.99), lat[1].size(), pct(lat[1], 0.5), pct(lat[1], 0.99),
               pct(lat[1], 0.99) / std::max(1e-9, pct(lat[0], 0.99)), failures.load(), partial.load());
+  if (std::getenv("HOT_SWAP_BENCH_TIMELINE")) {
+    // Swap window in 100 ms buckets of query start time: queries, max latency (where the slow ones sit).
+    std::vector<std::pair<std::size_t, double>> b;
+    for (auto& list : per)
+      for (auto q : list)
+        if (q.w == 1 && q.start >= 0) {
+          const std::size_t i = std::size_t(q.start / 100);
+          if (b.size() <= i) b.resize(i + 1);
+          ++b[i].first;
+          b[i].second = std::max(b[i].second, q.ms);
+        }
+    std::printf("  timeline (start ms: queries/max ms):");
+    for (std::size_t i = 0; i < b.size(); ++i) std::printf(" %zu:%zu/%.1f", i * 100, b[i].first, b[i].second);
+    std::printf("\n");
+  }
+  if (mode == "retrain")
+    std::printf("  while training: %zu queries p99 %.2f ms (ratio %.2f) | while building/migrating/committing: %zu "
+                "queries p99 %.2f ms (ratio %.2f)\n",
+                sub[0].size(), pct(sub[0], 0.99), pct(sub[0], 0.99) / std::max(1e-9, pct(lat[0], 0.99)),
+                sub[1].size(), pct(sub[1], 0.99), pct(sub[1], 0.99) / std::max(1e-9, pct(lat[0], 0.99)));
   return 0;
 }

@@ -46,6 +46,12 @@ public:
   void reserve(std::size_t n);
   /// Removes every id and releases the table.
   void clear();
+  /// Calls f(id, location) for every id, in table order (one pass over the cells, no lookups).
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& c : cells_)
+      if (c.loc.list != k_no_list) f(c.id, c.loc);
+  }
   /// Heap bytes of the table (capacity() × 24).
   std::size_t memory_bytes() const noexcept { return cells_.capacity() * sizeof(cell); }
 
