@@ -3,6 +3,7 @@
 // partition_state::save, dump_config; the vector files by
 // their formats' layouts), so the fuzzers start from inputs that pass every check.
 // Usage: ivfstream_fuzz_seeds <out_dir>; writes <out_dir>/<target>/<name> (about 20 KB in all).
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 
 #include "actors/checkpoint.hpp"
 #include "actors/partition_state.hpp"
+#include "actors/peer_codec.hpp"
 #include "config/config_loader.hpp"
 #include "connectors/record_codec.hpp"
 #include "index/ivfpq_index.hpp"
@@ -276,6 +278,47 @@ void vector_file_seeds(const fs::path& out) {
   put(out / "vector_file", "npy_i2_0x3", npy_file("<i2", "(0, 3)", {}));
 }
 
+// [num_queries][max_candidates][message] (the layout peer_message_fuzz.cpp reads), messages from
+// actors/peer_codec's encoders: requests with and without refine, an answer with candidates and a
+// missing partition, an empty answer, a failure reply from an untrained node.
+std::vector<std::uint8_t> peer_seed(std::uint8_t nq, std::uint8_t max_candidates, const std::vector<char>& msg) {
+  std::vector<std::uint8_t> b{nq, max_candidates};
+  b.insert(b.end(), msg.begin(), msg.end());
+  return b;
+}
+
+void peer_seeds(const fs::path& out) {
+  const auto cb = fuzz::fixed_codebooks();
+  const actors::codebook_identity id{cb->version(), actors::codebook_fingerprint(*cb)};
+  actors::peer_request rq;
+  rq.codebooks = id;
+  rq.dimension = 8;
+  rq.queries = gaussian(2, 8, 7);
+  rq.params.limit = 5;
+  rq.params.nprobes = 3;
+  rq.budget = std::chrono::microseconds(200000);
+  put(out / "peer_message", "request_2x8", peer_seed(0, 0, actors::encode_peer_request(rq)));
+  rq.queries = gaussian(1, 8, 8);
+  rq.params.refine_factor = 2;
+  rq.params.polysemous_ht = 6;
+  put(out / "peer_message", "request_1x8_refine", peer_seed(0, 0, actors::encode_peer_request(rq)));
+
+  actors::peer_reply rp;
+  rp.codebooks = id;
+  rp.results.resize(2);
+  rp.results[0].candidates = {{100, 0.5f, 0.5f}, {107, 1.25f, 1.25f}, {114, 2.f, 2.f}};
+  rp.results[1].candidates = {{121, 0.25f, 0.3f}};
+  rp.results[1].missing_partitions = {1, 3};
+  rp.server_time_us = 812;
+  put(out / "peer_message", "reply_2_answers", peer_seed(2, 10, actors::encode_peer_reply(rp)));
+  rp.results.assign(1, actors::peer_result{});
+  put(out / "peer_message", "reply_empty_answer", peer_seed(1, 5, actors::encode_peer_reply(rp)));
+  actors::peer_reply failed;
+  failed.codebooks = {0, 0};
+  failed.failure = fail(errc::version_mismatch, "codebooks version=3: this node has version 0 (not trained)");
+  put(out / "peer_message", "reply_failure", peer_seed(3, 10, actors::encode_peer_reply(failed)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -291,6 +334,7 @@ int main(int argc, char** argv) {
   checkpoint_seeds(out, work);
   config_seeds(out);
   vector_file_seeds(out);
+  peer_seeds(out);
   fs::remove_all(work);
   std::cout << "seeds written to " << out.string() << "\n";
   return 0;
