@@ -192,22 +192,28 @@ void codebook_sync::run() {
       note(have.error());
       continue;
     }
-    if (*have) {
-      // Trained already (restored or trained alone): taking a newer version needs a hot swap from
-      // the topic, which is not done yet; peers answer version_mismatch meanwhile.
-      if (actors::codebook_fingerprint(**have) != (*newest)->fingerprint)
+    if (*have && (*have)->version() >= (*newest)->codebooks->version()) {
+      // Already on this version (restored from a checkpoint) or a newer one: nothing to take. The
+      // same version with other contents (a node that trained alone) cannot be fixed by a swap:
+      // peers answer version_mismatch until a newer version is published.
+      if (actors::codebook_fingerprint(**have) != (*newest)->fingerprint &&
+          (*have)->version() == (*newest)->codebooks->version()) {
         note(fail(errc::version_mismatch, "codebooks topic has version " +
                                               std::to_string((*newest)->codebooks->version()) + " from " +
-                                              (*newest)->publisher + "; this node serves version " +
-                                              std::to_string((*have)->version()) + " (swap from the topic: not done)"));
-      else
+                                              (*newest)->publisher + " with other contents than this node's"));
+        std::this_thread::sleep_for(interval_);  // poll() returns at once while nothing new arrives
+      } else {
         version_ = (*have)->version();
+      }
       continue;
     }
-    if (auto st = engine_->install_codebooks((*newest)->codebooks); !st)
-      note(st.error());
-    else
+    // Untrained: install; trained on an older version: hot swap to the newer one (engine.hpp).
+    if (auto st = engine_->install_codebooks((*newest)->codebooks); !st) {
+      note(st.error());  // e.g. a swap running: retried on the next round
+      std::this_thread::sleep_for(interval_);
+    } else {
       version_ = (*newest)->codebooks->version();
+    }
   }
 }
 

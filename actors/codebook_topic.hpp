@@ -7,9 +7,11 @@
 // the newest version (engine::install_codebooks), after which their peer searches agree
 // (actors/peer_codec.hpp: version and fingerprint).
 //
-// Not done here: swapping a node that is already trained to a newer published version (the hot-swap
-// protocol, actors/swap_protocol.hpp, retrains locally; taking v+1 from the topic instead is the next
-// step). Until then a retrain on the leader makes the followers answer version_mismatch (partial).
+// A node that is trained already (restored, or following an earlier version) takes a newer published
+// version through the hot-swap protocol (engine::install_codebooks → actors/swap_protocol.hpp): the
+// leader retrains and publishes v+1, every follower swaps to it; until a node has committed, peers
+// on the other version answer version_mismatch and are reported missing (partial), so no answer ever
+// mixes two versions.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -69,8 +71,9 @@ private:
 
 /// Keeps one engine in step with the codebooks topic, on its own thread:
 ///   leader   — publishes the engine's codebooks whenever their version grows (first training, retrains);
-///   follower — while the engine is not trained, installs the newest published codebooks.
-/// A follower should not train on its own (engine train_after out of reach: serve sets it).
+///   follower — installs the newest published codebooks when the engine is not trained, and hot-swaps
+///              to a newer published version when it is (a version it skipped is never needed).
+/// A follower should not train or retrain on its own (serve: train_after out of reach, retrain off).
 class codebook_sync {
 public:
   static result<std::unique_ptr<codebook_sync>> start(engine& e, const service_config& config,

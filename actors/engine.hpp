@@ -165,7 +165,10 @@ public:
   result<std::uint64_t> retrain();
   /// Installs codebooks trained elsewhere (the codebooks topic of a scale-out cluster,
   /// actors/codebook_topic.hpp) instead of training; what was buffered becomes searchable. @pre
-  /// create_index() with the same shape. Errors: already trained, other shape, null.
+  /// create_index() with the same shape. On an index that is trained already, hot-swaps to them when
+  /// they are a newer version (the retrain protocol of actors/swap_protocol.hpp, without training;
+  /// returns once they serve every query). Errors: other shape, null, not newer than the live
+  /// version (version_mismatch), a swap running (resource_exhausted: retry), a failed swap.
   status install_codebooks(std::shared_ptr<const codebook_set> codebooks);
   /// The codebooks searches are planned with now (null until trained).
   result<std::shared_ptr<const codebook_set>> codebooks() const;

@@ -368,6 +368,11 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
       },
       [self](codebooks_atom, std::shared_ptr<const codebook_set>& cb) -> caf::result<ack_reply> {
         if (!cb) return failed(fail(errc::invalid_argument, "install codebooks: null codebooks"));
+        if (self->state.setup.state->codebooks()) {  // trained: hot swap to the newer version
+          auto rp = self->make_response_promise<ack_reply>();
+          internal::adopt_codebooks(self, std::move(cb), [rp](ack_reply r) mutable { rp.deliver(std::move(r)); });
+          return rp;
+        }
         auto batch = self->state.setup.state->install(std::move(cb));
         if (!batch) return failed(std::move(batch).error());
         auto rp = self->make_response_promise<ack_reply>();

@@ -94,7 +94,8 @@ public:
 
   // ---- Hot swap (ingest_swap.cpp): while a shadow version exists every batch is routed under both.
 
-  /// Starts dual routing under `next` (version live + 1). Fails when not trained or a shadow exists.
+  /// Starts dual routing under `next` (a version newer than the live one: live + 1 after a local retrain,
+  /// possibly more from the codebooks topic). Fails when not trained, not newer, or a shadow exists.
   status begin_shadow(std::shared_ptr<const codebook_set> next);
   /// Records that the shadow of `partition` holds `ids` (a partition's begin_shadow answer: kept ids,
   /// or emigrants sent to it), unless a batch routed them directly since the shadow began.

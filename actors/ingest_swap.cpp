@@ -10,10 +10,12 @@ status ingest_state::begin_shadow(std::shared_ptr<const codebook_set> next) {
   if (shadow_)
     return fail(errc::resource_exhausted, "begin_shadow: version " + std::to_string(shadow_->version()) +
                                               " is being built; at most one shadow at a time");
-  if (next->version() != codebooks_->version() + 1)
+  // Newer, not necessarily live + 1: a node following the codebooks topic may skip versions (the
+  // compacted topic keeps the newest only).
+  if (next->version() <= codebooks_->version())
     return fail(errc::version_mismatch, "begin_shadow: version " + std::to_string(next->version()) +
-                                            " must be the live version + 1 = " +
-                                            std::to_string(codebooks_->version() + 1));
+                                            " must be newer than the live version " +
+                                            std::to_string(codebooks_->version()));
   shadow_ = std::move(next);
   shadow_route_.clear();
   shadow_route_.reserve(route_.size());

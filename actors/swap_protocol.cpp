@@ -322,6 +322,36 @@ void check(ingest_pointer self, retrain_reason forced) {
 
 }  // namespace
 
+void adopt_codebooks(ingest_pointer self, std::shared_ptr<const codebook_set> next,
+                     std::function<void(ack_reply)> done) {
+  auto& dr = *self->state.retrain;
+  const auto& live = self->state.setup.state->codebooks();
+  ack_reply r;
+  if (!next)
+    r.failure = fail(errc::invalid_argument, "swap to published codebooks: null codebooks");
+  else if (!live)
+    r.failure = fail(errc::not_trained, "swap to published codebooks: the index is not trained (install them instead)");
+  else if (next->version() <= live->version())
+    r.failure = fail(errc::version_mismatch, "swap to published codebooks version " + std::to_string(next->version()) +
+                                                 ": not newer than the live version " + std::to_string(live->version()));
+  else if (dr.now != retrain_driver::phase::idle)
+    r.failure = fail(errc::resource_exhausted, "swap to published codebooks version " +
+                                                   std::to_string(next->version()) + ": version " +
+                                                   std::to_string(dr.status.building_version) +
+                                                   " is being trained or swapped in; retry when it ends");
+  if (r.failure) return done(std::move(r));
+  // Trained elsewhere: the swap starts where a local retrain's would after training. The drift
+  // baseline stays (this node did not measure the new codebooks on a sample of its own).
+  dr.waiters.push_back(std::move(done));
+  dr.status.building_version = next->version();
+  dr.status.last_reason = "published";
+  if (dr.trainer) dr.trainer->training_started(steady::now());
+  train_result t;
+  t.codebooks = std::move(next);
+  t.baseline = dr.trainer ? dr.trainer->baseline_error() : 0;
+  on_trained(self, t);
+}
+
 void mark_all_partitions_changed(ingest_actor_state& st) {
   // Incremental checkpoints: every partition's lists changed (run_checkpoint also re-snapshots all
   // of them when the codebook version differs from its snapshots'; this keeps the two independent).

@@ -3,6 +3,7 @@
 // actors/swap_protocol.cpp). All run inside the ingest actor's handlers.
 #include <cstddef>
 #include <functional>
+#include <memory>
 
 #include "actors/ingest_actor.hpp"
 
@@ -16,6 +17,12 @@ void retrain_observe(ingest_pointer self, const float* x, std::size_t n);
 void retrain_tick(ingest_pointer self);
 /// Retrains now (or joins the swap running); `done` gets the new version in count, or the failure.
 void retrain_now(ingest_pointer self, std::function<void(ack_reply)> done);
+/// Hot-swaps to codebooks trained elsewhere (a newer version read from the codebooks topic) through the
+/// same shadow/migrate/commit protocol as a retrain; `done` gets the version in count once it serves
+/// every query, or the failure: not trained, not newer than the live version, another swap running
+/// (resource_exhausted: retry after it), or a failure of the swap (the live version stays).
+void adopt_codebooks(ingest_pointer self, std::shared_ptr<const codebook_set> next,
+                     std::function<void(ack_reply)> done);
 /// Marks every partition as changed for incremental checkpoints (after a commit).
 void mark_all_partitions_changed(ingest_actor_state& st);
 /// What stats report.

@@ -100,7 +100,10 @@ void run_serve(const serve_options& o) {
   auto options = engine_options::from(*cfg);
   // Scale-out: one node trains, the others install its codebooks from the codebooks topic.
   const bool trains = !cfg->peers.enabled || trains_codebooks(peer_options::from(*cfg));
-  if (!trains) options.train_after = std::uint64_t{1} << 40;  // out of reach: never trains by itself
+  if (!trains) {
+    options.train_after = std::uint64_t{1} << 40;  // out of reach: never trains by itself
+    options.retrain.enabled = false;  // new versions come from the leader, swapped in by codebook_sync
+  }
   auto e = engine::open(options);
   if (!e) die(e.error().to_string());
   if (auto st = (*e)->create_index(cfg->index); !st) die(st.error().to_string());

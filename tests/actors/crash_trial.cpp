@@ -3,16 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
 #include <vector>
-
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "actors/checkpoint.hpp"
 #include "actors/partition_state.hpp"
@@ -20,9 +14,8 @@
 #include "connectors/kafka_client_config.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/record_codec.hpp"
+#include "tests/actors/serve_process.hpp"
 #include "tests/index/synthetic_data.hpp"
-
-extern char** environ;
 
 namespace ivfstream::test {
 namespace {
@@ -37,100 +30,17 @@ constexpr std::size_t k_dim = 16, k_ids = 16000, k_batch = 100;
 constexpr std::uint32_t k_partition_actors = 3;
 constexpr auto k_consume_timeout = 90s;
 
-// `ivfstream serve` as a child process, with a stats file it rewrites every 200 ms.
-class server_process {
-public:
-  server_process(std::string binary, std::string bootstrap, fs::path dir, std::uint32_t topic_partitions)
-      : binary_(std::move(binary)), bootstrap_(std::move(bootstrap)), dir_(std::move(dir)),
-        stats_(dir_.string() + ".stats"), topic_partitions_(topic_partitions) {}
-  ~server_process() {
-    if (pid_ > 0) kill9();
-    std::error_code ec;
-    fs::remove(stats_, ec);
-  }
-
-  bool start() {
-    std::error_code ec;
-    fs::remove(stats_, ec);
-    std::vector<std::string> args = {binary_, "serve", "--brokers", bootstrap_, "--data-dir", dir_.string(),
-                                     "--stats-interval", "0", "--stats-file", stats_.string(),
-                                     "--set", "index.dimension=" + std::to_string(k_dim),
-                                     "--set", "index.num_partitions=16", "--set", "index.num_sub_vectors=4",
-                                     "--set", "index.max_iterations=10", "--set", "engine.train_after=3000",
-                                     "--set", "engine.partition_actors=" + std::to_string(k_partition_actors),
-                                     "--set", "engine.checkpoint_interval_ms=150",
-                                     "--set", "engine.checkpoint_interval_records=0",
-                                     "--set", "kafka.topic_partitions=" + std::to_string(topic_partitions_)};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    return posix_spawn(&pid_, binary_.c_str(), nullptr, nullptr, argv.data(), environ) == 0;
-  }
-
-  std::map<std::string, std::string> read_stats() const {
-    std::map<std::string, std::string> kv;
-    std::ifstream in(stats_);
-    std::string line;
-    while (std::getline(in, line)) {
-      const auto eq = line.find('=');
-      if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return kv;
-  }
-
-  std::size_t consumed() const {
-    auto kv = read_stats();
-    return kv.count("records_consumed") ? std::stoull(kv["records_consumed"]) : 0;
-  }
-
-  /// Waits until the server consumed `records` records; "" or why not.
-  std::string wait_consumed(std::size_t records) {
-    const auto until = steady::now() + k_consume_timeout;
-    while (steady::now() < until) {
-      if (consumed() >= records) return "";
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) != 0) {
-        pid_ = -1;
-        return "ivfstream serve exited early (status " + std::to_string(status) + ")";
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return "server did not consume " + std::to_string(records) + " records in " +
-           std::to_string(k_consume_timeout.count()) + " s (consumed " + std::to_string(consumed()) + ")";
-  }
-
-  /// False when the process has exited (it is then reaped).
-  bool running() {
-    int status = 0;
-    if (pid_ <= 0) return false;
-    if (waitpid(pid_, &status, WNOHANG) == 0) return true;
-    pid_ = -1;
-    return false;
-  }
-
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
-  /// SIGTERM and wait; the exit status (128 + signal when killed by one).
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-private:
-  std::string binary_, bootstrap_;
-  fs::path dir_, stats_;
-  std::uint32_t topic_partitions_;
-  pid_t pid_ = -1;
-};
+// The server's command line after "serve" (serve_process adds the stats file).
+std::vector<std::string> server_args(const std::string& bootstrap, const fs::path& dir, std::uint32_t topic_partitions) {
+  return {"--brokers", bootstrap, "--data-dir", dir.string(),
+          "--set", "index.dimension=" + std::to_string(k_dim),
+          "--set", "index.num_partitions=16", "--set", "index.num_sub_vectors=4",
+          "--set", "index.max_iterations=10", "--set", "engine.train_after=3000",
+          "--set", "engine.partition_actors=" + std::to_string(k_partition_actors),
+          "--set", "engine.checkpoint_interval_ms=150",
+          "--set", "engine.checkpoint_interval_records=0",
+          "--set", "kafka.topic_partitions=" + std::to_string(topic_partitions)};
+}
 
 // The records of a trial and the state they should leave behind.
 class stream_model {
@@ -204,7 +114,8 @@ crash_trial_result run_crash_trial(const crash_trial_options& o) {
   const std::size_t batches = k_ids / k_batch;
   auto random_batch = [&](std::size_t below) { return std::uniform_int_distribution<std::size_t>(0, below - 1)(rng) * k_batch; };
 
-  server_process server(o.server_binary, o.bootstrap_servers, dir, o.topic_partitions);
+  serve_process server(o.server_binary, server_args(o.bootstrap_servers, dir, o.topic_partitions),
+                       dir.string() + ".stats");
   if (!server.start()) {
     r.failure = "cannot start " + o.server_binary;
     return r;
@@ -266,7 +177,7 @@ crash_trial_result run_crash_trial(const crash_trial_options& o) {
     return r;
   }
   r.records = model.records();
-  if (auto why = server.wait_consumed(r.records); !why.empty()) {
+  if (auto why = server.wait_consumed(r.records, k_consume_timeout); !why.empty()) {
     r.failure = why;
     return r;
   }
