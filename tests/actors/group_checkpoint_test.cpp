@@ -26,6 +26,7 @@
 #include "connectors/kafka_client_config.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/record_codec.hpp"
+#include "tests/actors/actor_test_support.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -38,21 +39,7 @@ constexpr std::size_t d = 16;
 constexpr std::int32_t k_partitions = 4;
 constexpr std::size_t k_per_record = 25;
 
-service_config make_config() {
-  service_config c;
-  c.kafka.topic_partitions = k_partitions;
-  c.kafka.group_ingest = true;
-  c.kafka.session_timeout_ms = 3000;
-  c.index.dimension = d;
-  c.index.num_partitions = 16;
-  c.index.num_sub_vectors = 4;
-  c.index.num_bits = 8;
-  c.index.max_iterations = 8;
-  c.engine.partition_actors = 2;
-  c.engine.checkpoint_interval_ms = 0;  // checkpoints only when the test asks
-  c.engine.checkpoint_interval_records = 0;
-  return c;
-}
+service_config make_config() { return test::group_node_config(d, k_partitions); }
 
 /// A fresh directory under the temp dir, removed at the end.
 struct temp_dir {
@@ -117,37 +104,12 @@ void produce(const service_config& c, const std::string& bootstrap, const std::v
   BOOST_REQUIRE_EQUAL((*p)->failed(), 0u);
 }
 
-struct node {
-  std::unique_ptr<engine> eng;
-  std::unique_ptr<kafka_service> service;
-  engine_stats stats() const {
-    auto st = eng->stats();
-    BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
-    return *st;
-  }
-  void stop() {
-    service.reset();
-    eng.reset();
-  }
-};
+using node = test::kafka_node;
 
 /// Opens an engine on `dir` (restoring its checkpoint if any), trains it when new, attaches Kafka.
 node start_node(service_config c, const std::string& bootstrap, const fs::path& dir, const std::vector<float>& training) {
   c.engine.data_dir = dir.string();
-  auto o = engine_options::from(c);
-  o.scheduler_threads = 2;
-  auto e = engine::open(o);
-  BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
-  node nd;
-  nd.eng = std::move(*e);
-  if (nd.stats().codebook_version == 0) {  // same training set on every node: same codebooks
-    auto st = nd.eng->create_index(c.index, training.data(), training.size() / d);
-    BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
-  }
-  auto s = kafka_service::start(*nd.eng, c, bootstrap);
-  BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
-  nd.service = std::move(*s);
-  return nd;
+  return test::start_kafka_node(c, bootstrap, training);
 }
 
 /// Every topic-partition staged by exactly one of `nodes` up to its end, everything applied, and the
@@ -172,15 +134,7 @@ bool settled(const std::vector<const node*>& nodes, const stream_model& model, c
   return vectors == model.live();
 }
 
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::seconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+using test::wait_for;
 
 /// Checkpoints every node, reads the checkpoints back from disk and compares their union with the
 /// model: each live id exactly once with its latest vector, no deleted id.
