@@ -3,6 +3,10 @@
 // thread, scan time per query (search_planned on precomputed plans: table building + list scans +
 // merge), bytes/vector of the codes, training time. Numbers for bench/README.md, never assertions.
 //   ivfstream_quant_bench DIR [nlist=256] [M=16] [nprobe=16] [nq=500] [ht=0,44,48,52] [max_iter=20]
+//                         [options=pq,poly] [sample_rate=256] [beam=4] [lsq_iterations=4]
+// options: any of pq (plain IVFPQ), poly (polysemous, its ht list and multi-index hashing), rq and lsq
+// (additive quantizers, index/additive_quantizer.hpp). Equal bytes per vector: every option gets
+// num_sub_vectors = M, i.e. PQ M × 8 bits against RQ/LSQ M − 1 codebooks + 1 norm byte.
 // DIR holds base.fvecs, query.fvecs, gt.ivecs (layout: /work/shared/bench/README.md). Metric l2.
 // Search times are the calling thread's CPU time (the figure to quote on a shared machine); training
 // time is wall clock (training may run on several threads).
@@ -72,15 +76,27 @@ int main(int argc, char** argv) {
   const std::size_t nprobe = argc > 4 ? std::stoul(argv[4]) : 16, nq_max = argc > 5 ? std::stoul(argv[5]) : 500;
   const auto hts = parse_list(argc > 6 ? argv[6] : "0,44,48,52");
   const std::size_t max_iter = argc > 7 ? std::stoul(argv[7]) : 20;
+  std::vector<std::string> options;
+  {
+    std::stringstream ss(argc > 8 ? argv[8] : "pq,poly");
+    for (std::string o; std::getline(ss, o, ',');) options.push_back(o);
+  }
+  const std::size_t sample_rate = argc > 9 ? std::stoul(argv[9]) : 256, beam = argc > 10 ? std::stoul(argv[10]) : 4;
+  const std::size_t lsq_iter = argc > 11 ? std::stoul(argv[11]) : 4;
   std::size_t d = 0, dq = 0, dg = 0;
   const auto base = read_vecs<float>(dir + "/base.fvecs", d);
   const auto queries = read_vecs<float>(dir + "/query.fvecs", dq, nq_max);
   const auto gt = read_vecs<std::int32_t>(dir + "/gt.ivecs", dg, nq_max);
   const std::size_t n = base.size() / d, nq = queries.size() / dq;
-  std::printf("# %s: n=%zu d=%zu nq=%zu nlist=%zu M=%zu nbits=8 nprobe=%zu max_iter=%zu\n", dir.c_str(), n, d, nq,
-              nlist, M, nprobe, max_iter);
-  std::printf("option,ht,recall10,qps_1t_cpu,scan_us_per_query,skipped_frac,bytes_per_vec,train_s_wall\n");
-  for (bool poly : {false, true}) {
+  std::printf("# %s: n=%zu d=%zu nq=%zu nlist=%zu M=%zu nbits=8 nprobe=%zu max_iter=%zu sample_rate=%zu beam=%zu "
+              "lsq_iterations=%zu\n",
+              dir.c_str(), n, d, nq, nlist, M, nprobe, max_iter, sample_rate, beam, lsq_iter);
+  std::printf("option,ht,recall10,qps_1t_cpu,scan_us_per_query,skipped_frac,bytes_per_vec,train_s_wall,add_s_wall\n");
+  for (const std::string& opt : options) {
+    const bool poly = opt == "poly";
+    const char* name = opt == "pq" ? "IVFPQ" : opt == "poly" ? "IVFPQ-polysemous" : opt == "rq" ? "IVFRQ" : "IVFLSQ";
+    if (opt != "pq" && opt != "poly" && opt != "rq" && opt != "lsq")
+      return std::fprintf(stderr, "unknown option %s: must be pq, poly, rq or lsq\n", opt.c_str()), 2;
     index_params p;
     p.dimension = d;
     p.num_partitions = nlist;
@@ -89,6 +105,10 @@ int main(int argc, char** argv) {
     p.max_iterations = max_iter;
     p.keep_raw_vectors = false;
     p.polysemous = poly;
+    p.sample_rate = sample_rate;
+    p.quantizer = opt == "rq" ? quantizer_kind::rq : opt == "lsq" ? quantizer_kind::lsq : quantizer_kind::pq;
+    p.rq_beam_size = beam;
+    p.lsq_iterations = lsq_iter;
     auto index = ivfpq_index::create(p);
     if (!index) return std::fprintf(stderr, "%s\n", index.error().to_string().c_str()), 1;
     const auto t0 = std::chrono::steady_clock::now();  // wall: training may use several threads
@@ -96,7 +116,9 @@ int main(int argc, char** argv) {
     const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<std::uint64_t> ids(n);
     for (std::size_t i = 0; i < n; ++i) ids[i] = i;
+    const auto t1 = std::chrono::steady_clock::now();
     if (auto st = index->add(ids.data(), base.data(), n); !st) return 1;
+    const double add_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     auto plans = index->codebooks()->plan_queries(queries.data(), nq, nprobe);
     if (!plans) return 1;
     for (std::size_t ht : hts) {
@@ -127,10 +149,10 @@ int main(int argc, char** argv) {
           if (!index->search(&queries[i * d], sp)) return 1;
         all_s = std::min(all_s, cpu_seconds() - t);
       }
-      std::printf("%s,%zu,%.4f,%.0f,%.1f,%.3f,%zu,%.1f\n", poly ? "IVFPQ-polysemous" : "IVFPQ", ht,
+      std::printf("%s,%zu,%.4f,%.0f,%.1f,%.3f,%zu,%.1f,%.1f\n", name, ht,
                   double(hit) / double(nq * 10), double(nq) / all_s, scan_s / double(nq) * 1e6,
                   double(c.skipped) / double(std::max<std::size_t>(1, c.skipped + c.scanned)),
-                  index->codebooks()->code_size(), train_s);
+                  index->codebooks()->code_size(), train_s, add_s);
       std::fflush(stdout);
     }
     if (!poly) continue;

@@ -287,8 +287,7 @@ std::size_t additive_parts_size(const index_params& p) noexcept {
   return K * ((p.num_sub_vectors - 1) * p.dimension + 1);
 }
 
-std::vector<float> train_additive_parts(const index_params& p, const float* residuals,
-                                        const float* centroids_of_rows, std::size_t n, int threads) {
+std::vector<float> train_additive_parts(const index_params& p, const float* residuals, std::size_t n, int threads) {
   const std::size_t d = p.dimension, Mc = p.num_sub_vectors - 1;
   additive_train_options o;
   o.num_codebooks = Mc;
@@ -308,10 +307,8 @@ std::vector<float> train_additive_parts(const index_params& p, const float* resi
     std::vector<float> rec(n * d), e(n);
     ac.encode(residuals, n, codes.data(), rec.data());
     for (std::size_t i = 0; i < n; ++i) {
-      const float* c = centroids_of_rows + i * d;
-      const float* r = &rec[i * d];
       double s = 0;
-      for (std::size_t j = 0; j < d; ++j) s += 2.0 * double(c[j]) * r[j] + double(r[j]) * r[j];
+      for (std::size_t j = 0; j < d; ++j) s += double(rec[i * d + j]) * rec[i * d + j];
       e[i] = static_cast<float>(s);
     }
     levels = train_norm_levels(std::move(e));
@@ -328,7 +325,7 @@ std::shared_ptr<const additive_codec> make_additive_codec(const index_params& p,
 }
 
 void encode_additive(const additive_codec& ac, const index_params& p, const float* levels, const float* residuals,
-                     const float* centroids_of_rows, std::size_t n, std::uint8_t* codes) {
+                     std::size_t n, std::uint8_t* codes) {
   const std::size_t Mc = ac.num_codebooks(), M = Mc + 1, d = p.dimension;
   std::vector<std::uint8_t> sub(n * Mc);
   std::vector<float> rec(n * d);
@@ -337,13 +334,24 @@ void encode_additive(const additive_codec& ac, const index_params& p, const floa
     std::copy_n(&sub[i * Mc], Mc, codes + i * M);
     std::uint8_t norm_byte = 0;
     if (p.metric != metric::dot) {
-      const float* c = centroids_of_rows + i * d;
-      const float* r = &rec[i * d];
       double s = 0;
-      for (std::size_t j = 0; j < d; ++j) s += 2.0 * double(c[j]) * r[j] + double(r[j]) * r[j];
+      for (std::size_t j = 0; j < d; ++j) s += double(rec[i * d + j]) * rec[i * d + j];
       norm_byte = nearest_level(levels, static_cast<float>(s));
     }
     codes[i * M + Mc] = norm_byte;
+  }
+}
+
+void additive_list_tables(const additive_codec& ac, const float* centroids, std::size_t nlist, float scale,
+                          float* out) {
+  const std::size_t MK = ac.num_codebooks() * K, n = MK + K;
+  std::vector<float> ip(MK);
+  for (std::size_t l = 0; l < nlist; ++l) {
+    // one row at a time: a list's table does not depend on how many lists are computed with it
+    kernels::matmul_nt(centroids + l * ac.dimension(), 1, ac.codebooks().data(), MK, ac.dimension(), ip.data());
+    float* t = out + l * n;
+    for (std::size_t j = 0; j < MK; ++j) t[j] = scale * 2.0f * ip[j];
+    std::fill_n(t + MK, K, 0.0f);
   }
 }
 

@@ -17,10 +17,16 @@
 //
 // Stored code of a vector in an IVF list (codebook_set, quantizer rq/lsq), num_sub_vectors = M bytes:
 //   byte m, 0 ≤ m < M − 1 : codeword index of additive codebook m
-//   byte M − 1            : norm byte, index of the level (of 256, ascending) nearest to the list- and
-//                           code-dependent term e = 2⟨c, r̂⟩ + ‖r̂‖² (l2/cosine; 0 under dot)
-// so ‖q − c − r̂‖² = ‖q − c‖² + Σ_m −2⟨q, a_m(code_m)⟩ + level[norm byte], scanned by the 8-bit ADC
-// kernels as M sub-codes with the query-independent level table as the last row.
+//   byte M − 1            : norm byte, index of the level (of 256, ascending) nearest to ‖r̂‖²
+//                           (l2/cosine; 0 under dot)
+// With c the list's centroid,
+//   ‖q − c − r̂‖² = ‖q − c‖² + Σ_m (−2⟨q, a_m(code_m)⟩ + 2⟨c, a_m(code_m)⟩) + ‖r̂‖²,
+// scanned by the 8-bit ADC kernels as M sub-codes: rows m < M − 1 of a probe's table are the
+// list-independent query table −2⟨q, a_mk⟩ (one product per query block) plus the per-list term
+// T[list][m][k] = 2⟨c, a_mk⟩ (precomputed as PQ's, codebook_set), and the last row is the
+// query-independent level table. Only ‖r̂‖² is quantised: putting the cross term 2⟨c, r̂⟩ in the byte
+// as well (list-independent tables) lost recall on Fashion-MNIST, whose centroids are long (0.489
+// against 0.562 for PQ at 16 B; bench/README.md).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -102,15 +108,17 @@ std::uint8_t nearest_level(const float* levels, float v) noexcept;
 /// Floats of `parts` for p: 256 · ((M − 1) · d + 1).
 std::size_t additive_parts_size(const index_params& p) noexcept;
 /// Trains the codebooks (RQ, then LSQ rounds for lsq) on n residuals r_i = x_i − c_i and the norm levels
-/// on their terms e_i = 2⟨c_i, r̂_i⟩ + ‖r̂_i‖² (l2/cosine; dot: all levels 0). centroids_of_rows: n × d,
-/// row i = c_i. @pre n ≥ 256.
-std::vector<float> train_additive_parts(const index_params& p, const float* residuals,
-                                        const float* centroids_of_rows, std::size_t n, int threads);
+/// on their reconstructions' ‖r̂_i‖² (l2/cosine; dot: all levels 0). @pre n ≥ 256.
+std::vector<float> train_additive_parts(const index_params& p, const float* residuals, std::size_t n, int threads);
 /// The encoder over parts' codebooks (beam p.rq_beam_size; ICM sweeps p.lsq_icm_iterations under lsq).
 std::shared_ptr<const additive_codec> make_additive_codec(const index_params& p, const std::vector<float>& parts);
-/// Stored codes (layout above, M bytes each) of n residuals with their rows' centroids (n × d each).
+/// Stored codes (layout above, M bytes each) of n residuals (n × d).
 void encode_additive(const additive_codec& ac, const index_params& p, const float* levels, const float* residuals,
-                     const float* centroids_of_rows, std::size_t n, std::uint8_t* codes);
+                     std::size_t n, std::uint8_t* codes);
+/// Per-list terms of nlist centroids (nlist × d): out + l·M·256 receives rows m < M − 1 =
+/// scale · 2⟨c_l, a_mk⟩ and a last (norm) row of zeros; nlist × M × 256 floats.
+void additive_list_tables(const additive_codec& ac, const float* centroids, std::size_t nlist, float scale,
+                          float* out);
 /// Query tables of nb prepared queries (nb × d): tables + i·M·256 receives rows 0..M−2 = −2⟨q_i, a_mk⟩
 /// (⟨q_i, a_mk⟩ under dot) and row M − 1 = the levels (zeros under dot).
 void additive_query_tables(const additive_codec& ac, const index_params& p, const float* levels,

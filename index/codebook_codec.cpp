@@ -16,9 +16,8 @@ flatbuffers::Offset<fbs::IndexParams> write_index_params(flatbuffers::FlatBuffer
   return fbs::CreateIndexParams(fbb, p.dimension, static_cast<fbs::Metric>(p.metric), p.num_partitions,
                                 p.num_sub_vectors, p.num_bits, p.max_iterations, p.sample_rate, p.seed,
                                 p.keep_raw_vectors, p.opq, p.opq_iterations, p.polysemous, p.polysemous_iterations,
-                                // quantizer, rq_beam_size, lsq_iterations, lsq_icm_iterations: their
-                                // schema defaults until the rq/lsq commit writes them
-                                0, 4, 4, 2, static_cast<std::uint8_t>(p.coarse_quantizer), p.imi_bits);
+                                static_cast<std::uint8_t>(p.quantizer), p.rq_beam_size, p.lsq_iterations,
+                                p.lsq_icm_iterations, static_cast<std::uint8_t>(p.coarse_quantizer), p.imi_bits);
 }
 
 result<index_params> read_index_params(const fbs::IndexParams* fp) {
@@ -41,6 +40,10 @@ result<index_params> read_index_params(const fbs::IndexParams* fp) {
   p.opq_iterations = fp->opq_iterations();
   p.polysemous = fp->polysemous();
   p.polysemous_iterations = fp->polysemous_iterations();
+  p.quantizer = static_cast<quantizer_kind>(fp->quantizer());  // out of range: validate() names it
+  p.rq_beam_size = fp->rq_beam_size();
+  p.lsq_iterations = fp->lsq_iterations();
+  p.lsq_icm_iterations = fp->lsq_icm_iterations();
   p.coarse_quantizer = static_cast<coarse_quantizer_kind>(fp->coarse_quantizer());  // validate() names a bad value
   p.imi_bits = fp->imi_bits();
   if (auto st = p.validate(); !st) return fail(errc::corrupt_data, "params: " + st.error().message());
@@ -63,7 +66,14 @@ result<std::shared_ptr<const codebook_set>> read_codebooks(const index_params& p
     return fail(errc::corrupt_data, "codebooks.centroids holds " + str(fcb->centroids()->size()) +
                                         " floats: expected " + (p.imi() ? "2^imi_bits" : "num_partitions") +
                                         " × dimension (" + str(nlist) + " × " + str(d) + ")");
-  if (fcb->pq_codebooks()->size() % p.ksub() != 0 || fcb->pq_codebooks()->size() / p.ksub() != d)
+  if (p.additive()) {  // (M − 1) × 256 × d codebooks + 256 norm levels: 256 × ((M − 1) · d + 1) floats
+    const std::size_t rows = fcb->pq_codebooks()->size() / p.ksub();
+    if (fcb->pq_codebooks()->size() % p.ksub() != 0 || rows == 0 || (rows - 1) % d != 0 ||
+        (rows - 1) / d != p.num_sub_vectors - 1)
+      return fail(errc::corrupt_data, "codebooks.pq_codebooks holds " + str(fcb->pq_codebooks()->size()) +
+                                          " floats: expected 256 × ((num_sub_vectors − 1) × dimension + 1) (" +
+                                          str(p.num_sub_vectors) + ", " + str(d) + ") for quantizer rq/lsq");
+  } else if (fcb->pq_codebooks()->size() % p.ksub() != 0 || fcb->pq_codebooks()->size() / p.ksub() != d)
     return fail(errc::corrupt_data, "codebooks.pq_codebooks holds " + str(fcb->pq_codebooks()->size()) +
                                         " floats: expected 2^num_bits × dimension (" + str(p.ksub()) + " × " +
                                         str(d) + ")");

@@ -12,6 +12,7 @@
 #include "kernels/parallel_for.hpp"
 #include "kernels/pq_codes.hpp"
 #include "index/multi_index_quantizer.hpp"
+#include "index/additive_quantizer.hpp"
 #include "index/opq_rotation.hpp"
 #include "index/polysemous.hpp"
 
@@ -98,12 +99,24 @@ codebook_set::codebook_set(const index_params& p, std::uint64_t version, std::ve
     rotated_centroids_.resize(centroids_.size());
     rotate_rows(rotation_.data(), p.dimension, centroids_.data(), p.num_partitions, rotated_centroids_.data());
   }
+  if (p.additive()) additive_ = make_additive_codec(p, pq_);  // rq/lsq: index/additive_quantizer.hpp
   build_tables();
 }
 
 void codebook_set::build_tables() {
   const std::size_t nlist = params_.num_partitions, d = params_.dimension, M = params_.num_sub_vectors;
   const std::size_t ksub = params_.ksub(), dsub = params_.dsub();
+  if (additive_) {  // rq/lsq: T[l][m][k] = s·2⟨c_l, a_mk⟩, last row 0 (additive_quantizer.hpp)
+    centroid_norms_.resize(nlist);
+    for (std::size_t l = 0; l < nlist; ++l)
+      centroid_norms_[l] = kt_->inner_product(&centroids_[l * d], &centroids_[l * d], d);
+    precomputed_.clear();
+    if (params_.metric == metric::dot || nlist * M * ksub * sizeof(float) > k_max_precomputed_bytes) return;
+    precomputed_.resize(nlist * M * ksub);
+    additive_list_tables(*additive_, centroids_.data(), nlist, params_.metric == metric::cosine ? 0.5f : 1.0f,
+                         precomputed_.data());
+    return;
+  }
   code_norms_.resize(M * ksub);
   for (std::size_t j = 0; j < M * ksub; ++j) code_norms_[j] = kt_->inner_product(&pq_[j * dsub], &pq_[j * dsub], dsub);
   precomputed_.clear();
@@ -179,7 +192,8 @@ std::size_t codebook_set::memory_bytes() const noexcept {
   const std::size_t imi_floats = imi_ ? imi_->codebooks().capacity() + 2 * imi_->half_size() : 0;
   return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
                           code_norms_.capacity() + precomputed_.capacity() + rotation_.capacity() +
-                          rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats);
+                          rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats) +
+         (additive_ ? additive_->memory_bytes() : 0);
 }
 
 status codebook_set::prepare_vectors(const float* x, std::size_t n, float* out) const {
@@ -262,6 +276,11 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
         for (std::size_t j = 0; j < d; ++j) residuals[i * d + j] -= coarse.centroids[labels[i] * d + j];
     }
   }
+  if (p.additive()) {  // rq/lsq: additive codebooks + norm levels (index/additive_quantizer.hpp)
+    std::vector<float> parts = train_additive_parts(p, residuals.data(), pq_n, threads);
+    return std::shared_ptr<const codebook_set>(
+        new codebook_set(p, version, std::move(coarse.centroids), std::move(parts), {}));
+  }
   std::vector<float> rotation;
   if (p.opq) {  // learn R on the residual sample, then train PQ on the rotated residuals
     opq_options oo;
@@ -313,9 +332,18 @@ result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index
     return fail(errc::corrupt_data, "codebooks: centroids hold " + str(centroids.size()) + " floats, expected " +
                                         (p.imi() ? "2^imi_bits × dimension = " : "num_partitions × dimension = ") +
                                         str(want_c));
-  if (pq_codebooks.size() != want_pq)
+  if (p.additive()) {  // rq/lsq: 256 × ((M − 1) × d + 1), M ≤ 33 (validate)
+    if (__builtin_mul_overflow(want_pq, p.num_sub_vectors, &want_pq))
+      return fail(errc::corrupt_data, "codebooks: dimension=" + str(p.dimension) + ": the codebook sizes overflow 64 bits");
+    want_pq = additive_parts_size(p);
+    if (pq_codebooks.size() != want_pq)
+      return fail(errc::corrupt_data, "codebooks: pq_codebooks hold " + str(pq_codebooks.size()) +
+                                          " floats, expected 256 × ((num_sub_vectors − 1) × dimension + 1) = " +
+                                          str(want_pq) + " for quantizer rq/lsq");
+  } else if (pq_codebooks.size() != want_pq) {
     return fail(errc::corrupt_data, "codebooks: pq_codebooks hold " + str(pq_codebooks.size()) +
                                         " floats, expected M × 2^num_bits × dsub = " + str(want_pq));
+  }
   for (float v : centroids)
     if (!std::isfinite(v)) return fail(errc::corrupt_data, "codebooks: a centroid value is not finite");
   for (float v : pq_codebooks)
@@ -348,6 +376,20 @@ void codebook_set::encode(const float* prepared, std::size_t n, std::uint32_t* l
 void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const std::uint32_t* lists,
                                    std::uint8_t* codes) const {
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
+  if (additive_) {  // rq/lsq: residuals encoded with the norm byte
+    std::vector<float> residual(std::min(n, k_block_rows) * d);
+    for (std::size_t b = 0; b < n; b += k_block_rows) {
+      const std::size_t nb = std::min(k_block_rows, n - b);
+      for (std::size_t i = 0; i < nb; ++i) {
+        const float* x = prepared + (b + i) * d;
+        const float* c = &centroids_[std::size_t{lists[b + i]} * d];
+        for (std::size_t j = 0; j < d; ++j) residual[i * d + j] = x[j] - c[j];
+      }
+      encode_additive(*additive_, params_, &pq_[pq_.size() - k_additive_ksub], residual.data(), nb,
+                      codes + b * code_size_);
+    }
+    return;
+  }
   std::vector<float> residual(std::min(n, k_block_rows) * d), sub(std::min(n, k_block_rows) * dsub);
   std::vector<float> rotated(rotation_.empty() ? 0 : std::min(n, k_block_rows) * d);
   std::vector<std::uint32_t> labels(std::min(n, k_block_rows));
@@ -377,6 +419,11 @@ void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const s
 
 void codebook_set::decode(std::uint32_t list, const std::uint8_t* code, float* out) const {
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
+  if (additive_) {  // rq/lsq: c + Σ_m a_m(code_m) (the norm byte does not enter the reconstruction)
+    additive_->decode(code, out);
+    for (std::size_t j = 0; j < d; ++j) out[j] += centroids_[std::size_t{list} * d + j];
+    return;
+  }
   if (imi_) {  // x̂ = (c1_i ‖ c2_j) + r̂ (no OPQ under imi)
     imi_->cell_centroid(list, out);
     for (std::size_t m = 0; m < M; ++m) {
@@ -452,6 +499,13 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
     // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block (OPQ: (R q)_m).
     if (!rotation_.empty()) rotate_rows(rotation_.data(), d, prepared.data(), nb, rotated.data());
     const float* pq_space_q = rotation_.empty() ? prepared.data() : rotated.data();
+    if (additive_) {  // rq/lsq: list-independent tables, one product for the block
+      std::vector<float*> tables(nb);
+      for (std::size_t i = 0; i < nb; ++i) tables[i] = plans[b + i].query_table.data();
+      additive_query_tables(*additive_, params_, &pq_[pq_.size() - k_additive_ksub], prepared.data(), nb,
+                            tables.data());
+      continue;
+    }
     for (std::size_t m = 0; m < M; ++m) {
       gather_sub(pq_space_q, nb, d, m, dsub, sub.data());
       kernels::matmul_nt(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
@@ -503,7 +557,14 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
       // binary floating point: the cosine table equals ½ × the l2 table bit for bit).
       const float scale = params_.metric == metric::cosine ? 0.5f : 1.0f;
       const std::uint32_t list = plan.lists[i];
-      if (imi_) {
+      if (additive_) {  // rq/lsq: s·(qt + T[list]), T = 2⟨c, a_mk⟩ and a zero norm row (additive_quantizer.hpp)
+        if (!precomputed_.empty()) {
+          kt_->add_scaled(&precomputed_[std::size_t{list} * n], scale, qt, n, lut);
+        } else {
+          additive_list_tables(*additive_, &centroids_[std::size_t{list} * params_.dimension], 1, scale, lut);
+          for (std::size_t j = 0; j < n; ++j) lut[j] += scale * qt[j];
+        }
+      } else if (imi_) {
         imi_list_table(list, scale, qt, lut);
       } else if (!precomputed_.empty()) {
         // precomputed_ holds scale · T[list]: one fused pass lut = scale·T + scale·qt

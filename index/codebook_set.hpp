@@ -23,6 +23,13 @@
 // OPQ (params.opq, index/opq_rotation.hpp): residuals are rotated by an orthogonal R before PQ, so the
 // PQ codebooks, codes, T (from rotated centroids R c) and the query tables (from R q) live in the
 // rotated space; centroids, probing and the bias ‖q − c‖² are unrotated; decode rotates back.
+//
+// Additive quantizers (params.quantizer rq | lsq, index/additive_quantizer.hpp): pq_codebooks() holds
+// the (M − 1) × 256 × d full-dimension codebooks followed by the 256 norm levels, M = num_sub_vectors;
+// code byte M − 1 is the norm byte, a level of ‖r̂‖² (layout in additive_quantizer.hpp). The query
+// table rows 0..M−2 are −2⟨q, a_mk⟩ (⟨q, a_mk⟩ under dot), list-independent (one product per query
+// block), and row M − 1 is the level table (zeros under dot); precomputed_ holds s·2⟨c_l, a_mk⟩ with a
+// zero last row, so list_table is PQ's fused add and the 8-bit ADC scan is unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -34,6 +41,8 @@
 #include "kernels/kernel_table.hpp"
 
 namespace ivfstream {
+
+class additive_codec;
 
 class multi_index_quantizer;
 
@@ -81,7 +90,7 @@ public:
   const multi_index_quantizer* imi() const noexcept { return imi_.get(); }
   /// Writes the coarse centroid of `list` (d floats, prepared space). @pre list < num_partitions().
   void list_centroid(std::uint32_t list, float* out) const noexcept;
-  /// M × ksub × dsub, row-major.
+  /// M × ksub × dsub, row-major (pq); (M − 1) × 256 × d then 256 norm levels (rq/lsq).
   const std::vector<float>& pq_codebooks() const noexcept { return pq_; }
   /// OPQ rotation R, d × d row-major (y = R x, opq_rotation.hpp); empty when params().opq is false.
   const std::vector<float>& rotation() const noexcept { return rotation_; }
@@ -148,6 +157,7 @@ private:
   std::vector<float> rotation_;         // d × d row-major (OPQ R) or empty
   std::vector<float> rotated_centroids_;  // nlist × d: R c_l per row (OPQ) or empty
   std::vector<float> code_norms_;       // M × ksub: ‖r_mc‖²
+  std::shared_ptr<const additive_codec> additive_;  // rq/lsq: encoder over the additive codebooks, else null
   std::vector<float> precomputed_;      // nlist × M × ksub: s·(‖r_mc‖² + 2⟨c_list,m, r_mc⟩), s = 1 (l2) or ½ (cosine); or empty
   // IMI (index/multi_index_quantizer.hpp): cell (i, j)'s per-list term splits by half, since sub-space m
   // holds ⟨c_ij,m, r_mc⟩ = ⟨c1_i part, r_mc part⟩ + ⟨c2_j part, r_mc part⟩ (a sub-space may straddle d1):

@@ -9,6 +9,37 @@ std::string str(std::size_t v) { return std::to_string(v); }
 constexpr std::size_t k_max_opq_iterations = 100;
 constexpr std::size_t k_max_train_threads = 1024;
 constexpr std::size_t k_max_polysemous_iterations = 10000000;
+constexpr std::size_t k_max_additive_sub_codes = 33;  // 32 codebooks + norm byte (cross table M²·256² floats)
+constexpr std::size_t k_max_beam_size = 64;
+constexpr std::size_t k_max_lsq_iterations = 100;
+constexpr std::size_t k_max_lsq_icm_iterations = 32;
+
+/// The rq/lsq checks (quantizer = rq or lsq).
+status validate_additive(const index_params& p) {
+  const char* q = p.quantizer == quantizer_kind::rq ? "rq" : "lsq";
+  if (p.num_bits != 8)
+    return fail(errc::invalid_argument, "num_bits=" + str(p.num_bits) + " with quantizer=" + q + ": must be 8");
+  if (p.num_sub_vectors < 2 || p.num_sub_vectors > k_max_additive_sub_codes)
+    return fail(errc::invalid_argument, "num_sub_vectors=" + str(p.num_sub_vectors) + " with quantizer=" + q +
+                                            ": must be in [2, " + str(k_max_additive_sub_codes) +
+                                            "] (code bytes: num_sub_vectors - 1 codebooks + 1 norm byte)");
+  if (p.rq_beam_size == 0 || p.rq_beam_size > k_max_beam_size)
+    return fail(errc::invalid_argument, "rq_beam_size=" + str(p.rq_beam_size) + " with quantizer=" + q +
+                                            ": must be in [1, " + str(k_max_beam_size) + "]");
+  if (p.quantizer == quantizer_kind::lsq && (p.lsq_iterations == 0 || p.lsq_iterations > k_max_lsq_iterations))
+    return fail(errc::invalid_argument, "lsq_iterations=" + str(p.lsq_iterations) + " with quantizer=lsq: must be in [1, " +
+                                            str(k_max_lsq_iterations) + "]");
+  if (p.lsq_icm_iterations > k_max_lsq_icm_iterations)
+    return fail(errc::invalid_argument, "lsq_icm_iterations=" + str(p.lsq_icm_iterations) + ": must be in [0, " +
+                                            str(k_max_lsq_icm_iterations) + "]");
+  if (p.opq) return fail(errc::invalid_argument, std::string("opq=true with quantizer=") + q + ": must be false");
+  if (p.polysemous)
+    return fail(errc::invalid_argument, std::string("polysemous=true with quantizer=") + q + ": must be false");
+  if (p.imi())
+    return fail(errc::invalid_argument, std::string("coarse_quantizer=imi with quantizer=") + q +
+                                            ": not supported, must be flat");
+  return {};
+}
 constexpr unsigned k_max_imi_bits = 10;
 }  // namespace
 
@@ -17,9 +48,13 @@ status index_params::validate() const {
   if (num_bits != 4 && num_bits != 6 && num_bits != 8 && num_bits != 10 && num_bits != 12)
     return fail(errc::invalid_argument,
                 "num_bits=" + str(num_bits) + ": must be one of 4, 6, 8, 10, 12");
+  if (quantizer != quantizer_kind::pq && !additive())
+    return fail(errc::invalid_argument, "quantizer=" + str(static_cast<unsigned>(quantizer)) +
+                                            ": must be one of pq, rq, lsq");
+  if (additive()) IVF_TRY(validate_additive(*this));
   if (num_sub_vectors == 0)
     return fail(errc::invalid_argument, "num_sub_vectors=0: must be >= 1 and divide dimension=" + str(dimension));
-  if (dimension % num_sub_vectors != 0)
+  if (!additive() && dimension % num_sub_vectors != 0)
     return fail(errc::invalid_argument, "num_sub_vectors=" + str(num_sub_vectors) +
                                             ": must divide dimension=" + str(dimension));
   if (num_partitions == 0) return fail(errc::invalid_argument, "num_partitions=0: must be >= 1");

@@ -16,6 +16,13 @@ enum class coarse_quantizer_kind : std::uint8_t {
   imi = 1,   ///< inverted multi-index: two half-vector codebooks of 2^imi_bits centroids, cell (i, j)
 };
 
+/// Residual quantizer of the IVF (index/additive_quantizer.hpp for rq and lsq).
+enum class quantizer_kind : std::uint8_t {
+  pq = 0,   ///< product quantizer: M sub-spaces of d / M, one 2^num_bits codebook each
+  rq = 1,   ///< residual (additive) quantizer: num_sub_vectors − 1 full-dimension codebooks + 1 norm byte
+  lsq = 2,  ///< local search quantization: rq's decoder, codebooks by least squares, codes by ICM
+};
+
 /// How an IVF-PQ index is built (LanceDB create_index(index_type="IVF_PQ", ...)).
 struct index_params {
   std::size_t dimension = 0;           ///< vector length d; ≥ 1
@@ -44,6 +51,15 @@ struct index_params {
   coarse_quantizer_kind coarse_quantizer = coarse_quantizer_kind::flat;
   unsigned imi_bits = 0;
 
+  /// pq (default), rq or lsq. With rq/lsq, num_sub_vectors counts the 8-bit sub-codes of a stored code:
+  /// num_sub_vectors − 1 additive codebooks of 256 full-dimension codewords plus one norm byte, so the code
+  /// is num_sub_vectors bytes as for pq; 2 ≤ num_sub_vectors ≤ 33, need not divide dimension; num_bits
+  /// must be 8; opq and polysemous false (index/additive_quantizer.hpp).
+  quantizer_kind quantizer = quantizer_kind::pq;
+  std::size_t rq_beam_size = 4;        ///< rq/lsq encoding beam (1 = greedy); 1 ≤ … ≤ 64
+  std::size_t lsq_iterations = 4;      ///< lsq training rounds (least-squares codebooks + ICM codes); 1 ≤ … ≤ 100
+  std::size_t lsq_icm_iterations = 2;  ///< lsq ICM sweeps per encode (after the beam search); 0 ≤ … ≤ 32
+
   /// Checks everything that does not depend on the training data.
   status validate() const;
   /// Also checks num_partitions against the number of training vectors.
@@ -53,6 +69,8 @@ struct index_params {
   /// 2^nbits centroids per sub-space.
   std::size_t ksub() const { return std::size_t{1} << num_bits; }
   std::size_t dsub() const { return dimension / num_sub_vectors; }
+  /// True for quantizer rq or lsq (additive codebooks + norm byte).
+  bool additive() const { return quantizer == quantizer_kind::rq || quantizer == quantizer_kind::lsq; }
   bool imi() const { return coarse_quantizer == coarse_quantizer_kind::imi; }
   /// Floats of the trained coarse quantizer (codebook_set::centroids()): num_partitions × d (flat), or
   /// the two half codebooks 2^imi_bits × d in all (imi).

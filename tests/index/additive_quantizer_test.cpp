@@ -143,9 +143,9 @@ BOOST_AUTO_TEST_CASE(rq_and_lsq_recall_against_brute_force) {
     BOOST_TEST(index.codebooks()->code_size() == 8u);  // 7 codebooks + the norm byte
     const double r = mean_recall(search_all(index, sparams()));
     BOOST_TEST_MESSAGE((qk == quantizer_kind::rq ? "rq" : "lsq") << " 8 B recall@10 " << r);
-    // measured (nprobes 4 of 16, no refine): rq 0.956, lsq 0.965. A wrong norm byte or table sign
-    // drops recall far below (norm byte zeroed by hand: see adc_estimate_matches_the_decoded_vector);
-    // bound 0.90 leaves room for another machine's float summation order.
+    // measured (nprobes 4 of 16, no refine): rq 0.965, lsq 0.967; PQ at the same 8 bytes 0.746. A wrong
+    // table sign or norm term falls to PQ's level or below (adc_estimate_matches_the_decoded_vector
+    // checks the terms one by one); bound 0.90 leaves room for another machine's float summation order.
     BOOST_TEST(r >= 0.90);
   }
 }
@@ -156,8 +156,8 @@ BOOST_AUTO_TEST_CASE(rq_beats_pq_at_equal_bytes) {
   const double rq = mean_recall(search_all(built(quantizer_kind::rq, 8), sparams()));
   const double lsq = mean_recall(search_all(built(quantizer_kind::lsq, 8), sparams()));
   BOOST_TEST_MESSAGE("8 B recall@10: pq " << pq << " rq " << rq << " lsq " << lsq);
-  // measured: pq 0.746, rq 0.956, lsq 0.965 (data of rank ~8 spread over all 64 coordinates, where
-  // PQ's sub-spaces each see the same factors). Asserted margin 0.10, half the measured 0.21.
+  // measured: pq 0.746, rq 0.965, lsq 0.967 (data of rank ~8 spread over all 64 coordinates, where
+  // PQ's sub-spaces each see the same factors). Asserted margin 0.10, under half the measured 0.22.
   BOOST_TEST(rq >= pq + 0.10);
   BOOST_TEST(lsq >= pq + 0.10);
 }
@@ -172,19 +172,24 @@ BOOST_AUTO_TEST_CASE(beam_search_is_no_worse_than_greedy) {
   const double greedy = additive_codec(cb, M, k_d, 1, 0).mean_squared_error(data().x.data(), k_n);
   const double beam = additive_codec(cb, M, k_d, 8, 0).mean_squared_error(data().x.data(), k_n);
   const double icm = additive_codec(cb, M, k_d, 8, 4).mean_squared_error(data().x.data(), k_n);
+  // measured: greedy 2.741, beam 8 2.275 (−17 %), beam 8 + 4 ICM sweeps 2.271, LSQ 1.868 (3 rounds).
+  // ICM never increases a code's error and the beam keeps the greedy path's first step, so the order
+  // is structural; the 5 % margins on beam and LSQ are well inside the measured gaps.
   o.lsq = true;
   o.lsq_iterations = 3;
   const auto lcb = train_additive_codebooks(data().x.data(), 4096, k_d, o);
   const double lsq = additive_codec(lcb, M, k_d, 8, 4).mean_squared_error(data().x.data(), k_n);
   BOOST_TEST_MESSAGE("MSE greedy " << greedy << " beam8 " << beam << " beam8+icm " << icm << " lsq " << lsq);
-  BOOST_TEST(beam <= greedy);
+  BOOST_TEST(beam <= 0.95 * greedy);
   BOOST_TEST(icm <= beam);
-  BOOST_TEST(lsq <= icm);
+  BOOST_TEST(lsq <= 0.95 * icm);
 }
 
 BOOST_AUTO_TEST_CASE(adc_estimate_matches_the_decoded_vector) {
-  // bias + Σ_m lut[m][code_m] must equal ‖q − decode(code)‖² up to the norm byte's rounding (half the
-  // gap between neighbouring levels); a wrong sign, scale or centroid term is off by far more.
+  // bias + Σ_m lut[m][code_m] must equal ‖q − decode(code)‖² up to the norm byte's rounding (at most
+  // half the widest gap between neighbouring levels; measured max 6.7 against 71 allowed on l2, and
+  // 115 before the cross term 2⟨c, r̂⟩ moved from the byte to the per-list table); a wrong sign, scale
+  // or centroid term is off by far more (dot, which has no byte, is checked to 1e-3).
   for (metric m : {metric::l2, metric::cosine, metric::dot}) {
     const auto& index = built(quantizer_kind::rq, 8, m);
     const auto& cb = *index.codebooks();
@@ -231,7 +236,9 @@ BOOST_AUTO_TEST_CASE(cosine_and_dot_recall_against_brute_force) {
   for (metric m : {metric::cosine, metric::dot}) {
     const double r = mean_recall(search_all(built(quantizer_kind::rq, 8, m), sparams()), m);
     BOOST_TEST_MESSAGE("rq 8 B metric " << int(m) << " recall@10 " << r);
-    BOOST_TEST(r >= 0.0);
+    // measured: cosine 0.962 (½ factor on every table row, norm byte on the unit sphere), dot 0.914
+    // (no norm byte; ⟨q, c⟩ + Σ⟨q, a_m⟩ of a residual quantised in L2)
+    BOOST_TEST(r >= (m == metric::cosine ? 0.90 : 0.85));
   }
 }
 
