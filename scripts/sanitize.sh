@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds ivfstream under sanitizers and runs the CTest suites there.
 #   scripts/sanitize.sh address,undefined   ASan + UBSan, every suite (unit and e2e)  (BUILD_DIR default build-asan)
-#   scripts/sanitize.sh thread              TSan, the Kafka connector suites          (BUILD_DIR default build-tsan)
+#   scripts/sanitize.sh thread              TSan, the Kafka connector suites and the threaded index/kernels
+#                                           suites (BUILD_DIR default build-tsan; reports triaged by
+#                                           scripts/sanitizers/tsan_triage.sh)
 # CI (.ci/run) runs the first after the normal build and tests. To keep that inside CI's budget it builds
 # only what the suites need (target test_suites: no benchmarks, no fuzzers, no CUDA) with -O1 -g1
 # (CMAKE_BUILD_TYPE=Sanitize: line tables for the reports, no variable info).
@@ -31,8 +33,17 @@ case "$mode" in
     # suites are left out: Debian's CAF is not built with TSan, so every message hand-off between
     # actors is reported (engine_test: 726 reports; every one inspected is a message hand-off); run them with
     # TARGETS="engine_test ..." to see that. The *_state suites are single-threaded.
-    TARGETS="${TARGETS-kafka_consumer_test dead_letter_sink_test embedded_broker_test}"
-    export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp}"
+    # The index/kernels suites in the list start real threads (kernels::parallel_for in k-means and
+    # PQ training, train_threads, oneDNN's matmul from several threads, batch search); ivfpq_index_test
+    # also does but takes ~10 min under TSan here (run it with TARGETS=ivfpq_index_test).
+    TARGETS="${TARGETS-kafka_consumer_test dead_letter_sink_test embedded_broker_test kmeans_test gemm_test training_device_test fast_scan_search_test}"
+    # Reports go to files and do not fail the process: scripts/sanitizers/tsan_triage.sh sorts them
+    # afterwards and fails the run on every finding (librdkafka- and oneDNN-internal pairs are listed, not failed:
+    # the triage script says why).
+    rm -rf "$BUILD_DIR/tsan-reports"
+    mkdir -p "$BUILD_DIR/tsan-reports"
+    tsan_reports="$(cd "$BUILD_DIR/tsan-reports" && pwd)"
+    export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$tsan_reports/tsan:suppressions=$supp/tsan.supp}"
     ;;
   *)
     echo "sanitize.sh: mode '$mode': must be address,undefined or thread" >&2
@@ -52,5 +63,10 @@ if [ -n "$TARGETS" ]; then
 else
   cmake --build "$BUILD_DIR" -j "$JOBS" --target test_suites
 fi
+rc=0
 # shellcheck disable=SC2086
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "${ctest_filter[@]}" ${CTEST_ARGS:-}
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "${ctest_filter[@]}" ${CTEST_ARGS:-} || rc=$?
+if [ "$mode" = thread ]; then
+  bash scripts/sanitizers/tsan_triage.sh "$tsan_reports" || rc=1
+fi
+exit $rc
