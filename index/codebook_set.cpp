@@ -11,6 +11,7 @@
 #include "kernels/kmeans.hpp"
 #include "kernels/parallel_for.hpp"
 #include "kernels/pq_codes.hpp"
+#include "kernels/pq_encode.hpp"
 #include "index/multi_index_quantizer.hpp"
 #include "index/additive_quantizer.hpp"
 #include "index/opq_rotation.hpp"
@@ -100,6 +101,7 @@ codebook_set::codebook_set(const index_params& p, std::uint64_t version, std::ve
     rotate_rows(rotation_.data(), p.dimension, centroids_.data(), p.num_partitions, rotated_centroids_.data());
   }
   if (p.additive()) additive_ = make_additive_codec(p, pq_);  // rq/lsq: index/additive_quantizer.hpp
+  if (!additive_) encode_table_ = kernels::pq_encode_table(pq_.data(), p.num_sub_vectors, p.ksub(), p.dsub());
   build_tables();
 }
 
@@ -192,7 +194,8 @@ std::size_t codebook_set::memory_bytes() const noexcept {
   const std::size_t imi_floats = imi_ ? imi_->codebooks().capacity() + 2 * imi_->half_size() : 0;
   return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
                           code_norms_.capacity() + precomputed_.capacity() + rotation_.capacity() +
-                          rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats) +
+                          rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats +
+                          encode_table_.capacity()) +
          (additive_ ? additive_->memory_bytes() : 0);
 }
 
@@ -390,9 +393,8 @@ void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const s
     }
     return;
   }
-  std::vector<float> residual(std::min(n, k_block_rows) * d), sub(std::min(n, k_block_rows) * dsub);
+  std::vector<float> residual(std::min(n, k_block_rows) * d);
   std::vector<float> rotated(rotation_.empty() ? 0 : std::min(n, k_block_rows) * d);
-  std::vector<std::uint32_t> labels(std::min(n, k_block_rows));
   std::vector<std::uint16_t> sub_codes(std::min(n, k_block_rows) * M);
   std::vector<float> cell(imi_ ? d : 0);  // IMI: the cell's centroid c1_i ‖ c2_j
   for (std::size_t b = 0; b < n; b += k_block_rows) {
@@ -408,11 +410,7 @@ void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const s
       rotate_rows(rotation_.data(), d, residual.data(), nb, rotated.data());
       residual.swap(rotated);
     }
-    for (std::size_t m = 0; m < M; ++m) {
-      gather_sub(residual.data(), nb, d, m, dsub, sub.data());
-      kernels::assign_nearest(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, labels.data(), nullptr);
-      for (std::size_t i = 0; i < nb; ++i) sub_codes[i * M + m] = static_cast<std::uint16_t>(labels[i]);
-    }
+    kernels::pq_encode(encode_table_.data(), residual.data(), nb, M, dsub, ksub, sub_codes.data());
     kernels::pack_codes(sub_codes.data(), nb, M, params_.num_bits, codes + b * code_size_);
   }
 }
