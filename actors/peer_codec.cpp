@@ -223,8 +223,15 @@ result<peer_reply> decode_peer_reply(const std::vector<char>& bytes, std::size_t
       return fail(errc::corrupt_data, where + ": distances must be finite");
     auto& dst = out.results[i];
     dst.candidates.resize(n);
-    for (flatbuffers::uoffset_t j = 0; j < n; ++j)
-      dst.candidates[j] = scan_candidate{q->ids()->Get(j), q->distances()->Get(j), q->exact_distances()->Get(j)};
+    // The Verifier checks a vector's 4-byte length prefix, not that 8-byte elements are 8-aligned: a
+    // hostile buffer can place ids at 4 mod 8 (our encoder never does), so each is read with memcpy.
+    const auto* id_bytes = n ? reinterpret_cast<const unsigned char*>(q->ids()->Data()) : nullptr;
+    for (flatbuffers::uoffset_t j = 0; j < n; ++j) {
+      std::uint64_t id;
+      std::memcpy(&id, id_bytes + std::size_t{j} * sizeof id, sizeof id);
+      dst.candidates[j] = scan_candidate{flatbuffers::EndianScalar(id), q->distances()->Get(j),
+                                         q->exact_distances()->Get(j)};
+    }
     if (q->missing_partitions()) dst.missing_partitions.assign(q->missing_partitions()->begin(), q->missing_partitions()->end());
   }
   return out;
