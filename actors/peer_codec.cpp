@@ -100,6 +100,12 @@ std::uint64_t codebook_fingerprint(const codebook_set& cb) {
   if (p.imi()) h = fnv1a_u64(fnv1a_u64(h, 0x696d69), p.imi_bits);  // flat leaves the hash as before
   h = fnv1a_floats(h, cb.centroids());
   h = fnv1a_floats(h, cb.pq_codebooks());
+  if (const local_codebooks* local = cb.local()) {  // LOPQ; without it the hash is as before
+    h = fnv1a_u64(h, 0x6c6f7071);
+    for (std::uint32_t g : local->list_group()) h = fnv1a_u64(h, g);
+    h = fnv1a_floats(h, local->rotations());
+    h = fnv1a_floats(h, local->pq_codebooks());
+  }
   return fnv1a_floats(h, cb.rotation());
 }
 

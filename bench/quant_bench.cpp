@@ -4,8 +4,11 @@
 // merge), bytes/vector of the codes, training time. Numbers for bench/README.md, never assertions.
 //   ivfstream_quant_bench DIR [nlist=256] [M=16] [nprobe=16] [nq=500] [ht=0,44,48,52] [max_iter=20]
 //                         [options=pq,poly] [sample_rate=256] [beam=4] [lsq_iterations=4]
+//                         [lopq_groups=16] [opq_iterations=10]
 // options: any of pq (plain IVFPQ), poly (polysemous, its ht list and multi-index hashing), rq and lsq
-// (additive quantizers, index/additive_quantizer.hpp). Equal bytes per vector: every option gets
+// (additive quantizers, index/additive_quantizer.hpp), opq (global OPQ rotation) and lopq (LOPQ,
+// index/local_codebooks.hpp: per group of lists a rotation + PQ codebooks). Each option's codebook memory
+// is printed as a "# <option> codebook_bytes=..." line. Equal bytes per vector: every option gets
 // num_sub_vectors = M, i.e. PQ M × 8 bits against RQ/LSQ M − 1 codebooks + 1 norm byte.
 // DIR holds base.fvecs, query.fvecs, gt.ivecs (layout: /work/shared/bench/README.md). Metric l2.
 // Search times are the calling thread's CPU time (the figure to quote on a shared machine); training
@@ -83,6 +86,9 @@ int main(int argc, char** argv) {
   }
   const std::size_t sample_rate = argc > 9 ? std::stoul(argv[9]) : 256, beam = argc > 10 ? std::stoul(argv[10]) : 4;
   const std::size_t lsq_iter = argc > 11 ? std::stoul(argv[11]) : 4;
+  // opq / lopq (index/local_codebooks.hpp): LOPQ groups of lists, and the global OPQ's alternations
+  const std::size_t lopq_groups = argc > 12 ? std::stoul(argv[12]) : 16;
+  const std::size_t opq_iter = argc > 13 ? std::stoul(argv[13]) : index_params{}.opq_iterations;
   std::size_t d = 0, dq = 0, dg = 0;
   const auto base = read_vecs<float>(dir + "/base.fvecs", d);
   const auto queries = read_vecs<float>(dir + "/query.fvecs", dq, nq_max);
@@ -94,9 +100,14 @@ int main(int argc, char** argv) {
   std::printf("option,ht,recall10,qps_1t_cpu,scan_us_per_query,skipped_frac,bytes_per_vec,train_s_wall,add_s_wall\n");
   for (const std::string& opt : options) {
     const bool poly = opt == "poly";
-    const char* name = opt == "pq" ? "IVFPQ" : opt == "poly" ? "IVFPQ-polysemous" : opt == "rq" ? "IVFRQ" : "IVFLSQ";
-    if (opt != "pq" && opt != "poly" && opt != "rq" && opt != "lsq")
-      return std::fprintf(stderr, "unknown option %s: must be pq, poly, rq or lsq\n", opt.c_str()), 2;
+    const char* name = opt == "pq"     ? "IVFPQ"
+                       : opt == "poly" ? "IVFPQ-polysemous"
+                       : opt == "rq"   ? "IVFRQ"
+                       : opt == "opq"  ? "OPQ-IVFPQ"
+                       : opt == "lopq" ? "LOPQ-IVFPQ"
+                                       : "IVFLSQ";
+    if (opt != "pq" && opt != "poly" && opt != "rq" && opt != "lsq" && opt != "opq" && opt != "lopq")
+      return std::fprintf(stderr, "unknown option %s: must be pq, poly, rq, lsq, opq or lopq\n", opt.c_str()), 2;
     index_params p;
     p.dimension = d;
     p.num_partitions = nlist;
@@ -109,6 +120,10 @@ int main(int argc, char** argv) {
     p.quantizer = opt == "rq" ? quantizer_kind::rq : opt == "lsq" ? quantizer_kind::lsq : quantizer_kind::pq;
     p.rq_beam_size = beam;
     p.lsq_iterations = lsq_iter;
+    p.opq = opt == "opq";  // global OPQ rotation
+    p.opq_iterations = opq_iter;
+    p.lopq = opt == "lopq";  // per-group rotation + codebooks, min(lopq_groups, nlist) groups
+    p.lopq_groups = std::min(lopq_groups, nlist);
     auto index = ivfpq_index::create(p);
     if (!index) return std::fprintf(stderr, "%s\n", index.error().to_string().c_str()), 1;
     const auto t0 = std::chrono::steady_clock::now();  // wall: training may use several threads
@@ -119,6 +134,14 @@ int main(int argc, char** argv) {
     const auto t1 = std::chrono::steady_clock::now();
     if (auto st = index->add(ids.data(), base.data(), n); !st) return 1;
     const double add_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    {  // codebook memory (LOPQ: what its local codebooks add), as a comment line beside the CSV
+      const codebook_set& cb = *index->codebooks();
+      std::printf("# %s codebook_bytes=%zu", name, cb.memory_bytes());
+      if (cb.local())
+        std::printf(" lopq_local_bytes=%zu lopq_groups=%zu lopq_local_lists=%zu", cb.local()->memory_bytes(),
+                    cb.local()->num_groups(), cb.local()->num_local_lists());
+      std::printf("\n");
+    }
     auto plans = index->codebooks()->plan_queries(queries.data(), nq, nprobe);
     if (!plans) return 1;
     for (std::size_t ht : hts) {

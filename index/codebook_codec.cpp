@@ -17,7 +17,8 @@ flatbuffers::Offset<fbs::IndexParams> write_index_params(flatbuffers::FlatBuffer
                                 p.num_sub_vectors, p.num_bits, p.max_iterations, p.sample_rate, p.seed,
                                 p.keep_raw_vectors, p.opq, p.opq_iterations, p.polysemous, p.polysemous_iterations,
                                 static_cast<std::uint8_t>(p.quantizer), p.rq_beam_size, p.lsq_iterations,
-                                p.lsq_icm_iterations, static_cast<std::uint8_t>(p.coarse_quantizer), p.imi_bits);
+                                p.lsq_icm_iterations, static_cast<std::uint8_t>(p.coarse_quantizer), p.imi_bits,
+                                p.lopq, p.lopq_groups, p.lopq_iterations, p.lopq_min_points);
 }
 
 result<index_params> read_index_params(const fbs::IndexParams* fp) {
@@ -46,6 +47,10 @@ result<index_params> read_index_params(const fbs::IndexParams* fp) {
   p.lsq_icm_iterations = fp->lsq_icm_iterations();
   p.coarse_quantizer = static_cast<coarse_quantizer_kind>(fp->coarse_quantizer());  // validate() names a bad value
   p.imi_bits = fp->imi_bits();
+  p.lopq = fp->lopq();
+  p.lopq_groups = fp->lopq_groups();
+  p.lopq_iterations = fp->lopq_iterations();
+  p.lopq_min_points = fp->lopq_min_points();
   if (auto st = p.validate(); !st) return fail(errc::corrupt_data, "params: " + st.error().message());
   return p;
 }
@@ -55,7 +60,15 @@ flatbuffers::Offset<fbs::Codebooks> write_codebooks(flatbuffers::FlatBufferBuild
   if (!cb.rotation().empty()) rotation = fbb.CreateVector(cb.rotation());
   const auto centroids = fbb.CreateVector(cb.centroids());
   const auto pq = fbb.CreateVector(cb.pq_codebooks());
-  return fbs::CreateCodebooks(fbb, cb.version(), centroids, pq, rotation);
+  // LOPQ only (absent: lopq = false): list → group map, per-group rotations and PQ codebooks.
+  flatbuffers::Offset<flatbuffers::Vector<std::uint32_t>> list_group = 0;
+  flatbuffers::Offset<flatbuffers::Vector<float>> local_rotations = 0, local_pq = 0;
+  if (const local_codebooks* local = cb.local()) {
+    list_group = fbb.CreateVector(local->list_group());
+    local_rotations = fbb.CreateVector(local->rotations());
+    local_pq = fbb.CreateVector(local->pq_codebooks());
+  }
+  return fbs::CreateCodebooks(fbb, cb.version(), centroids, pq, rotation, list_group, local_rotations, local_pq);
 }
 
 result<std::shared_ptr<const codebook_set>> read_codebooks(const index_params& p, const fbs::Codebooks* fcb) {
@@ -80,10 +93,16 @@ result<std::shared_ptr<const codebook_set>> read_codebooks(const index_params& p
   // The rotation's length (d × d iff params.opq, else none) and orthogonality are from_parts' checks.
   std::vector<float> rotation;
   if (fcb->rotation()) rotation.assign(fcb->rotation()->begin(), fcb->rotation()->end());
+  // LOPQ arrays: sizes, group ids, finiteness and orthogonality are local_codebooks::from_parts' checks.
+  lopq_parts local;
+  if (fcb->lopq_list_group()) local.list_group.assign(fcb->lopq_list_group()->begin(), fcb->lopq_list_group()->end());
+  if (fcb->lopq_rotations()) local.rotations.assign(fcb->lopq_rotations()->begin(), fcb->lopq_rotations()->end());
+  if (fcb->lopq_pq_codebooks()) local.pq.assign(fcb->lopq_pq_codebooks()->begin(), fcb->lopq_pq_codebooks()->end());
+  if (p.lopq && !fcb->lopq_list_group()) return fail(errc::corrupt_data, "codebooks: lopq=true but lopq_list_group missing");
   auto cb = codebook_set::from_parts(p, fcb->version(),
                                      std::vector<float>(fcb->centroids()->begin(), fcb->centroids()->end()),
                                      std::vector<float>(fcb->pq_codebooks()->begin(), fcb->pq_codebooks()->end()),
-                                     std::move(rotation));
+                                     std::move(rotation), std::move(local));
   if (!cb) return fail(errc::corrupt_data, cb.error().message());
   return cb;
 }

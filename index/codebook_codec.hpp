@@ -8,6 +8,7 @@
 //   centroids     num_partitions × d
 //   pq_codebooks  M × 2^num_bits × (d / M)   (in the rotated space when params.opq)
 //   rotation      d × d, y = R x             (present iff params.opq; absent otherwise)
+//   lopq_list_group, lopq_rotations, lopq_pq_codebooks   (present iff params.lopq; index/local_codebooks.hpp)
 // Readers accept buffers from builds that predate the OPQ (or polysemous) fields: absent `opq` reads as
 // false, absent `opq_iterations` as its default, absent `rotation` as none.
 #include <memory>

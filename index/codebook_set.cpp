@@ -14,6 +14,7 @@
 #include "kernels/pq_encode.hpp"
 #include "index/multi_index_quantizer.hpp"
 #include "index/additive_quantizer.hpp"
+#include "index/local_codebooks.hpp"
 #include "index/opq_rotation.hpp"
 #include "index/polysemous.hpp"
 
@@ -87,14 +88,16 @@ status prepare_rows(const index_params& p, const float* x, std::size_t n, float*
 }  // namespace
 
 codebook_set::codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
-                           std::vector<float> pq_codebooks, std::vector<float> rotation)
+                           std::vector<float> pq_codebooks, std::vector<float> rotation,
+                           std::shared_ptr<const local_codebooks> local)
     : params_(p),
       version_(version),
       code_size_(p.code_size()),
       kt_(&kernels::default_kernels()),
       centroids_(std::move(centroids)),
       pq_(std::move(pq_codebooks)),
-      rotation_(std::move(rotation)) {
+      rotation_(std::move(rotation)),
+      local_(std::move(local)) {
   if (p.imi()) imi_ = std::make_shared<const multi_index_quantizer>(p.dimension, p.imi_bits, centroids_);
   if (!rotation_.empty()) {  // OPQ: R c_l for the per-list term T (see codebook_set.hpp)
     rotated_centroids_.resize(centroids_.size());
@@ -145,6 +148,7 @@ void codebook_set::build_tables() {
       for (std::size_t c = 0; c < ksub; ++c) t[c] = scale * (code_norms_[m * ksub + c] + 2.0f * row[c]);
     }
   }
+  if (local_) local_->fill_list_terms(scale, precomputed_.data());  // LOPQ: the lists of local groups
 }
 
 void codebook_set::build_imi_tables() {
@@ -196,7 +200,7 @@ std::size_t codebook_set::memory_bytes() const noexcept {
                           code_norms_.capacity() + precomputed_.capacity() + rotation_.capacity() +
                           rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats +
                           encode_table_.capacity()) +
-         (additive_ ? additive_->memory_bytes() : 0);
+         (additive_ ? additive_->memory_bytes() : 0) + (local_ ? local_->memory_bytes() : 0);
 }
 
 status codebook_set::prepare_vectors(const float* x, std::size_t n, float* out) const {
@@ -260,6 +264,12 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
   const std::vector<std::size_t> rows = sample_rows(n, pq_n, p.seed ^ 0x9e3779b97f4a7c15ull);
   std::vector<float> residuals(pq_n * d);
   for (std::size_t i = 0; i < pq_n; ++i) std::copy_n(&prepared[rows[i] * d], d, &residuals[i * d]);
+  std::shared_ptr<const local_codebooks> local;  // LOPQ: per-group codebooks from all n vectors
+  if (p.lopq) {
+    auto trained = local_codebooks::train(p, prepared.data(), n, coarse.centroids.data(), threads);
+    if (!trained) return std::move(trained).error();
+    local = std::move(*trained);
+  }
   prepared.clear();
   prepared.shrink_to_fit();
   {
@@ -315,13 +325,14 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
     make_polysemous(pq.data(), M, ksub, dsub, p.num_bits, po);
   }
   return std::shared_ptr<const codebook_set>(
-      new codebook_set(p, version, std::move(coarse.centroids), std::move(pq), std::move(rotation)));
+      new codebook_set(p, version, std::move(coarse.centroids), std::move(pq), std::move(rotation), std::move(local)));
 }
 
 result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index_params& p, std::uint64_t version,
                                                                      std::vector<float> centroids,
                                                                      std::vector<float> pq_codebooks,
-                                                                     std::vector<float> rotation) {
+                                                                     std::vector<float> rotation,
+                                                                     lopq_parts local) {
   IVF_TRY(p.validate());
   // The parameters may come from a file (manifest, snapshot): a wrapping product would let an empty
   // buffer match a huge num_partitions. M × 2^num_bits × dsub = 2^num_bits × dimension (M divides d).
@@ -362,8 +373,17 @@ result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index
     return fail(errc::corrupt_data, "codebooks: rotation is not orthogonal (max |RᵀR − I| = " +
                                         std::to_string(orthogonality_error(rotation.data(), p.dimension)) +
                                         ", allowed 1e-3)");
+  std::shared_ptr<const local_codebooks> lopq;  // LOPQ: checked against these centroids (local_codebooks.hpp)
+  if (p.lopq) {
+    auto parts = local_codebooks::from_parts(p, centroids.data(), std::move(local.list_group),
+                                             std::move(local.rotations), std::move(local.pq));
+    if (!parts) return std::move(parts).error();
+    lopq = std::move(*parts);
+  } else if (!local.list_group.empty() || !local.rotations.empty() || !local.pq.empty()) {
+    return fail(errc::corrupt_data, "codebooks: local (LOPQ) codebooks present, but lopq=false");
+  }
   return std::shared_ptr<const codebook_set>(
-      new codebook_set(p, version, std::move(centroids), std::move(pq_codebooks), std::move(rotation)));
+      new codebook_set(p, version, std::move(centroids), std::move(pq_codebooks), std::move(rotation), std::move(lopq)));
 }
 
 void codebook_set::assign(const float* prepared, std::size_t n, std::uint32_t* lists) const {
@@ -378,6 +398,9 @@ void codebook_set::encode(const float* prepared, std::size_t n, std::uint32_t* l
 
 void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const std::uint32_t* lists,
                                    std::uint8_t* codes) const {
+  if (local_)  // LOPQ: each row with its list's group's rotation and codebooks (or the global ones)
+    return local_->encode_in_lists(prepared, n, lists, centroids_.data(), rotation_.empty() ? nullptr : rotation_.data(),
+                                   pq_.data(), codes);
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
   if (additive_) {  // rq/lsq: residuals encoded with the norm byte
     std::vector<float> residual(std::min(n, k_block_rows) * d);
@@ -416,6 +439,8 @@ void codebook_set::encode_in_lists(const float* prepared, std::size_t n, const s
 }
 
 void codebook_set::decode(std::uint32_t list, const std::uint8_t* code, float* out) const {
+  if (local_)  // LOPQ: c + R_gᵀ û with the list's group's codebooks (or the global ones)
+    return local_->decode(list, code, centroids_.data(), rotation_.empty() ? nullptr : rotation_.data(), pq_.data(), out);
   const std::size_t d = params_.dimension, M = params_.num_sub_vectors, dsub = params_.dsub(), ksub = params_.ksub();
   if (additive_) {  // rq/lsq: c + Σ_m a_m(code_m) (the norm byte does not enter the reconstruction)
     additive_->decode(code, out);
@@ -491,7 +516,7 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
         plan.lists.assign(order.begin(), order.begin() + probes);
         plan.coarse.resize(probes);
         for (std::size_t j = 0; j < probes; ++j) plan.coarse[j] = row[plan.lists[j]];
-    }
+      }
     }
     for (std::size_t i = 0; i < nb; ++i) plans[b + i].query_table.resize(M * ksub);
     // Query tables: ⟨q_m, r_mc⟩, one product per sub-space for the whole block (OPQ: (R q)_m).
@@ -518,6 +543,7 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
       }
     }
   }
+  if (local_) local_->plan_tables(plans.data(), nq, dot);  // LOPQ: one query table per probed group
   return plans;
 }
 
@@ -543,7 +569,7 @@ void codebook_set::plan_imi_probes(const float* prepared, std::size_t nb, std::s
 float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut) const {
   IVF_ASSERT(i < plan.lists.size());
   const std::size_t M = params_.num_sub_vectors, ksub = params_.ksub(), n = M * ksub;
-  const float* qt = plan.query_table.data();
+  const float* qt = plan.probe_query_table(i);  // LOPQ: the probed list's group table
   switch (params_.metric) {
     case metric::dot:
       // 1 − ⟨q, x⟩ ≈ (1 − ⟨q, c⟩) + Σ_m −⟨q_m, r_mc⟩
@@ -570,11 +596,13 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
       } else {
         // T[list] computed on the fly: ‖r_mc‖² + 2⟨c_list,m, r_mc⟩
         const std::size_t d = params_.dimension, dsub = params_.dsub();
+        const float* cen = pq_space_centroids() + std::size_t{list} * d;
+        const float *pq = pq_.data(), *norms = code_norms_.data();
+        if (local_) local_->list_space(list, &cen, &pq, &norms);  // LOPQ: the list's group's space
         for (std::size_t m = 0; m < M; ++m) {
-          kt_->inner_product_ny(pq_space_centroids() + std::size_t{list} * d + m * dsub, &pq_[m * ksub * dsub], ksub, dsub,
-                                lut + m * ksub);
+          kt_->inner_product_ny(cen + m * dsub, pq + m * ksub * dsub, ksub, dsub, lut + m * ksub);
           for (std::size_t c = 0; c < ksub; ++c)
-            lut[m * ksub + c] = scale * (qt[m * ksub + c] + code_norms_[m * ksub + c] + 2.0f * lut[m * ksub + c]);
+            lut[m * ksub + c] = scale * (qt[m * ksub + c] + norms[m * ksub + c] + 2.0f * lut[m * ksub + c]);
         }
       }
       return scale * plan.coarse[i];

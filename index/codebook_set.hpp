@@ -24,6 +24,10 @@
 // PQ codebooks, codes, T (from rotated centroids R c) and the query tables (from R q) live in the
 // rotated space; centroids, probing and the bias ‖q − c‖² are unrotated; decode rotates back.
 //
+// LOPQ (params.lopq, index/local_codebooks.hpp): the lists of a group with local codebooks encode, decode
+// and take their T rows and query table from the group's own rotation and PQ codebooks (the members
+// here stay the global fallback); plan_queries adds one query table per distinct probed group.
+//
 // Additive quantizers (params.quantizer rq | lsq, index/additive_quantizer.hpp): pq_codebooks() holds
 // the (M − 1) × 256 × d full-dimension codebooks followed by the 256 norm levels, M = num_sub_vectors;
 // code byte M − 1 is the norm byte, a level of ‖r̂‖² (layout in additive_quantizer.hpp). The query
@@ -37,6 +41,7 @@
 
 #include "index/error.hpp"
 #include "index/index_params.hpp"
+#include "index/local_codebooks.hpp"
 #include "index/query_plan.hpp"
 #include "kernels/kernel_table.hpp"
 
@@ -69,10 +74,12 @@ public:
   /// Rebuilds from stored arrays (snapshot, codebooks topic): checks params, sizes and finiteness.
   ///   centroids: num_partitions × d; pq_codebooks: M × ksub × dsub (row-major);
   ///   rotation: d × d row-major (opq_rotation.hpp) when p.opq, else empty; must be orthogonal (1e-3).
+  ///   local: the LOPQ arrays (local_codebooks::from_parts) when p.lopq, else empty.
   static result<std::shared_ptr<const codebook_set>> from_parts(const index_params& p, std::uint64_t version,
                                                                 std::vector<float> centroids,
                                                                 std::vector<float> pq_codebooks,
-                                                                std::vector<float> rotation = {});
+                                                                std::vector<float> rotation = {},
+                                                                lopq_parts local = {});
 
   const index_params& params() const noexcept { return params_; }
   std::uint64_t version() const noexcept { return version_; }
@@ -94,6 +101,8 @@ public:
   const std::vector<float>& pq_codebooks() const noexcept { return pq_; }
   /// OPQ rotation R, d × d row-major (y = R x, opq_rotation.hpp); empty when params().opq is false.
   const std::vector<float>& rotation() const noexcept { return rotation_; }
+  /// LOPQ codebooks (params().lopq; index/local_codebooks.hpp), else nullptr.
+  const local_codebooks* local() const noexcept { return local_.get(); }
   /// True when the per-list term T is precomputed (else it is computed per probe).
   bool has_precomputed_table() const noexcept { return !precomputed_.empty() || !imi_t1_.empty(); }
   /// Heap bytes of centroids, codebooks and tables.
@@ -130,7 +139,8 @@ public:
 
 private:
   codebook_set(const index_params& p, std::uint64_t version, std::vector<float> centroids,
-               std::vector<float> pq_codebooks, std::vector<float> rotation);
+               std::vector<float> pq_codebooks, std::vector<float> rotation,
+               std::shared_ptr<const local_codebooks> local = nullptr);
   /// Centroids in the PQ space: rotated_centroids_ under OPQ, else centroids_ (nlist × d).
   const float* pq_space_centroids() const noexcept {
     return rotation_.empty() ? centroids_.data() : rotated_centroids_.data();
@@ -168,6 +178,9 @@ private:
   std::shared_ptr<const multi_index_quantizer> imi_;
   std::vector<float> imi_t1_, imi_t2_;
   std::size_t imi_m_lo_ = 0;
+  // LOPQ (params.lopq): per-group rotations and codebooks; the lists of local groups take their
+  // encode/decode, query table and T rows from here (local_codebooks.hpp), the others the members above.
+  std::shared_ptr<const local_codebooks> local_;
 };
 
 }  // namespace ivfstream

@@ -41,6 +41,7 @@ result<std::vector<float>> initial_coarse_centroids(const index_params& p, const
   if (p.opq) return fail(errc::invalid_argument, "opq=true: distributed training supports opq=false only");
   if (p.imi())
     return fail(errc::invalid_argument, "coarse_quantizer=imi: distributed training supports coarse_quantizer=flat only");
+  if (p.lopq) return fail(errc::invalid_argument, "lopq=true: distributed training supports lopq=false only");
   return seed_centroids(prepared_sample, n, p.dimension, p.num_partitions, p.seed);
 }
 

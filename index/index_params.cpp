@@ -9,6 +9,7 @@ std::string str(std::size_t v) { return std::to_string(v); }
 constexpr std::size_t k_max_opq_iterations = 100;
 constexpr std::size_t k_max_train_threads = 1024;
 constexpr std::size_t k_max_polysemous_iterations = 10000000;
+constexpr std::size_t k_max_lopq_min_points = 1000000;
 constexpr std::size_t k_max_additive_sub_codes = 33;  // 32 codebooks + norm byte (cross table M²·256² floats)
 constexpr std::size_t k_max_beam_size = 64;
 constexpr std::size_t k_max_lsq_iterations = 100;
@@ -84,6 +85,22 @@ status index_params::validate() const {
     if (dimension < 2)
       return fail(errc::invalid_argument, "dimension=" + str(dimension) + " with coarse_quantizer=imi: must be >= 2");
     if (opq) return fail(errc::invalid_argument, "opq=true with coarse_quantizer=imi: not supported, must be false");
+  }
+  if (lopq) {  // index/local_codebooks.hpp
+    if (lopq_groups == 0 || lopq_groups > num_partitions)
+      return fail(errc::invalid_argument, "lopq_groups=" + str(lopq_groups) + " with lopq=true: must be in [1, num_partitions=" +
+                                              str(num_partitions) + "]");
+    if (lopq_iterations > k_max_opq_iterations)
+      return fail(errc::invalid_argument, "lopq_iterations=" + str(lopq_iterations) + ": must be in [0, " +
+                                              str(k_max_opq_iterations) + "]");
+    if (lopq_min_points == 0 || lopq_min_points > k_max_lopq_min_points)
+      return fail(errc::invalid_argument, "lopq_min_points=" + str(lopq_min_points) + ": must be in [1, " +
+                                              str(k_max_lopq_min_points) + "]");
+    if (quantizer != quantizer_kind::pq)
+      return fail(errc::invalid_argument, std::string("lopq=true with quantizer=") +
+                                              (quantizer == quantizer_kind::rq ? "rq" : "lsq") + ": must be pq");
+    if (imi()) return fail(errc::invalid_argument, "lopq=true with coarse_quantizer=imi: not supported, must be flat");
+    if (polysemous) return fail(errc::invalid_argument, "lopq=true with polysemous=true: not supported, must be false");
   }
   if (train_threads > k_max_train_threads)
     return fail(errc::invalid_argument, "train_threads=" + str(train_threads) + ": must be in [0, " +

@@ -59,6 +59,16 @@ struct index_params {
   std::size_t rq_beam_size = 4;        ///< rq/lsq encoding beam (1 = greedy); 1 ≤ … ≤ 64
   std::size_t lsq_iterations = 4;      ///< lsq training rounds (least-squares codebooks + ICM codes); 1 ≤ … ≤ 100
   std::size_t lsq_icm_iterations = 2;  ///< lsq ICM sweeps per encode (after the beam search); 0 ≤ … ≤ 32
+  /// LOPQ (index/local_codebooks.hpp): lists grouped into lopq_groups groups of nearby lists (k-means over
+  /// the centroids; = num_partitions: one per list), each with its own OPQ rotation and PQ codebooks from
+  /// its own residuals; same code size. With lopq: 1 ≤ lopq_groups ≤ num_partitions; quantizer pq, flat
+  /// coarse quantizer, polysemous false. A group with < lopq_min_points × 2^num_bits training vectors
+  /// keeps the global codebooks (1 ≤ lopq_min_points ≤ 10^6). lopq_iterations: Procrustes alternations of
+  /// each group's rotation, 0 ≤ … ≤ 100 (0 = eigenvalue allocation only).
+  bool lopq = false;
+  std::size_t lopq_groups = 16;
+  std::size_t lopq_iterations = 0;
+  std::size_t lopq_min_points = 8;
 
   /// Checks everything that does not depend on the training data.
   status validate() const;

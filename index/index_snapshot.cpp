@@ -135,6 +135,9 @@ status ivfpq_index::save_until(const std::string& path, save_step last) const {
   std::size_t estimate = 4096 + lists_.size() * 64;
   for (const auto& l : lists_) estimate += l.live() * (l.code_size() + sizeof(std::uint64_t)) + 16;
   if (codebooks_) estimate += codebooks_->centroids().size() * 4 + codebooks_->pq_codebooks().size() * 4;
+  if (codebooks_ && codebooks_->local())  // LOPQ: list → group map, per-group rotations and codebooks
+    estimate += codebooks_->local()->list_group().size() * 4 + codebooks_->local()->rotations().size() * 4 +
+                codebooks_->local()->pq_codebooks().size() * 4;
   if (estimate > k_max_snapshot_bytes)
     return fail(errc::resource_exhausted, "save " + path + ": the snapshot needs about " + str(estimate) +
                                               " bytes, over FlatBuffers' limit of " + str(k_max_snapshot_bytes) +

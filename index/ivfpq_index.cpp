@@ -122,6 +122,9 @@ status ivfpq_index::adopt_codebooks(std::shared_ptr<const codebook_set> cb) {
                 std::string("adopt_codebooks: codebooks for coarse_quantizer=") + (q.imi() ? "imi" : "flat") +
                     " imi_bits=" + str(q.imi_bits) + ": must match the index (coarse_quantizer=" +
                     (params_.imi() ? "imi" : "flat") + " imi_bits=" + str(params_.imi_bits) + ")");
+  if (q.lopq != params_.lopq)  // the snapshot writes params() beside the codebooks: they must agree
+    return fail(errc::invalid_argument, std::string("adopt_codebooks: codebooks for lopq=") + (q.lopq ? "true" : "false") +
+                                            ": must match the index (lopq=" + (params_.lopq ? "true" : "false") + ")");
   if (size() > 0 && !store_)
     return fail(errc::invalid_argument, "adopt_codebooks: the index holds " + str(size()) +
                                             " vectors and keep_raw_vectors=false, so they cannot be re-encoded");
@@ -339,6 +342,16 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
       plan.query_table.size() != codebooks_->num_sub_vectors() * codebooks_->ksub())
     return fail(errc::invalid_argument, "query_plan does not match these codebooks (query of " +
                                             str(plan.query.size()) + " floats, dimension=" + str(params_.dimension) + ")");
+  if (!plan.probe_table.empty()) {  // LOPQ tables (query_plan.hpp): one entry per probe, each naming a table
+    const std::size_t tables = plan.local_tables.size() / plan.query_table.size();
+    bool ok = plan.probe_table.size() == plan.lists.size() && plan.local_tables.size() % plan.query_table.size() == 0;
+    for (std::size_t i = 0; ok && i < plan.probe_table.size(); ++i)
+      ok = plan.probe_table[i] == local_codebooks::k_global_group || plan.probe_table[i] < tables;
+    if (!ok)
+      return fail(errc::invalid_argument, "query_plan: probe_table of " + str(plan.probe_table.size()) +
+                                              " entries does not match its " + str(plan.lists.size()) +
+                                              " probed lists and " + str(tables) + " local tables");
+  }
   for (std::uint32_t list : plan.lists)
     if (list >= lists_.size())
       return fail(errc::invalid_argument, "query_plan probes list " + str(list) + ": must be < num_partitions=" +

@@ -35,6 +35,10 @@ public:
     if (ix_.params_.imi())
       return fail(errc::invalid_argument, "rebalance_lists: coarse_quantizer=imi is not supported (its K² cells are "
                                           "fixed by the two half codebooks)");
+    // LOPQ: a split or merge changes the lists, and with them the groups and their training sets; not done.
+    if (ix_.params_.lopq)
+      return fail(errc::invalid_argument, "rebalance_lists: lopq=true is not supported (the per-group codebooks "
+                                          "would have to be retrained); retrain instead");
     if (!ix_.store_ && ix_.size() > 0)
       return fail(errc::invalid_argument, "rebalance_lists: the index holds " + str(ix_.size()) +
                                               " vectors and keep_raw_vectors=false, so they cannot be re-encoded");

@@ -66,6 +66,9 @@ struct bench_options {
   std::string accelerator = "cpu"; ///< training device: cpu | cuda | auto
   bool opq = false;                ///< learned OPQ rotation before the residual PQ (index label "OPQ-IVFPQ")
   std::size_t opq_iterations = index_params{}.opq_iterations;  ///< OPQ Procrustes alternations
+  bool lopq = false;               ///< LOPQ: per-group rotation + PQ codebooks (index label "LOPQ-IVFPQ")
+  std::size_t lopq_groups = index_params{}.lopq_groups;          ///< groups of lists (1 … nlist)
+  std::size_t lopq_iterations = index_params{}.lopq_iterations;  ///< per-group Procrustes alternations
 };
 
 /// Best and worst of the timed passes of one measurement.
@@ -257,6 +260,9 @@ void run_bench(const bench_options& o) {
   p.accelerator = *kernels::parse_accelerator(o.accelerator);  // CLI checked the set
   p.opq = o.opq;
   p.opq_iterations = o.opq_iterations;
+  p.lopq = o.lopq;
+  p.lopq_groups = o.lopq_groups;
+  p.lopq_iterations = o.lopq_iterations;
   p.keep_raw_vectors = std::any_of(refines.begin(), refines.end(), [](std::size_t r) { return r > 0; });
   if (status v = p.validate_for_training(n); !v) exit_with(k_exit_usage, v.error().to_string());
   index_options io;
@@ -284,16 +290,23 @@ void run_bench(const bench_options& o) {
   const std::uint64_t index_bytes = saved.index_bytes;
   const memory_stats mem = index.memory();
   const std::string simd = kernels::to_string(kernels::default_kernels().level);
-  std::cerr << "ivfstream bench: built " << (o.opq ? "OPQ-IVFPQ" : "IVFPQ") << " nlist=" << o.nlist << " M=" << o.m
+  const std::string built = std::string(o.lopq ? "LOPQ-" : "") + (o.opq ? "OPQ-IVFPQ" : "IVFPQ");
+  std::cerr << "ivfstream bench: built " << built << " nlist=" << o.nlist << " M=" << o.m
             << " nbits=" << o.nbits
             << " metric=" << to_string(ivf_metric) << " simd=" << simd << ": train " << format_double(train_s, 2)
             << " s, add " << format_double(add_s, 2) << " s (" << format_double(add_vps, 0) << " vec/s, "
             << format_double(1e6 / add_vps, 1) << " us/vec), serialized " << index_bytes << " B ("
-            << format_double(static_cast<double>(index_bytes) / static_cast<double>(n), 2) << " B/vec)\n";
+            << format_double(static_cast<double>(index_bytes) / static_cast<double>(n), 2) << " B/vec), codebooks "
+            << mem.codebook_bytes << " B in memory"
+            << (index.codebooks()->local() ? " (LOPQ local codebooks " +
+                                                 std::to_string(index.codebooks()->local()->memory_bytes()) + " B, " +
+                                                 std::to_string(index.codebooks()->local()->num_groups()) + " groups)"
+                                           : std::string())
+            << "\n";
 
   // ---- search sweep --------------------------------------------------------------------------------
   csv_writer out(std::cout);
-  std::string label_base = o.opq ? "OPQ-IVFPQ" : "IVFPQ";
+  std::string label_base = built;
   if (ivf_metric != natural) label_base += std::string("-") + to_string(ivf_metric);
   std::vector<std::vector<search_hit>> results;
   for (std::size_t rf : refines) {
@@ -401,6 +414,13 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   sub->add_flag("--opq", opts->opq, "learn an OPQ rotation before the residual PQ (same code size)");
   sub->add_option("--opq-iterations", opts->opq_iterations, "OPQ Procrustes alternations (0 = parametric start only)")
+      ->capture_default_str();
+  sub->add_flag("--lopq", opts->lopq,
+                "LOPQ: per group of lists an OPQ rotation + PQ codebooks from its own residuals (same code size)");
+  sub->add_option("--lopq-groups", opts->lopq_groups, "LOPQ groups of lists, 1 … nlist (nlist = one per list)")
+      ->capture_default_str();
+  sub->add_option("--lopq-iterations", opts->lopq_iterations,
+                  "LOPQ Procrustes alternations per group (0 = eigenvalue allocation only)")
       ->capture_default_str();
   sub->callback([opts] { run_bench(*opts); });
 }

@@ -60,6 +60,11 @@ void run_inspect(const inspect_options& o) {
               "num_sub_vectors=%zu num_bits=%u\n",
               static_cast<unsigned long long>(m->codebooks->version()), p.dimension, to_string(p.metric),
               p.num_partitions, p.num_sub_vectors, p.num_bits);
+  std::printf("codebooks         %zu bytes in memory", m->codebooks->memory_bytes());
+  if (const local_codebooks* local = m->codebooks->local())  // LOPQ: what the local codebooks cost
+    std::printf(" (lopq: %zu groups, %zu of %zu lists local, %zu bytes of them)", local->num_groups(),
+                local->num_local_lists(), p.num_partitions, local->memory_bytes());
+  std::printf("\n");
   print_retrain_status(dir);
   std::uint64_t total = 0;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> list_sizes;
