@@ -5,12 +5,15 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <thread>
 #include <utility>
 
 #include "kernels/assert.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/internal/step_barrier.hpp"
 #include "kernels/internal/gemm_onednn.hpp"
 #include "kernels/kernel_table.hpp"
+#include "kernels/parallel_for.hpp"
 
 namespace ivfstream::kernels {
 
@@ -77,51 +80,79 @@ void normalise_rows(float* c, std::size_t k, std::size_t d) {
   }
 }
 
-/// k-means++ seeding on the n rows of x; writes k × d centroids. The points are transposed once
-/// (d × n) so that each seeding step is one vectorised pass (kernel_table::kmeanspp_update) that also
-/// yields per-256-point sums of the D² weights; sampling then walks those sums, then one block.
-void kmeans_pp(const float* x, std::size_t n, std::size_t d, std::size_t k, splitmix64& rng,
+/// k-means++ seeding on the n rows of x; writes k × d centroids. The points are split into `team`
+/// contiguous ranges of whole 256-point blocks, each stored transposed (range r: d × len_r, element
+/// [t·len_r + i] = coordinate t of its point i), so that each seeding step is one vectorised pass per
+/// range (kernel_table::kmeanspp_update, one range per thread) that also yields the per-block sums of the
+/// D² weights; the calling thread then samples the next centroid from those sums, then within one block.
+/// Ranges end on block boundaries, so min_d, the sums and hence every pick are the same whatever the
+/// number of threads (up to resolve_threads(max_threads); small inputs stay on one thread).
+void kmeans_pp(const float* x, std::size_t n, std::size_t d, std::size_t k, splitmix64& rng, int max_threads,
                float* centroids) {
   const auto& kt = default_kernels();
   constexpr std::size_t block = 256;
+  constexpr std::size_t k_min_floats_per_thread = std::size_t{1} << 18;  // 1 MiB read per step and thread
   const std::size_t nblocks = (n + block - 1) / block;
-  std::vector<float> xt(n * d);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t t = 0; t < d; ++t) xt[t * n + i] = x[i * d + t];
+  std::size_t team = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(max_threads)), nblocks);
+  team = std::max<std::size_t>(1, std::min(team, n * d / k_min_floats_per_thread));
+  std::vector<std::size_t> first_block(team + 1);  // range r: blocks [first_block[r], first_block[r + 1])
+  for (std::size_t r = 0; r <= team; ++r) first_block[r] = nblocks * r / team;
+  const auto range_begin = [&](std::size_t r) { return std::min(n, first_block[r] * block); };
+  std::vector<std::vector<float>> xt(team);  // allocated here: nothing below throws on the worker threads
+  for (std::size_t r = 0; r < team; ++r) xt[r].resize((range_begin(r + 1) - range_begin(r)) * d);
   std::vector<float> min_d(n, std::numeric_limits<float>::infinity()), block_sums(nblocks);
-  std::size_t pick = rng.below(n);
-  for (std::size_t c = 0;; ++c) {
-    float* dst = centroids + c * d;
-    std::memcpy(dst, x + pick * d, d * sizeof(float));
-    if (c + 1 == k) break;
-    kt.kmeanspp_update(xt.data(), n, d, dst, min_d.data(), block_sums.data());
+
+  // Places centroid c + 1 by D² sampling over the current min_d (block sums first, then one block).
+  const auto pick_next = [&](std::size_t c) {
     double total = 0;
     for (float s : block_sums) total += s;
+    std::size_t pick = n;
     if (!(total > 0)) {
       pick = rng.below(n);  // every point coincides with a centroid: duplicates only
-      continue;
-    }
-    const double r = rng.uniform() * total;
-    double acc = 0;
-    std::size_t b = 0;
-    while (b + 1 < nblocks && acc + block_sums[b] <= r) acc += block_sums[b++];
-    const std::size_t end = std::min(n, (b + 1) * block);
-    pick = n;
-    for (std::size_t i = b * block; i < end; ++i) {
-      acc += min_d[i];
-      if (min_d[i] > 0) {
-        pick = i;
-        if (acc > r) break;
-      }
-    }
-    if (pick == n) {  // rounding left the chosen block without weight: the last point with weight
-      for (std::size_t i = n; i-- > 0;)
+    } else {
+      const double r = rng.uniform() * total;
+      double acc = 0;
+      std::size_t b = 0;
+      while (b + 1 < nblocks && acc + block_sums[b] <= r) acc += block_sums[b++];
+      const std::size_t end = std::min(n, (b + 1) * block);
+      for (std::size_t i = b * block; i < end; ++i) {
+        acc += min_d[i];
         if (min_d[i] > 0) {
           pick = i;
-          break;
+          if (acc > r) break;
         }
+      }
+      if (pick == n) {  // rounding left the chosen block without weight: the last point with weight
+        for (std::size_t i = n; i-- > 0;)
+          if (min_d[i] > 0) {
+            pick = i;
+            break;
+          }
+      }
     }
-  }
+    std::memcpy(centroids + (c + 1) * d, x + pick * d, d * sizeof(float));
+  };
+
+  internal::step_barrier barrier(team);
+  const auto member = [&](std::size_t r) {
+    const std::size_t i0 = range_begin(r), len = range_begin(r + 1) - i0;
+    float* t_rows = xt[r].data();
+    for (std::size_t i = 0; i < len; ++i)
+      for (std::size_t t = 0; t < d; ++t) t_rows[t * len + i] = x[(i0 + i) * d + t];
+    for (std::size_t c = 0; c + 1 < k; ++c) {
+      barrier.wait();  // centroid c is placed
+      kt.kmeanspp_update(t_rows, len, d, centroids + c * d, min_d.data() + i0,
+                         block_sums.data() + first_block[r]);
+      barrier.wait();  // every range is updated
+      if (r == 0) pick_next(c);
+    }
+  };
+  std::memcpy(centroids, x + rng.below(n) * d, d * sizeof(float));
+  std::vector<std::thread> helpers;
+  helpers.reserve(team - 1);
+  for (std::size_t r = 1; r < team; ++r) helpers.emplace_back(member, r);
+  member(0);
+  for (auto& h : helpers) h.join();
 }
 
 /// Seeded uniform sample of `count` distinct row indices of [0, n), ascending.
@@ -208,9 +239,9 @@ kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k
     for (std::size_t j = 0; j < k; ++j) std::memcpy(cent + j * d, train + picked[j] * d, d * sizeof(float));
   } else if (n_init < nt) {
     const auto rows = gather_rows(train, d, sample_indices(nt, n_init, rng));
-    kmeans_pp(rows.data(), n_init, d, k, rng, cent);
+    kmeans_pp(rows.data(), n_init, d, k, rng, opt.max_threads, cent);
   } else {
-    kmeans_pp(train, nt, d, k, rng, cent);
+    kmeans_pp(train, nt, d, k, rng, opt.max_threads, cent);
   }
   if (opt.spherical) normalise_rows(cent, k, d);
 

@@ -34,7 +34,8 @@ struct kmeans_options {
   std::uint64_t seed = 42;                    ///< seeds subsampling and k-means++
   std::size_t max_points_per_centroid = 256;  ///< subsample to k × this (LanceDB sample_rate), seeded
   bool spherical = false;                     ///< renormalise centroids to unit length each step
-  int max_threads = 1;                        ///< OpenMP threads for the matrix products (matmul_nt)
+  int max_threads = 1;                        ///< threads for the matrix products (matmul_nt, OpenMP) and the
+                                              ///< k-means++ passes (0 = all); the result does not depend on it
   kmeans_init init = kmeans_init::plus_plus;  ///< initial centroids
 };
 

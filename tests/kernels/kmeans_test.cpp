@@ -130,6 +130,27 @@ BOOST_AUTO_TEST_CASE(deterministic_for_a_seed) {
   BOOST_TEST((c.centroids != a.centroids));
 }
 
+BOOST_AUTO_TEST_CASE(plus_plus_seeding_is_the_same_on_any_number_of_threads) {
+  // max_iterations = 0 returns the seeding itself. k-means++ runs on 16·k = 12,816 rows (50 whole blocks
+  // of 256 plus a partial one), enough for 3 threads: the picks must not depend on the thread count.
+  const std::size_t n = 13000, d = 64, kk = 801;
+  const auto x = gaussian(n, d, 12);
+  k::kmeans_options opt;
+  opt.max_iterations = 0;
+  opt.max_threads = 1;
+  const auto one = k::kmeans(x.data(), n, d, kk, opt);
+  for (int threads : {2, 3, 0}) {
+    opt.max_threads = threads;
+    const auto many = k::kmeans(x.data(), n, d, kk, opt);
+    BOOST_TEST(many.centroids == one.centroids, boost::test_tools::per_element());
+  }
+  // the seeds are distinct training rows
+  std::set<std::vector<float>> distinct;
+  for (std::size_t j = 0; j < kk; ++j)
+    distinct.insert(std::vector<float>(one.centroids.begin() + j * d, one.centroids.begin() + (j + 1) * d));
+  BOOST_TEST(distinct.size() == kk);
+}
+
 BOOST_AUTO_TEST_CASE(duplicates_with_k_close_to_n_leave_no_empty_or_nan_centroid) {
   // 16 distinct points, each repeated 1..4 times (40 rows).
   const std::size_t d = 4, distinct = 16;
