@@ -1,5 +1,8 @@
-// AVX2 + FMA distances (compiled with -mavx2 -mfma). Same definitions as distances_scalar.cpp; only the
-// summation order differs (exact on integer-valued data, which is what the tests compare).
+// AVX2 + FMA distances (compiled with -mavx2 -mfma). Same definitions as distances_scalar.cpp, but not
+// bit for bit: the summation order differs and each product is fused with its add (one rounding; the
+// scalar reference rounds the product, then the sum). Equal on integer-valued data (every partial sum
+// exact), which the exact tests use; on real data within 2·(d + 1)·2⁻²⁴·Σ|term| of scalar
+// (tests/kernels/simd_kernels_test.cpp distances_agree_with_scalar_within_rounding_on_real_data).
 #include <immintrin.h>
 
 #include "kernels/internal/isa_kernels.hpp"

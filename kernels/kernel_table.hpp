@@ -52,8 +52,8 @@ struct kernel_table {
   void (*matmul_nt_small)(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d,
                           float* c);
   /// k-means++ seeding step over n points stored transposed (xt: d × n, xt[t·n + i] = coordinate t of
-  /// point i): min_d[i] = min(min_d[i], Σ_t (xt[t·n + i] − c[t])²) (terms added in t order, no FMA:
-  /// bit-identical at every level), and block_sums[b] = Σ min_d[i] over i in [256·b, 256·b + 256) ∩ [0, n)
+  /// point i): min_d[i] = min(min_d[i], Σ_t (xt[t·n + i] − c[t])²) (terms added in t order, no FMA — the
+  /// per-ISA files are compiled with -ffp-contract=off —: bit-identical at every level on any data), and block_sums[b] = Σ min_d[i] over i in [256·b, 256·b + 256) ∩ [0, n)
   /// (float, order differs between levels).   block_sums: ceil(n / 256) floats.
   void (*kmeanspp_update)(const float* xt, std::size_t n, std::size_t d, const float* c, float* min_d,
                           float* block_sums);

@@ -1,4 +1,6 @@
-// AVX2 k-means inner steps; bit-identical to kmeans_steps_scalar.cpp, ties to the lowest index.
+// AVX2 k-means inner steps; bit-identical to kmeans_steps_scalar.cpp on any data, ties to the lowest index.
+// This file is compiled with -ffp-contract=off (kernels/CMakeLists.txt): otherwise GCC fuses the
+// kmeanspp_update distances' acc + diff·diff into an FMA and min_d differs from scalar on real-valued data.
 #include <immintrin.h>
 
 #include <cmath>

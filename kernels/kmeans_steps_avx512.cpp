@@ -1,5 +1,7 @@
-// AVX-512 k-means inner steps; bit-identical to kmeans_steps_scalar.cpp (c − 2·ip is computed with
-// one rounding in both: 2·ip is exact), ties resolved to the lowest centroid index as there.
+// AVX-512 k-means inner steps; bit-identical to kmeans_steps_scalar.cpp on any data (c − 2·ip is computed
+// with one rounding in both: 2·ip is exact), ties resolved to the lowest centroid index as there. This
+// file is compiled with -ffp-contract=off (kernels/CMakeLists.txt): otherwise GCC fuses the
+// kmeanspp_update distances' acc + diff·diff into an FMA and min_d differs from scalar on real-valued data.
 #include <immintrin.h>
 
 #include <limits>
