@@ -3,16 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
-
-#include <unistd.h>
 
 #include "index/additive_quantizer.hpp"
 #include "index/codebook_set.hpp"
 #include "index/ivfpq_index.hpp"
-#include "tests/index/synthetic_data.hpp"
+#include "tests/index/index_test_support.hpp"
 
 // Additive quantizers inside IVF (quantizer = rq | lsq): recall against brute force, RQ against PQ at
 // equal bytes, beam search against greedy, the ADC estimate against the decoded vector, save/load and
@@ -27,29 +25,25 @@ constexpr std::size_t k_d = 64, k_n = 5000, k_nq = 100, k_k = 10;
 /// Vectors near an 8-dimensional subspace of R^64 (random basis, Gaussian clusters in it) plus small
 /// isotropic noise: every coordinate mixes the same few latent factors, the case where codebooks over
 /// the full dimension (RQ/LSQ) should beat PQ's independent sub-spaces at equal bytes.
-struct fixture_data {
-  std::vector<float> x, q;
-  fixture_data() {
-    constexpr std::size_t latent = 8;
-    const auto z = test::clustered_data(k_n + k_nq, latent, 32, 91, 0.6f);
-    std::mt19937_64 rng(17);
-    std::normal_distribution<float> g(0.0f, 1.0f);
-    std::vector<float> basis(latent * k_d);
-    for (float& b : basis) b = g(rng);
-    std::vector<float> all((k_n + k_nq) * k_d);
-    for (std::size_t i = 0; i < k_n + k_nq; ++i)
-      for (std::size_t j = 0; j < k_d; ++j) {
-        float s = 0.05f * g(rng);
-        for (std::size_t t = 0; t < latent; ++t) s += z[i * latent + t] * basis[t * k_d + j];
-        all[i * k_d + j] = s;
-      }
-    x.assign(all.begin(), all.begin() + k_n * k_d);
-    q.assign(all.begin() + k_n * k_d, all.end());
-  }
-};
+test::data_and_queries latent_data() {
+  constexpr std::size_t latent = 8;
+  const auto z = test::clustered_data(k_n + k_nq, latent, 32, 91, 0.6f);
+  std::mt19937_64 rng(17);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> basis(latent * k_d);
+  for (float& b : basis) b = g(rng);
+  std::vector<float> all((k_n + k_nq) * k_d);
+  for (std::size_t i = 0; i < k_n + k_nq; ++i)
+    for (std::size_t j = 0; j < k_d; ++j) {
+      float s = 0.05f * g(rng);
+      for (std::size_t t = 0; t < latent; ++t) s += z[i * latent + t] * basis[t * k_d + j];
+      all[i * k_d + j] = s;
+    }
+  return test::split_rows(all, k_n, k_d);
+}
 
-const fixture_data& data() {
-  static const fixture_data d;
+const test::data_and_queries& data() {
+  static const auto d = latent_data();
   return d;
 }
 
@@ -70,14 +64,7 @@ index_params params(quantizer_kind qk, std::size_t code_bytes, metric m = metric
   return p;
 }
 
-ivfpq_index build(const index_params& p) {
-  auto index = ivfpq_index::create(p);
-  BOOST_REQUIRE(index);
-  BOOST_REQUIRE(index->train(data().x.data(), k_n));
-  const auto ids = test::iota_ids(k_n);
-  BOOST_REQUIRE(index->add(ids.data(), data().x.data(), k_n));
-  return std::move(*index);
-}
+ivfpq_index build(const index_params& p) { return test::build_index(p, data().x.data(), k_n); }
 
 /// One index per (quantizer, bytes, metric), built once for the whole suite.
 const ivfpq_index& built(quantizer_kind qk, std::size_t bytes, metric m = metric::l2) {
@@ -97,34 +84,11 @@ search_params sparams() {
 }
 
 std::vector<std::vector<search_hit>> search_all(const ivfpq_index& index, const search_params& sp) {
-  std::vector<std::vector<search_hit>> out;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    auto hits = index.search(&data().q[i * k_d], sp);
-    BOOST_REQUIRE(hits);
-    out.push_back(*hits);
-  }
-  return out;
+  return test::search_each(index, data().q.data(), k_nq, sp);
 }
 
 double mean_recall(const std::vector<std::vector<search_hit>>& hits, metric m = metric::l2) {
-  double sum = 0;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    std::vector<std::uint64_t> found;
-    for (const auto& h : hits[i]) found.push_back(h.id);
-    sum += test::recall(found, test::brute_force(m, &data().q[i * k_d], data().x.data(), k_n, k_d, k_k));
-  }
-  return sum / k_nq;
-}
-
-void require_same(const std::vector<std::vector<search_hit>>& a, const std::vector<std::vector<search_hit>>& b) {
-  BOOST_REQUIRE_EQUAL(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    BOOST_REQUIRE_EQUAL(a[i].size(), b[i].size());
-    for (std::size_t j = 0; j < a[i].size(); ++j) {
-      BOOST_TEST(a[i][j].id == b[i][j].id);
-      BOOST_TEST(a[i][j].distance == b[i][j].distance);  // bit for bit
-    }
-  }
+  return test::mean_recall(hits, m, data().q.data(), data().x.data(), k_n, k_d, k_k);
 }
 
 std::string error_of(const index_params& p) {
@@ -243,15 +207,14 @@ BOOST_AUTO_TEST_CASE(cosine_and_dot_recall_against_brute_force) {
 }
 
 BOOST_AUTO_TEST_CASE(batch_and_save_load_give_identical_results) {
-  const auto dir = std::filesystem::temp_directory_path() / ("additive_quantizer_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const test::temp_dir dir("additive_quantizer_test");
   for (quantizer_kind qk : {quantizer_kind::rq, quantizer_kind::lsq}) {
     const auto& index = built(qk, 8);
     const auto single = search_all(index, sparams());
     auto batch = index.search_batch(data().q.data(), k_nq, sparams());
     BOOST_REQUIRE(batch);
-    require_same(single, *batch);
-    const std::string path = (dir / "idx.ivfi").string();
+    test::require_same_hits(single, *batch);
+    const std::string path = dir.file("idx.ivfi");
     BOOST_REQUIRE(index.save(path));
     auto loaded = ivfpq_index::load(path);
     BOOST_REQUIRE(loaded);
@@ -259,7 +222,7 @@ BOOST_AUTO_TEST_CASE(batch_and_save_load_give_identical_results) {
     BOOST_TEST(loaded->params().rq_beam_size == 4u);
     BOOST_TEST(loaded->codebooks()->pq_codebooks() == index.codebooks()->pq_codebooks(),
                boost::test_tools::per_element());
-    require_same(single, search_all(*loaded, sparams()));
+    test::require_same_hits(single, search_all(*loaded, sparams()));
     // re-encoding after load gives the stored codes (same codebooks, same encoder settings)
     const auto& cb = *loaded->codebooks();
     std::vector<std::uint32_t> lists(20);
@@ -270,7 +233,6 @@ BOOST_AUTO_TEST_CASE(batch_and_save_load_give_identical_results) {
     index.codebooks()->encode_in_lists(xp.data(), 20, lists.data(), b.data());
     BOOST_TEST(a == b, boost::test_tools::per_element());
   }
-  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(bad_parameters_are_clear_errors) {

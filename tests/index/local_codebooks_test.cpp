@@ -3,9 +3,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
-#include <filesystem>
 #include <random>
-#include <unistd.h>
 
 #include "index/codebook_set.hpp"
 #include "index/distributed_training.hpp"
@@ -14,7 +12,7 @@
 #include "index/local_codebooks.hpp"
 #include "index/opq_rotation.hpp"
 #include "kernels/pq_codes.hpp"
-#include "tests/index/synthetic_data.hpp"
+#include "tests/index/index_test_support.hpp"
 
 // LOPQ (index/local_codebooks.hpp): per group of lists a rotation and PQ codebooks from the group's own
 // residuals. On data whose clusters are each stretched along their own directions, LOPQ beats global PQ
@@ -23,7 +21,6 @@
 // bit for bit; a retrain trains local codebooks again; bad parameters and corrupt arrays are clear errors;
 // the local codebooks' memory is accounted.
 using namespace ivfstream;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -76,16 +73,6 @@ index_params make_params(bool lopq, std::size_t groups = k_clusters) {
   return p;
 }
 
-ivfpq_index build(const index_params& p, const std::vector<float>& x) {
-  const std::size_t n = x.size() / k_d;
-  auto index = ivfpq_index::create(p);
-  BOOST_REQUIRE(index);
-  BOOST_REQUIRE(index->train(x.data(), n));
-  const auto ids = test::iota_ids(n);
-  BOOST_REQUIRE(index->add(ids.data(), x.data(), n));
-  return std::move(*index);
-}
-
 /// Mean recall@10 against brute force, every list probed (so only the quantiser differs), refine 0.
 double mean_recall(const ivfpq_index& index, const std::vector<float>& x, const std::vector<float>& q) {
   search_params sp;
@@ -93,13 +80,7 @@ double mean_recall(const ivfpq_index& index, const std::vector<float>& x, const 
   sp.nprobes = index.params().num_partitions;
   auto hits = index.search_batch(q.data(), k_nq, sp);
   BOOST_REQUIRE(hits);
-  double sum = 0;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    std::vector<std::uint64_t> found;
-    for (const auto& h : (*hits)[i]) found.push_back(h.id);
-    sum += test::recall(found, test::brute_force(metric::l2, &q[i * k_d], x.data(), x.size() / k_d, k_d, k_k));
-  }
-  return sum / k_nq;
+  return test::mean_recall(*hits, metric::l2, q.data(), x.data(), x.size() / k_d, k_d, k_k);
 }
 
 }  // namespace
@@ -114,13 +95,13 @@ BOOST_AUTO_TEST_CASE(lopq_beats_global_pq_and_opq_on_locally_anisotropic_data) {
   const std::size_t n = 16000;
   const auto x = locally_anisotropic_data(n, 11);
   const auto q = locally_anisotropic_data(k_nq, 12);
-  const ivfpq_index plain = build(make_params(false), x);
+  const ivfpq_index plain = test::build_index(make_params(false), x);
   index_params po = make_params(false);
   po.opq = true;
   po.opq_iterations = 4;
-  const ivfpq_index opq = build(po, x);
-  const ivfpq_index per_list = build(make_params(true), x);
-  const ivfpq_index grouped = build(make_params(true, 8), x);
+  const ivfpq_index opq = test::build_index(po, x);
+  const ivfpq_index per_list = test::build_index(make_params(true), x);
+  const ivfpq_index grouped = test::build_index(make_params(true, 8), x);
   BOOST_REQUIRE(per_list.codebooks()->local());
   BOOST_TEST(per_list.codebooks()->local()->num_groups() == k_clusters);
   BOOST_TEST(per_list.codebooks()->local()->num_local_lists() == k_clusters);
@@ -148,7 +129,7 @@ BOOST_AUTO_TEST_CASE(small_groups_fall_back_to_the_global_codebooks) {
   index_params p = make_params(true);
   p.num_bits = 4;
   p.lopq_min_points = 8;
-  const ivfpq_index index = build(p, x);
+  const ivfpq_index index = test::build_index(p, x);
   const codebook_set& cb = *index.codebooks();
   BOOST_REQUIRE(cb.local());
   const local_codebooks& local = *cb.local();
@@ -190,7 +171,7 @@ BOOST_AUTO_TEST_CASE(small_groups_fall_back_to_the_global_codebooks) {
 BOOST_AUTO_TEST_CASE(plans_do_not_depend_on_the_batch) {
   const auto x = locally_anisotropic_data(8000, 31);
   const auto q = locally_anisotropic_data(k_nq, 32);
-  const ivfpq_index index = build(make_params(true, 8), x);
+  const ivfpq_index index = test::build_index(make_params(true, 8), x);
   const codebook_set& cb = *index.codebooks();
   auto batch = cb.plan_queries(q.data(), k_nq, 5);
   BOOST_REQUIRE(batch);
@@ -212,8 +193,7 @@ BOOST_AUTO_TEST_CASE(plans_do_not_depend_on_the_batch) {
 }
 
 BOOST_AUTO_TEST_CASE(save_then_load_gives_identical_results) {
-  const fs::path dir = fs::temp_directory_path() / ("ivfstream-lopq-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test::temp_dir dir("ivfstream-lopq-test");
   const auto x = locally_anisotropic_data(8000, 41);
   const auto q = locally_anisotropic_data(k_nq, 42);
   index_params p = make_params(true, 8);
@@ -222,9 +202,9 @@ BOOST_AUTO_TEST_CASE(save_then_load_gives_identical_results) {
   p.lopq_iterations = 2;
   p.opq = true;    // the fallback lists' global OPQ rotation is saved beside the local ones
   p.keep_raw_vectors = true;
-  const ivfpq_index a = build(p, x);
+  const ivfpq_index a = test::build_index(p, x);
   BOOST_REQUIRE(a.codebooks()->local());
-  const std::string path = (dir / "lopq.ivfi").string();
+  const std::string path = dir.file("lopq.ivfi");
   BOOST_REQUIRE(a.save(path));
   auto b = ivfpq_index::load(path);
   BOOST_REQUIRE(b);
@@ -246,15 +226,8 @@ BOOST_AUTO_TEST_CASE(save_then_load_gives_identical_results) {
     auto rb = b->search_batch(q.data(), k_nq, sp);
     BOOST_REQUIRE(ra);
     BOOST_REQUIRE(rb);
-    for (std::size_t i = 0; i < k_nq; ++i) {
-      BOOST_REQUIRE_EQUAL((*ra)[i].size(), (*rb)[i].size());
-      for (std::size_t j = 0; j < (*ra)[i].size(); ++j) {
-        BOOST_TEST((*ra)[i][j].id == (*rb)[i][j].id);
-        BOOST_TEST((*ra)[i][j].distance == (*rb)[i][j].distance);
-      }
-    }
+    test::require_same_hits(*ra, *rb);
   }
-  fs::remove_all(dir);
 }
 
 // The trainer actor retrains with codebook_set::train_with_centroids (and ivfpq_index::train on a filled
@@ -264,7 +237,7 @@ BOOST_AUTO_TEST_CASE(retraining_trains_local_codebooks_again) {
   const auto q = locally_anisotropic_data(k_nq, 52);
   index_params p = make_params(true, 8);
   p.keep_raw_vectors = true;  // re-encoding reads the raw vectors
-  ivfpq_index index = build(p, x);
+  ivfpq_index index = test::build_index(p, x);
   const auto v1 = index.codebooks();
   auto same = codebook_set::train_with_centroids(p, x.data(), 8000, v1->centroids(), 2);
   BOOST_REQUIRE(same);
@@ -287,8 +260,8 @@ BOOST_AUTO_TEST_CASE(retraining_trains_local_codebooks_again) {
 
 BOOST_AUTO_TEST_CASE(memory_of_the_local_codebooks_is_accounted) {
   const auto x = locally_anisotropic_data(8000, 61);
-  const ivfpq_index plain = build(make_params(false), x);
-  const ivfpq_index lopq = build(make_params(true, 8), x);
+  const ivfpq_index plain = test::build_index(make_params(false), x);
+  const ivfpq_index lopq = test::build_index(make_params(true, 8), x);
   const codebook_set& cb = *lopq.codebooks();
   const std::size_t groups = cb.local()->num_groups(), ksub = cb.ksub();
   BOOST_REQUIRE(groups > 0u);
@@ -334,7 +307,7 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_clear_errors) {
 BOOST_AUTO_TEST_CASE(corrupt_local_codebooks_are_refused) {
   const auto x = locally_anisotropic_data(8000, 71);
   const index_params p = make_params(true, 8);
-  const ivfpq_index index = build(p, x);
+  const ivfpq_index index = test::build_index(p, x);
   const codebook_set& cb = *index.codebooks();
   const local_codebooks& local = *cb.local();
   auto rebuild = [&](lopq_parts parts, const index_params& params) {
@@ -371,7 +344,7 @@ BOOST_AUTO_TEST_CASE(rebalance_and_distributed_training_refuse_lopq) {
   const auto x = locally_anisotropic_data(8000, 81);
   index_params p = make_params(true, 8);
   p.keep_raw_vectors = true;
-  ivfpq_index index = build(p, x);
+  ivfpq_index index = test::build_index(p, x);
   auto rebalanced = rebalance_lists(index);
   BOOST_REQUIRE(!rebalanced);
   BOOST_TEST(rebalanced.error().message().find("lopq=true is not supported") != std::string::npos);

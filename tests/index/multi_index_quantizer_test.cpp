@@ -2,17 +2,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
-#include <filesystem>
 #include <numeric>
 #include <random>
 #include <string>
 
-#include <unistd.h>
-
 #include "index/ivfpq_index.hpp"
 #include "index/list_rebalance.hpp"
 #include "index/multi_index_quantizer.hpp"
-#include "tests/index/synthetic_data.hpp"
+#include "tests/index/index_test_support.hpp"
 
 // Inverted multi-index coarse quantizer (index_params::coarse_quantizer = imi): multi-sequence probing
 // against a brute force over all K² cells, recall against brute force, save/load, errors, and the cost
@@ -24,17 +21,8 @@ namespace {
 
 constexpr std::size_t k_d = 32, k_n = 6000, k_nq = 100, k_k = 10;
 
-struct fixture_data {
-  std::vector<float> x, q;
-  fixture_data() {
-    auto all = test::clustered_data(k_n + k_nq, k_d, 64, 91);
-    x.assign(all.begin(), all.begin() + k_n * k_d);
-    q.assign(all.begin() + k_n * k_d, all.end());
-  }
-};
-
-const fixture_data& data() {
-  static const fixture_data d;
+const test::data_and_queries& data() {
+  static const auto d = test::split_rows(test::clustered_data(k_n + k_nq, k_d, 64, 91), k_n, k_d);
   return d;
 }
 
@@ -51,14 +39,7 @@ index_params imi_params(unsigned bits, metric m = metric::l2) {
   return p;
 }
 
-ivfpq_index build(const index_params& p) {
-  auto index = ivfpq_index::create(p);
-  BOOST_REQUIRE(index);
-  BOOST_REQUIRE(index->train(data().x.data(), k_n));
-  const auto ids = test::iota_ids(k_n);
-  BOOST_REQUIRE(index->add(ids.data(), data().x.data(), k_n));
-  return std::move(*index);
-}
+ivfpq_index build(const index_params& p) { return test::build_index(p, data().x.data(), k_n); }
 
 /// All K² cells sorted by (s1[i] + s2[j], cell): the reference multi_sequence must match.
 std::vector<std::pair<float, std::uint32_t>> brute_cells(const float* s1, const float* s2, std::size_t K) {
@@ -70,34 +51,11 @@ std::vector<std::pair<float, std::uint32_t>> brute_cells(const float* s1, const 
 }
 
 std::vector<std::vector<search_hit>> search_all(const ivfpq_index& index, const search_params& sp) {
-  std::vector<std::vector<search_hit>> out;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    auto hits = index.search(&data().q[i * k_d], sp);
-    BOOST_REQUIRE(hits);
-    out.push_back(*hits);
-  }
-  return out;
+  return test::search_each(index, data().q.data(), k_nq, sp);
 }
 
 double mean_recall(const std::vector<std::vector<search_hit>>& hits) {
-  double sum = 0;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    std::vector<std::uint64_t> found;
-    for (const auto& h : hits[i]) found.push_back(h.id);
-    sum += test::recall(found, test::brute_force(metric::l2, &data().q[i * k_d], data().x.data(), k_n, k_d, k_k));
-  }
-  return sum / k_nq;
-}
-
-void require_same(const std::vector<std::vector<search_hit>>& a, const std::vector<std::vector<search_hit>>& b) {
-  BOOST_REQUIRE_EQUAL(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    BOOST_REQUIRE_EQUAL(a[i].size(), b[i].size());
-    for (std::size_t j = 0; j < a[i].size(); ++j) {
-      BOOST_TEST(a[i][j].id == b[i][j].id);
-      BOOST_TEST(a[i][j].distance == b[i][j].distance);
-    }
-  }
+  return test::mean_recall(hits, metric::l2, data().q.data(), data().x.data(), k_n, k_d, k_k);
 }
 
 }  // namespace
@@ -193,26 +151,24 @@ BOOST_AUTO_TEST_CASE(recall_against_brute_force) {
   // batch answers what single queries answer
   auto batch = index.search_batch(data().q.data(), k_nq, sp);
   BOOST_REQUIRE(batch);
-  require_same(*batch, search_all(index, sp));
+  test::require_same_hits(*batch, search_all(index, sp));
 }
 
 BOOST_AUTO_TEST_CASE(save_and_load_give_identical_results) {
   const ivfpq_index index = build(imi_params(3, metric::cosine));
-  const auto dir = std::filesystem::temp_directory_path() / ("imi_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "idx.ivfi").string();
+  const test::temp_dir dir("imi_test");
+  const std::string path = dir.file("idx.ivfi");
   BOOST_REQUIRE(index.save(path));
   auto loaded = ivfpq_index::load(path);
-  BOOST_REQUIRE(loaded);
+  BOOST_REQUIRE_MESSAGE(loaded, (loaded ? "" : loaded.error().to_string()));
   BOOST_TEST(loaded->params().imi());
   BOOST_TEST(loaded->params().imi_bits == 3u);
   search_params sp;
   sp.limit = k_k;
   sp.nprobes = 12;
-  require_same(search_all(index, sp), search_all(*loaded, sp));
+  test::require_same_hits(search_all(index, sp), search_all(*loaded, sp));
   sp.refine_factor = 2;
-  require_same(search_all(index, sp), search_all(*loaded, sp));
-  std::filesystem::remove_all(dir);
+  test::require_same_hits(search_all(index, sp), search_all(*loaded, sp));
 }
 
 BOOST_AUTO_TEST_CASE(bad_parameters_are_clear_errors) {
@@ -230,9 +186,6 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_clear_errors) {
   p.num_partitions = 256 + 1;
   expect(p, "num_partitions=257");
   expect(p, "2^(2*imi_bits)=256");
-  p = imi_params(4);
-  p.opq = true;
-  expect(p, "opq=true with coarse_quantizer=imi");
   p = imi_params(1);
   p.dimension = 1;
   p.num_sub_vectors = 1;

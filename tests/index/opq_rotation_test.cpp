@@ -3,21 +3,18 @@
 
 #include <Eigen/Dense>
 #include <cmath>
-#include <filesystem>
 #include <random>
-#include <unistd.h>
 
 #include "index/codebook_codec.hpp"
 #include "index/codebook_set.hpp"
 #include "index/ivfpq_index.hpp"
 #include "index/opq_rotation.hpp"
-#include "tests/index/synthetic_data.hpp"
+#include "tests/index/index_test_support.hpp"
 
 // OPQ (index/opq_rotation.hpp): the learned R is orthogonal; on anisotropic data (decaying spectrum,
 // correlated dimensions, randomly rotated so PQ's axis-aligned split is bad) OPQ beats plain PQ at the
 // same M and num_bits; save → load keeps results bit for bit; every metric works with opq = true.
 using namespace ivfstream;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -69,22 +66,7 @@ double mean_recall(const ivfpq_index& index, metric m, const std::vector<float>&
   sp.nprobes = index.params().num_partitions;  // every list: measures the PQ alone
   auto hits = index.search_batch(q.data(), k_nq, sp);
   BOOST_REQUIRE(hits);
-  double sum = 0;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    std::vector<std::uint64_t> found;
-    for (const auto& h : (*hits)[i]) found.push_back(h.id);
-    sum += test::recall(found, test::brute_force(m, &q[i * k_d], x.data(), k_n, k_d, k_k));
-  }
-  return sum / k_nq;
-}
-
-ivfpq_index build(const index_params& p, const std::vector<float>& x) {
-  auto index = ivfpq_index::create(p);
-  BOOST_REQUIRE(index);
-  BOOST_REQUIRE(index->train(x.data(), k_n));
-  const auto ids = test::iota_ids(k_n);
-  BOOST_REQUIRE(index->add(ids.data(), x.data(), k_n));
-  return std::move(*index);
+  return test::mean_recall(*hits, m, q.data(), x.data(), k_n, k_d, k_k);
 }
 
 }  // namespace
@@ -121,11 +103,11 @@ BOOST_AUTO_TEST_CASE(learned_rotation_is_orthogonal) {
 BOOST_AUTO_TEST_CASE(opq_improves_recall_on_anisotropic_data) {
   const auto x = anisotropic_data(k_n, 11);
   const auto q = anisotropic_data(k_nq, 12);  // same distribution, other draws
-  const ivfpq_index plain = build(make_params(metric::l2, false), x);
-  const ivfpq_index opq = build(make_params(metric::l2, true), x);
+  const ivfpq_index plain = test::build_index(make_params(metric::l2, false), x);
+  const ivfpq_index opq = test::build_index(make_params(metric::l2, true), x);
   index_params p0 = make_params(metric::l2, true);
   p0.opq_iterations = 0;
-  const ivfpq_index opq_p = build(p0, x);
+  const ivfpq_index opq_p = test::build_index(p0, x);
   BOOST_TEST(opq.codebooks()->rotation().size() == k_d * k_d);
   BOOST_TEST(plain.codebooks()->rotation().empty());
   BOOST_TEST(orthogonality_error(opq.codebooks()->rotation().data(), k_d) < 1e-4);
@@ -140,7 +122,7 @@ BOOST_AUTO_TEST_CASE(opq_improves_recall_on_anisotropic_data) {
 
 BOOST_AUTO_TEST_CASE(decode_returns_unrotated_vectors) {
   const auto x = anisotropic_data(k_n, 21);
-  const ivfpq_index opq = build(make_params(metric::l2, true), x);
+  const ivfpq_index opq = test::build_index(make_params(metric::l2, true), x);
   const codebook_set& cb = *opq.codebooks();
   // The reconstruction of a vector's own code is close to it (same order as plain PQ's error).
   std::vector<std::uint32_t> lists(50);
@@ -173,14 +155,13 @@ BOOST_AUTO_TEST_CASE(decode_returns_unrotated_vectors) {
 }
 
 BOOST_AUTO_TEST_CASE(save_then_load_with_opq_gives_identical_results) {
-  const fs::path dir = fs::temp_directory_path() / ("ivfstream-opq-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test::temp_dir dir("ivfstream-opq-test");
   const auto x = anisotropic_data(k_n, 31);
   const auto q = anisotropic_data(k_nq, 32);
   index_params p = make_params(metric::l2, true);
   p.keep_raw_vectors = true;
-  const ivfpq_index a = build(p, x);
-  const std::string path = (dir / "opq.ivfi").string();
+  const ivfpq_index a = test::build_index(p, x);
+  const std::string path = dir.file("opq.ivfi");
   BOOST_REQUIRE(a.save(path));
   auto b = ivfpq_index::load(path);
   BOOST_REQUIRE(b);
@@ -196,15 +177,8 @@ BOOST_AUTO_TEST_CASE(save_then_load_with_opq_gives_identical_results) {
     auto rb = b->search_batch(q.data(), k_nq, sp);
     BOOST_REQUIRE(ra);
     BOOST_REQUIRE(rb);
-    for (std::size_t i = 0; i < k_nq; ++i) {
-      BOOST_REQUIRE_EQUAL((*ra)[i].size(), (*rb)[i].size());
-      for (std::size_t j = 0; j < (*ra)[i].size(); ++j) {
-        BOOST_TEST((*ra)[i][j].id == (*rb)[i][j].id);
-        BOOST_TEST((*ra)[i][j].distance == (*rb)[i][j].distance);
-      }
-    }
+    test::require_same_hits(*ra, *rb);
   }
-  fs::remove_all(dir);
 }
 
 // Measured (nbits 6, 4 alternations): l2 plain 0.53 → OPQ 0.791, cosine 0.527 → 0.77, dot 0.575 → 0.80;
@@ -217,9 +191,9 @@ BOOST_AUTO_TEST_CASE(every_metric_works_with_opq) {
       index_params p = make_params(m, true);
       p.num_bits = 6;  // keep the suite fast
       p.opq_iterations = 4;
-      const ivfpq_index opq = build(p, x);
+      const ivfpq_index opq = test::build_index(p, x);
       p.opq = false;
-      const ivfpq_index plain = build(p, x);
+      const ivfpq_index plain = test::build_index(p, x);
       const double r_opq = mean_recall(opq, m, x, q), r_plain = mean_recall(plain, m, x, q);
       BOOST_TEST_MESSAGE("metric " << m << " nbits 6 recall@10 plain " << r_plain << ", OPQ " << r_opq);
       BOOST_TEST(r_opq >= r_plain + 0.10);

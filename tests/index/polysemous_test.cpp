@@ -2,17 +2,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
-#include <filesystem>
 #include <random>
 #include <set>
 #include <string>
 
-#include <unistd.h>
-
 #include "index/ivfpq_index.hpp"
 #include "index/polysemous.hpp"
 #include "kernels/hamming.hpp"
-#include "tests/index/synthetic_data.hpp"
+#include "tests/index/index_test_support.hpp"
 
 // Polysemous codes: the annealed permutation, the Hamming pre-filter in search, its errors and
 // save/load. Recall bounds are measured on this data (printed with --log_level=message) minus a margin.
@@ -22,18 +19,9 @@ namespace {
 
 constexpr std::size_t k_d = 32, k_n = 6000, k_nq = 100, k_k = 10;
 
-struct fixture_data {
-  std::vector<float> x, q;
-  fixture_data() {
-    // data and queries from the same mixture (queries are new draws near the data, as in practice)
-    auto all = test::clustered_data(k_n + k_nq, k_d, 64, 77);
-    x.assign(all.begin(), all.begin() + k_n * k_d);
-    q.assign(all.begin() + k_n * k_d, all.end());
-  }
-};
-
-const fixture_data& data() {
-  static const fixture_data d;
+/// Data and queries from the same mixture (queries are new draws near the data, as in practice).
+const test::data_and_queries& data() {
+  static const auto d = test::split_rows(test::clustered_data(k_n + k_nq, k_d, 64, 77), k_n, k_d);
   return d;
 }
 
@@ -48,44 +36,14 @@ index_params params(bool polysemous) {
   return p;
 }
 
-ivfpq_index build(bool polysemous) {
-  auto index = ivfpq_index::create(params(polysemous));
-  BOOST_REQUIRE(index);
-  BOOST_REQUIRE(index->train(data().x.data(), k_n));
-  const auto ids = test::iota_ids(k_n);
-  BOOST_REQUIRE(index->add(ids.data(), data().x.data(), k_n));
-  return std::move(*index);
-}
+ivfpq_index build(bool polysemous) { return test::build_index(params(polysemous), data().x.data(), k_n); }
 
 std::vector<std::vector<search_hit>> search_all(const ivfpq_index& index, const search_params& sp) {
-  std::vector<std::vector<search_hit>> out;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    auto hits = index.search(&data().q[i * k_d], sp);
-    BOOST_REQUIRE(hits);
-    out.push_back(*hits);
-  }
-  return out;
+  return test::search_each(index, data().q.data(), k_nq, sp);
 }
 
 double mean_recall(const std::vector<std::vector<search_hit>>& hits) {
-  double sum = 0;
-  for (std::size_t i = 0; i < k_nq; ++i) {
-    std::vector<std::uint64_t> found;
-    for (const auto& h : hits[i]) found.push_back(h.id);
-    sum += test::recall(found, test::brute_force(metric::l2, &data().q[i * k_d], data().x.data(), k_n, k_d, k_k));
-  }
-  return sum / k_nq;
-}
-
-void require_same(const std::vector<std::vector<search_hit>>& a, const std::vector<std::vector<search_hit>>& b) {
-  BOOST_REQUIRE_EQUAL(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    BOOST_REQUIRE_EQUAL(a[i].size(), b[i].size());
-    for (std::size_t j = 0; j < a[i].size(); ++j) {
-      BOOST_TEST(a[i][j].id == b[i][j].id);
-      BOOST_TEST(a[i][j].distance == b[i][j].distance);  // bit for bit
-    }
-  }
+  return test::mean_recall(hits, metric::l2, data().q.data(), data().x.data(), k_n, k_d, k_k);
 }
 
 }  // namespace
@@ -139,7 +97,7 @@ BOOST_AUTO_TEST_CASE(threshold_max_returns_exactly_the_unfiltered_results) {
   sp.polysemous_ht = 8 * index.codebooks()->code_size();  // 128: every code passes
   sp.counters = &c;
   const auto filtered = search_all(index, sp);
-  require_same(plain, filtered);
+  test::require_same_hits(plain, filtered);
   BOOST_TEST(c.skipped == 0u);
   BOOST_TEST(c.scanned > 0u);
 }
@@ -200,19 +158,17 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_clear_errors) {
 
 BOOST_AUTO_TEST_CASE(save_and_load_give_identical_filtered_results) {
   const auto index = build(true);
-  const auto dir = std::filesystem::temp_directory_path() / ("polysemous_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "idx.ivfi").string();
+  const test::temp_dir dir("polysemous_test");
+  const std::string path = dir.file("idx.ivfi");
   BOOST_REQUIRE(index.save(path));
   auto loaded = ivfpq_index::load(path);
-  BOOST_REQUIRE(loaded);
+  BOOST_REQUIRE_MESSAGE(loaded, (loaded ? "" : loaded.error().to_string()));
   BOOST_TEST(loaded->params().polysemous);
   search_params sp;
   sp.limit = k_k;
   sp.nprobes = 4;
   sp.polysemous_ht = 48;
-  require_same(search_all(index, sp), search_all(*loaded, sp));
-  std::filesystem::remove_all(dir);
+  test::require_same_hits(search_all(index, sp), search_all(*loaded, sp));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
