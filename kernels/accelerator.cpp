@@ -147,14 +147,13 @@ device_status train_kmeans(const accelerator_choice& on, const float* x, std::si
   if (device_status s = check_sizes(n, d, 1, k, "k"); !s) return s;
 #if IVFSTREAM_HAVE_CUDA
   if (on.used == accelerator::cuda) {
-    std::vector<float> storage;
-    std::size_t rows = 0;
-    const float* xs = training_rows(x, n, d, k, opt, &storage, &rows);
-    std::vector<float> centroids(k * d);
-    sample_initial_centroids(xs, rows, d, 1, k, opt.seed, centroids.data());
+    // kmeans()'s own start (same training rows, same k-means++ or random seeds): only the Lloyd
+    // iterations run on the GPU.
+    kmeans_start start = kmeans_initialise(x, n, d, k, opt);
+    std::vector<float> centroids = std::move(start.centroids);
     gpu_kmeans_stats stats;
-    const device_status s =
-        gpu_kmeans(xs, rows, d, k, centroids.data(), gpu_options(opt), centroids.data(), &stats);
+    const device_status s = gpu_kmeans(start.train(), start.rows, d, k, centroids.data(), gpu_options(opt),
+                                       centroids.data(), &stats);
     if (s) {
       out->centroids = std::move(centroids);
       out->objective = stats.objective;
@@ -183,8 +182,19 @@ device_status train_pq_codebooks(const accelerator_choice& on, const float* x, s
     std::vector<float> storage;
     std::size_t rows = 0;
     const float* xs = training_rows(x, n, d, ksub, opt, &storage, &rows);
+    // Each sub-space starts as cpu_pq's kmeans() would on these rows (seed opt.seed + m); when no
+    // subsampling was needed (the index's case) that is exactly cpu_pq's start.
+    const std::size_t dsub = d / M;
     std::vector<float> books(ksub * d);  // M × ksub × dsub
-    sample_initial_centroids(xs, rows, d, M, ksub, opt.seed, books.data());
+    parallel_for(M, opt.max_threads, [&](std::size_t m) {
+      const std::vector<float> sub = sub_vectors(xs, rows, d, dsub, m);
+      kmeans_options o = opt;
+      o.seed = opt.seed + m;
+      o.max_threads = 1;
+      o.max_points_per_centroid = 0;
+      const kmeans_start start = kmeans_initialise(sub.data(), rows, dsub, ksub, o);
+      std::copy(start.centroids.begin(), start.centroids.end(), books.begin() + m * ksub * dsub);
+    });
     const device_status s =
         gpu_train_pq(xs, rows, d, M, ksub, books.data(), gpu_options(opt), books.data(), nullptr);
     if (s) {

@@ -56,9 +56,11 @@ device_status resolve_accelerator(accelerator requested, const log_sink& log, ac
 /// k-means of the rows of x (n × d, row-major) into k clusters on `on.used`, with kmeans()'s semantics:
 /// subsample to k × opt.max_points_per_centroid rows (seeded), Lloyd iterations up to opt.max_iterations,
 /// stop when the objective improves by < 1e-4 relatively, spherical renormalisation, objective of the
-/// returned centroids. CPU: kernels::kmeans. CUDA: seeded sample of k distinct training rows as initial
-/// centroids (not k-means++), then gpu_kmeans; if that fails with unavailable/out_of_memory and the
-/// user asked for automatic, logs one line and trains on the CPU instead.
+/// returned centroids. CPU: kernels::kmeans. CUDA: kmeans()'s own start (kmeans_initialise: the same
+/// training rows and the same k-means++ or random-row seeds, on the host), then the Lloyd iterations on the
+/// GPU (gpu_kmeans; empty clusters are repaired by splitting a populated one, where the CPU moves the
+/// farthest point of the largest). If the GPU fails with unavailable/out_of_memory and the user asked
+/// for automatic, logs one line and trains on the CPU instead.
 /// out->centroids: k × d floats, row-major. @pre 1 ≤ k ≤ n, d ≥ 1. Thread-safety: reentrant.
 device_status train_kmeans(const accelerator_choice& on, const float* x, std::size_t n, std::size_t d,
                            std::size_t k, const kmeans_options& opt, const log_sink& log,
@@ -67,7 +69,10 @@ device_status train_kmeans(const accelerator_choice& on, const float* x, std::si
 /// PQ codebooks: for each of the M sub-spaces of x (n × d; dsub = d / M) k-means with ksub centroids,
 /// kmeans_options seed opt.seed + m for sub-space m (the index's convention). CPU: M calls of kmeans on
 /// the extracted sub-vectors, up to opt.max_threads of them at a time (0 = all hardware threads; each
-/// k-means on one thread, so the result does not depend on the thread count). CUDA: all M sub-spaces in one gpu_train_pq call (batched GEMM).
+/// k-means on one thread, so the result does not depend on the thread count). CUDA: all M sub-spaces in
+/// one gpu_train_pq call (batched GEMM) on one common set of training rows, each sub-space seeded as
+/// the CPU seeds it (kmeans_initialise with seed opt.seed + m): the same start as the CPU whenever
+/// n ≤ ksub × opt.max_points_per_centroid (no subsampling), which is how the index calls it.
 /// codebooks (output): M × ksub × dsub floats, row-major. Fallback as train_kmeans.
 /// @pre M ≥ 1, d % M == 0, 1 ≤ ksub ≤ n. Thread-safety: reentrant.
 device_status train_pq_codebooks(const accelerator_choice& on, const float* x, std::size_t n,

@@ -212,27 +212,28 @@ void nearest_centroids(const float* x, std::size_t n, const float* centroids, st
   }
 }
 
-kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k, const kmeans_options& opt) {
+kmeans_start kmeans_initialise(const float* x, std::size_t n, std::size_t d, std::size_t k,
+                               const kmeans_options& opt) {
   IVF_ASSERT(k >= 1 && k <= n && d >= 1);
   splitmix64 rng(opt.seed);
+  kmeans_start start;
 
   // training set
   const std::size_t max_train =
       opt.max_points_per_centroid == 0 ? n : std::max(k, k * opt.max_points_per_centroid);
-  std::vector<float> sampled;
   const float* train = x;
   std::size_t nt = n;
   if (n > max_train) {
-    sampled = gather_rows(x, d, sample_indices(n, max_train, rng));
-    train = sampled.data();
+    start.sampled = gather_rows(x, d, sample_indices(n, max_train, rng));
+    train = start.sampled.data();
     nt = max_train;
   }
-
-  kmeans_result result;
-  result.centroids.resize(k * d);
-  float* cent = result.centroids.data();
+  start.source = x;
+  start.rows = nt;
 
   // k-means++ on at most 16·k rows of the training set, or k distinct training rows
+  start.centroids.resize(k * d);
+  float* cent = start.centroids.data();
   const std::size_t n_init = std::min(nt, std::max<std::size_t>(16 * k, 1));
   if (opt.init == kmeans_init::random_rows) {
     const std::vector<std::size_t> picked = sample_indices(nt, k, rng);
@@ -244,6 +245,16 @@ kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k
     kmeans_pp(train, nt, d, k, rng, opt.max_threads, cent);
   }
   if (opt.spherical) normalise_rows(cent, k, d);
+  return start;
+}
+
+kmeans_result kmeans(const float* x, std::size_t n, std::size_t d, std::size_t k, const kmeans_options& opt) {
+  kmeans_start start = kmeans_initialise(x, n, d, k, opt);
+  const float* train = start.train();
+  const std::size_t nt = start.rows;
+  kmeans_result result;
+  result.centroids = std::move(start.centroids);
+  float* cent = result.centroids.data();
 
   std::vector<float> x_norms(nt), c_norms(k), dists(nt);
   std::vector<std::uint32_t> labels(nt);

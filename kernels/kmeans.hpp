@@ -46,6 +46,23 @@ struct kmeans_result {
   std::size_t iterations = 0;    ///< Lloyd updates performed (≤ max_iterations)
 };
 
+/// Where kmeans() starts: its training rows and its initial centroids. The same for a given input, seed
+/// and options whatever then runs the iterations (kmeans() here, or the GPU trainer: kernels/accelerator).
+struct kmeans_start {
+  std::vector<float> sampled;   ///< the training rows (rows × d) when x was subsampled; empty otherwise
+  const float* source = nullptr;  ///< x itself
+  std::size_t rows = 0;         ///< number of training rows
+  std::vector<float> centroids;   ///< k × d initial centroids (unit length when spherical)
+  /// The training rows: `sampled` when x was subsampled, else x (rows × d, row-major).
+  const float* train() const noexcept { return sampled.empty() ? source : sampled.data(); }
+};
+
+/// kmeans()'s first two steps (training-set subsampling, then k-means++ or random rows), seeded by
+/// opt.seed; k-means++ runs on resolve_threads(opt.max_threads) threads with the same picks on any
+/// count. @pre 1 <= k <= n, d >= 1. Thread-safety: reentrant.
+kmeans_start kmeans_initialise(const float* x, std::size_t n, std::size_t d, std::size_t k,
+                               const kmeans_options& opt);
+
 /// Lloyd k-means on the rows of x (n × d):
 ///  - training set: all n rows, or a seeded uniform subsample of k × max_points_per_centroid rows;
 ///  - initialisation (seeded): k-means++ on a further subsample of at most 16·k training rows, or k
