@@ -317,6 +317,7 @@ result<engine_stats> engine::stats() const {
             out.building_version = s.retrain.building_version;
             out.drift = s.retrain.drift;
             out.reservoir_vectors = s.retrain.sample_size;
+            out.inserts_since_training = s.retrain.inserts_since_training;
             out.swaps = s.retrain.swaps;
             out.failed_swaps = s.retrain.failed_swaps;
             out.last_train_ms = s.retrain.last_train_ms;

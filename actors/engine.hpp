@@ -98,6 +98,7 @@ struct engine_stats {
   std::uint64_t building_version = 0;          ///< version being trained or swapped in, 0 = none
   double drift = 0;                            ///< recent quantisation error / error at the last training
   std::uint64_t reservoir_vectors = 0;         ///< vectors in the trainer's reservoir sample
+  std::uint64_t inserts_since_training = 0;    ///< inserts since the last training started (0: it saw them all)
   std::uint64_t swaps = 0, failed_swaps = 0;   ///< completed / abandoned hot swaps
   double last_train_ms = 0, last_swap_ms = 0;  ///< training time and swap time of the last version
   std::uint64_t shadow_bytes = 0;              ///< shadow lists held now (codes, ids, id maps), all partitions
