@@ -20,6 +20,7 @@
 
 #include "index/ivfpq_index.hpp"
 #include "kernels/accelerator.hpp"
+#include "kernels/kmeans.hpp"
 
 using namespace ivfstream;
 using wall_clock = std::chrono::steady_clock;
@@ -91,6 +92,14 @@ int main(int argc, char** argv) {
               "nprobes=%zu (generated with ground truth in %.1f s)\n",
               n, d, nlist, n_sub, iterations, n_base, nq, nprobes, seconds(t0, wall_clock::now()));
 
+  {  // the seeding both devices run on the host (kmeans_initialise: k-means++ on 16·k rows, every thread)
+    kernels::kmeans_options o;
+    o.max_threads = 0;
+    t0 = wall_clock::now();
+    const auto start = kernels::kmeans_initialise(x.data(), n, d, nlist, o);
+    std::printf("coarse seeding on the host (k-means++, %zu seeds from %zu rows, all threads): %.3f s\n", nlist,
+                std::min(start.rows, 16 * nlist), seconds(t0, wall_clock::now()));
+  }
   double cpu_time = 0;
   for (const std::string& name : devices) {
     const auto a = kernels::parse_accelerator(name);
