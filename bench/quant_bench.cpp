@@ -5,9 +5,12 @@
 //   ivfstream_quant_bench DIR [nlist=256] [M=16] [nprobe=16] [nq=500] [ht=0,44,48,52] [max_iter=20]
 //                         [options=pq,poly] [sample_rate=256] [beam=4] [lsq_iterations=4]
 //                         [lopq_groups=16] [opq_iterations=10]
-// options: any of pq (plain IVFPQ), poly (polysemous, its ht list and multi-index hashing), rq and lsq
-// (additive quantizers, index/additive_quantizer.hpp), opq (global OPQ rotation) and lopq (LOPQ,
-// index/local_codebooks.hpp: per group of lists a rotation + PQ codebooks). Each option's codebook memory
+// options: any of pq (plain IVFPQ), poly (polysemous, its ht list and multi-index hashing), poly_faiss
+// (polysemous with FAISS's annealing objective and schedule, 500,000 swap proposals per sub-quantizer as
+// FAISS's default; index/polysemous.hpp), rq and lsq (additive quantizers, index/additive_quantizer.hpp),
+// opq (global OPQ rotation), lopq (LOPQ, index/local_codebooks.hpp: per group of lists a rotation + PQ
+// codebooks), imi (inverted multi-index with nlist = 4^imi_bits cells: the same number of lists as flat)
+// and imi_opq (imi with an OPQ rotation of the cell residuals). Each option's codebook memory
 // is printed as a "# <option> codebook_bytes=..." line. Equal bytes per vector: every option gets
 // num_sub_vectors = M, i.e. PQ M × 8 bits against RQ/LSQ M − 1 codebooks + 1 norm byte.
 // DIR holds base.fvecs, query.fvecs, gt.ivecs (layout: /work/shared/bench/README.md). Metric l2.
@@ -99,15 +102,25 @@ int main(int argc, char** argv) {
               dir.c_str(), n, d, nq, nlist, M, nprobe, max_iter, sample_rate, beam, lsq_iter);
   std::printf("option,ht,recall10,qps_1t_cpu,scan_us_per_query,skipped_frac,bytes_per_vec,train_s_wall,add_s_wall\n");
   for (const std::string& opt : options) {
-    const bool poly = opt == "poly";
-    const char* name = opt == "pq"     ? "IVFPQ"
-                       : opt == "poly" ? "IVFPQ-polysemous"
-                       : opt == "rq"   ? "IVFRQ"
-                       : opt == "opq"  ? "OPQ-IVFPQ"
-                       : opt == "lopq" ? "LOPQ-IVFPQ"
-                                       : "IVFLSQ";
-    if (opt != "pq" && opt != "poly" && opt != "rq" && opt != "lsq" && opt != "opq" && opt != "lopq")
-      return std::fprintf(stderr, "unknown option %s: must be pq, poly, rq, lsq, opq or lopq\n", opt.c_str()), 2;
+    const bool poly = opt == "poly" || opt == "poly_faiss";
+    const bool imi = opt == "imi" || opt == "imi_opq";
+    const char* name = opt == "pq"           ? "IVFPQ"
+                       : opt == "poly"       ? "IVFPQ-polysemous"
+                       : opt == "poly_faiss" ? "IVFPQ-polysemous-faiss"
+                       : opt == "rq"         ? "IVFRQ"
+                       : opt == "opq"        ? "OPQ-IVFPQ"
+                       : opt == "lopq"       ? "LOPQ-IVFPQ"
+                       : opt == "imi"        ? "IMI-IVFPQ"
+                       : opt == "imi_opq"    ? "IMI-OPQ-IVFPQ"
+                                             : "IVFLSQ";
+    if (opt != "pq" && opt != "poly" && opt != "poly_faiss" && opt != "rq" && opt != "lsq" && opt != "opq" &&
+        opt != "lopq" && opt != "imi" && opt != "imi_opq")
+      return std::fprintf(stderr, "unknown option %s: must be pq, poly, poly_faiss, rq, lsq, opq, lopq, imi or imi_opq\n",
+                          opt.c_str()), 2;
+    unsigned imi_bits = 0;  // imi: nlist = 4^imi_bits cells
+    while ((std::size_t{1} << (2 * (imi_bits + 1))) <= nlist) ++imi_bits;
+    if (imi && (std::size_t{1} << (2 * imi_bits)) != nlist)
+      return std::fprintf(stderr, "option %s: nlist=%zu must be a power of 4\n", opt.c_str(), nlist), 2;
     index_params p;
     p.dimension = d;
     p.num_partitions = nlist;
@@ -120,7 +133,15 @@ int main(int argc, char** argv) {
     p.quantizer = opt == "rq" ? quantizer_kind::rq : opt == "lsq" ? quantizer_kind::lsq : quantizer_kind::pq;
     p.rq_beam_size = beam;
     p.lsq_iterations = lsq_iter;
-    p.opq = opt == "opq";  // global OPQ rotation
+    if (opt == "poly_faiss") {
+      p.polysemous_objective = polysemous_objective_kind::faiss;
+      p.polysemous_iterations = 500000;  // FAISS's SimulatedAnnealingParameters n_iter
+    }
+    if (imi) {
+      p.coarse_quantizer = coarse_quantizer_kind::imi;
+      p.imi_bits = imi_bits;
+    }
+    p.opq = opt == "opq" || opt == "imi_opq";  // global OPQ rotation
     p.opq_iterations = opq_iter;
     p.lopq = opt == "lopq";  // per-group rotation + codebooks, min(lopq_groups, nlist) groups
     p.lopq_groups = std::min(lopq_groups, nlist);

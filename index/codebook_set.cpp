@@ -99,7 +99,17 @@ codebook_set::codebook_set(const index_params& p, std::uint64_t version, std::ve
       rotation_(std::move(rotation)),
       local_(std::move(local)) {
   if (p.imi()) imi_ = std::make_shared<const multi_index_quantizer>(p.dimension, p.imi_bits, centroids_);
-  if (!rotation_.empty()) {  // OPQ: R c_l for the per-list term T (see codebook_set.hpp)
+  if (!rotation_.empty() && imi_) {  // IMI + OPQ: the rotated halves R (c1_i ‖ 0), R (0 ‖ c2_j) (codebook_set.hpp)
+    const std::size_t K = imi_->half_size(), d = p.dimension, d1 = imi_->d1(), d2 = imi_->d2();
+    std::vector<float> padded(K * d, 0.0f);
+    for (std::size_t i = 0; i < K; ++i) std::copy_n(imi_->half1() + i * d1, d1, &padded[i * d]);
+    imi_rot1_.resize(K * d);
+    rotate_rows(rotation_.data(), d, padded.data(), K, imi_rot1_.data());
+    std::fill(padded.begin(), padded.end(), 0.0f);
+    for (std::size_t i = 0; i < K; ++i) std::copy_n(imi_->half2() + i * d2, d2, &padded[i * d + d1]);
+    imi_rot2_.resize(K * d);
+    rotate_rows(rotation_.data(), d, padded.data(), K, imi_rot2_.data());
+  } else if (!rotation_.empty()) {  // OPQ: R c_l for the per-list term T (see codebook_set.hpp)
     rotated_centroids_.resize(centroids_.size());
     rotate_rows(rotation_.data(), p.dimension, centroids_.data(), p.num_partitions, rotated_centroids_.data());
   }
@@ -157,10 +167,31 @@ void codebook_set::build_imi_tables() {
   imi_t2_.clear();
   const std::size_t M = params_.num_sub_vectors, ksub = params_.ksub(), dsub = params_.dsub();
   const std::size_t K = imi_->half_size(), d1 = imi_->d1(), d2 = imi_->d2();
-  imi_m_lo_ = d1 / dsub;
+  const bool rotated = !imi_rot1_.empty();  // OPQ: every sub-space has a share of both rotated halves
+  imi_m_lo_ = rotated ? 0 : d1 / dsub;
   if (params_.metric == metric::dot) return;
   if (K * (2 * M - imi_m_lo_) * ksub * sizeof(float) > k_max_precomputed_bytes) return;
   const float scale = params_.metric == metric::cosine ? 0.5f : 1.0f;
+  if (rotated) {
+    // t1[i][m][c] = s·(‖r_mc‖² + 2⟨(R (c1_i ‖ 0))_m, r_mc⟩), t2[j][m][c] = s·2⟨(R (0 ‖ c2_j))_m, r_mc⟩
+    const std::size_t d = params_.dimension;
+    imi_t1_.assign(K * M * ksub, 0.0f);
+    imi_t2_.assign(K * M * ksub, 0.0f);
+    std::vector<float> sub(K * dsub), ip(K * ksub);
+    for (int half = 0; half < 2; ++half) {
+      const std::vector<float>& rows = half == 0 ? imi_rot1_ : imi_rot2_;
+      std::vector<float>& t = half == 0 ? imi_t1_ : imi_t2_;
+      for (std::size_t m = 0; m < M; ++m) {
+        gather_sub(rows.data(), K, d, m, dsub, sub.data());
+        kernels::matmul_nt(sub.data(), K, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
+        for (std::size_t i = 0; i < K; ++i)
+          for (std::size_t c = 0; c < ksub; ++c)
+            t[(i * M + m) * ksub + c] =
+                scale * ((half == 0 ? code_norms_[m * ksub + c] : 0.0f) + 2.0f * ip[i * ksub + c]);
+      }
+    }
+    return;
+  }
   imi_t1_.assign(K * M * ksub, 0.0f);
   imi_t2_.assign(K * (M - imi_m_lo_) * ksub, 0.0f);
   std::vector<float> ip(ksub);
@@ -199,6 +230,7 @@ std::size_t codebook_set::memory_bytes() const noexcept {
   return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
                           code_norms_.capacity() + precomputed_.capacity() + rotation_.capacity() +
                           rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats +
+                          imi_rot1_.capacity() + imi_rot2_.capacity() +
                           encode_table_.capacity()) +
          (additive_ ? additive_->memory_bytes() : 0) + (local_ ? local_->memory_bytes() : 0);
 }
@@ -322,6 +354,7 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
     polysemous_options po;
     po.iterations = p.polysemous_iterations;
     po.seed = p.seed ^ 0x706f6c79ull;
+    po.objective = p.polysemous_objective;
     make_polysemous(pq.data(), M, ksub, dsub, p.num_bits, po);
   }
   return std::shared_ptr<const codebook_set>(
@@ -447,12 +480,18 @@ void codebook_set::decode(std::uint32_t list, const std::uint8_t* code, float* o
     for (std::size_t j = 0; j < d; ++j) out[j] += centroids_[std::size_t{list} * d + j];
     return;
   }
-  if (imi_) {  // x̂ = (c1_i ‖ c2_j) + r̂ (no OPQ under imi)
-    imi_->cell_centroid(list, out);
+  if (imi_) {  // x̂ = (c1_i ‖ c2_j) + r̂ (OPQ: + Rᵀ (R r̂))
+    std::vector<float> r(d), cell(d);
     for (std::size_t m = 0; m < M; ++m) {
       const std::uint32_t c = kernels::read_sub_code(code, code_size_, m, params_.num_bits);
-      for (std::size_t j = 0; j < dsub; ++j) out[m * dsub + j] += pq_[(m * ksub + c) * dsub + j];
+      std::copy_n(&pq_[(m * ksub + c) * dsub], dsub, &r[m * dsub]);
     }
+    if (!rotation_.empty()) {
+      std::vector<float> rr(r);
+      unrotate_rows(rotation_.data(), d, rr.data(), 1, r.data());
+    }
+    imi_->cell_centroid(list, cell.data());
+    for (std::size_t j = 0; j < d; ++j) out[j] = cell[j] + r[j];
     return;
   }
   for (std::size_t m = 0; m < M; ++m) {
@@ -615,7 +654,7 @@ void codebook_set::imi_list_table(std::uint32_t list, float scale, const float* 
   const std::size_t M = params_.num_sub_vectors, ksub = params_.ksub(), n = M * ksub;
   const std::size_t K = imi_->half_size(), i = list / K, j = list % K;
   if (!imi_t1_.empty()) {
-    // lut = s·qt + t1[i], then the sub-spaces right of floor(d1 / dsub) add t2[j] (codebook_set.hpp)
+    // lut = s·qt + t1[i], then the sub-spaces from imi_m_lo_ on add t2[j] (codebook_set.hpp; 0 under OPQ)
     kt_->add_scaled(&imi_t1_[i * n], scale, qt, n, lut);
     const std::size_t n2 = (M - imi_m_lo_) * ksub;
     const float* t2 = &imi_t2_[j * n2];
@@ -626,7 +665,11 @@ void codebook_set::imi_list_table(std::uint32_t list, float scale, const float* 
   // Per probe: T[cell] = ‖r_mc‖² + 2⟨c_cell,m, r_mc⟩ from the cell's centroid.
   const std::size_t d = params_.dimension, dsub = params_.dsub();
   std::vector<float> c(d);
-  imi_->cell_centroid(list, c.data());
+  if (!imi_rot1_.empty()) {  // OPQ: R c_ij = R (c1_i ‖ 0) + R (0 ‖ c2_j)
+    for (std::size_t t = 0; t < d; ++t) c[t] = imi_rot1_[i * d + t] + imi_rot2_[j * d + t];
+  } else {
+    imi_->cell_centroid(list, c.data());
+  }
   for (std::size_t m = 0; m < M; ++m) {
     kt_->inner_product_ny(c.data() + m * dsub, &pq_[m * ksub * dsub], ksub, dsub, lut + m * ksub);
     for (std::size_t k = 0; k < ksub; ++k)

@@ -22,7 +22,8 @@
 //
 // OPQ (params.opq, index/opq_rotation.hpp): residuals are rotated by an orthogonal R before PQ, so the
 // PQ codebooks, codes, T (from rotated centroids R c) and the query tables (from R q) live in the
-// rotated space; centroids, probing and the bias ‖q − c‖² are unrotated; decode rotates back.
+// rotated space; centroids, probing and the bias ‖q − c‖² are unrotated; decode rotates back. With the
+// IMI coarse quantizer the same holds per cell: R c_ij = R (c1_i ‖ 0) + R (0 ‖ c2_j) (imi_rot1_/imi_rot2_).
 //
 // LOPQ (params.lopq, index/local_codebooks.hpp): the lists of a group with local codebooks encode, decode
 // and take their T rows and query table from the group's own rotation and PQ codebooks (the members
@@ -178,6 +179,10 @@ private:
   std::shared_ptr<const multi_index_quantizer> imi_;
   std::vector<float> imi_t1_, imi_t2_;
   std::size_t imi_m_lo_ = 0;
+  // IMI + OPQ: R c_ij = R (c1_i ‖ 0) + R (0 ‖ c2_j), so the rotated cell centroid is a sum of two rotated
+  // halves; imi_rot1_ / imi_rot2_: K × d each, row i = R (c1_i ‖ 0) / R (0 ‖ c2_i); empty without OPQ.
+  // Every rotated sub-space then takes a share of both halves: imi_m_lo_ = 0 and imi_t2_ is K × M × ksub.
+  std::vector<float> imi_rot1_, imi_rot2_;
   // LOPQ (params.lopq): per-group rotations and codebooks; the lists of local groups take their
   // encode/decode, query table and T rows from here (local_codebooks.hpp), the others the members above.
   std::shared_ptr<const local_codebooks> local_;

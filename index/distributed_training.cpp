@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "index/polysemous.hpp"
 #include "kernels/kmeans.hpp"
 
 namespace ivfstream {
@@ -42,6 +43,9 @@ result<std::vector<float>> initial_coarse_centroids(const index_params& p, const
   if (p.imi())
     return fail(errc::invalid_argument, "coarse_quantizer=imi: distributed training supports coarse_quantizer=flat only");
   if (p.lopq) return fail(errc::invalid_argument, "lopq=true: distributed training supports lopq=false only");
+  if (p.additive())  // the nodes' statistics are per PQ sub-space; rq/lsq codebooks are full-dimension
+    return fail(errc::invalid_argument, std::string("quantizer=") + to_string(p.quantizer) +
+                                            ": distributed training supports quantizer=pq only");
   return seed_centroids(prepared_sample, n, p.dimension, p.num_partitions, p.seed);
 }
 
@@ -111,6 +115,13 @@ result<std::shared_ptr<const codebook_set>> train_distributed(const index_params
       for (std::size_t m = 0; m < p.num_sub_vectors; ++m) kernels::merge_kmeans_stats(total[m], part[m]);
     }
     pq = pq_update(p, total, pq);
+  }
+  if (p.polysemous) {  // as codebook_set::train: permute the code indices of the merged codebooks
+    polysemous_options po;
+    po.iterations = p.polysemous_iterations;
+    po.seed = p.seed ^ 0x706f6c79ull;
+    po.objective = p.polysemous_objective;
+    make_polysemous(pq.data(), p.num_sub_vectors, p.ksub(), p.dsub(), p.num_bits, po);
   }
   return codebook_set::from_parts(p, version, std::move(coarse), std::move(pq));
 }

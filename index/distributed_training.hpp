@@ -24,7 +24,7 @@
 namespace ivfstream {
 
 /// Leader: initial coarse centroids (num_partitions × d) by seeded k-means++ on the prepared sample
-/// (n × d). Errors: invalid params, n < num_partitions, params.opq.
+/// (n × d). Errors: invalid params, n < num_partitions, params.opq, imi, lopq, quantizer rq/lsq.
 result<std::vector<float>> initial_coarse_centroids(const index_params& p, const float* prepared_sample,
                                                     std::size_t n);
 /// Leader: initial PQ codebooks (M × ksub × dsub) by seeded k-means++ per sub-space on the residuals
@@ -44,7 +44,8 @@ std::vector<float> pq_update(const index_params& p, const std::vector<kernels::k
                              const std::vector<float>& pq);
 
 /// In-process driver: the nodes' shards (prepared rows), the leader's init sample (prepared), and the
-/// steps above for params.max_iterations per phase. Returns codebooks built with from_parts.
+/// steps above for params.max_iterations per phase; with params.polysemous the leader then permutes the
+/// merged PQ codebooks (index/polysemous.hpp) as codebook_set::train does. Returns codebooks built with from_parts.
 /// Errors: those of the init functions and of codebook_set::from_parts.
 result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p,
                                                               const std::vector<kernels::shard_view>& shards,

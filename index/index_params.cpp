@@ -44,6 +44,32 @@ status validate_additive(const index_params& p) {
 constexpr unsigned k_max_imi_bits = 10;
 }  // namespace
 
+const char* to_string(coarse_quantizer_kind k) noexcept {
+  return k == coarse_quantizer_kind::imi ? "imi" : k == coarse_quantizer_kind::flat ? "flat" : "unknown";
+}
+
+result<coarse_quantizer_kind> parse_coarse_quantizer(std::string_view text) {
+  if (text == "flat") return coarse_quantizer_kind::flat;
+  if (text == "imi") return coarse_quantizer_kind::imi;
+  return fail(errc::invalid_argument, "coarse_quantizer='" + std::string(text) + "': must be one of flat, imi");
+}
+
+const char* to_string(quantizer_kind k) noexcept {
+  switch (k) {
+    case quantizer_kind::pq: return "pq";
+    case quantizer_kind::rq: return "rq";
+    case quantizer_kind::lsq: return "lsq";
+  }
+  return "unknown";
+}
+
+result<quantizer_kind> parse_quantizer(std::string_view text) {
+  if (text == "pq") return quantizer_kind::pq;
+  if (text == "rq") return quantizer_kind::rq;
+  if (text == "lsq") return quantizer_kind::lsq;
+  return fail(errc::invalid_argument, "quantizer='" + std::string(text) + "': must be one of pq, rq, lsq");
+}
+
 status index_params::validate() const {
   if (dimension == 0) return fail(errc::invalid_argument, "dimension=0: must be >= 1");
   if (num_bits != 4 && num_bits != 6 && num_bits != 8 && num_bits != 10 && num_bits != 12)
@@ -71,6 +97,9 @@ status index_params::validate() const {
   if (polysemous && (polysemous_iterations == 0 || polysemous_iterations > k_max_polysemous_iterations))
     return fail(errc::invalid_argument, "polysemous_iterations=" + str(polysemous_iterations) + ": must be in [1, " +
                                             str(k_max_polysemous_iterations) + "]");
+  if (polysemous_objective != polysemous_objective_kind::close_pairs && polysemous_objective != polysemous_objective_kind::faiss)
+    return fail(errc::invalid_argument, "polysemous_objective=" + str(static_cast<unsigned>(polysemous_objective)) +
+                                            ": must be one of close_pairs, faiss");
   if (coarse_quantizer != coarse_quantizer_kind::flat && coarse_quantizer != coarse_quantizer_kind::imi)
     return fail(errc::invalid_argument, "coarse_quantizer=" + str(static_cast<unsigned>(coarse_quantizer)) +
                                             ": must be one of flat, imi");
@@ -84,7 +113,6 @@ status index_params::validate() const {
                                               str(std::size_t{1} << (2 * imi_bits)));
     if (dimension < 2)
       return fail(errc::invalid_argument, "dimension=" + str(dimension) + " with coarse_quantizer=imi: must be >= 2");
-    if (opq) return fail(errc::invalid_argument, "opq=true with coarse_quantizer=imi: not supported, must be false");
   }
   if (lopq) {  // index/local_codebooks.hpp
     if (lopq_groups == 0 || lopq_groups > num_partitions)

@@ -3,6 +3,7 @@
 // and the allowed set.
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "index/error.hpp"
 #include "index/metric.hpp"
@@ -22,6 +23,28 @@ enum class quantizer_kind : std::uint8_t {
   rq = 1,   ///< residual (additive) quantizer: num_sub_vectors − 1 full-dimension codebooks + 1 norm byte
   lsq = 2,  ///< local search quantization: rq's decoder, codebooks by least squares, codes by ICM
 };
+
+/// What the polysemous annealing fits (index/polysemous.hpp; index_params::polysemous_objective).
+enum class polysemous_objective_kind : std::uint8_t {
+  /// L(p) of index/polysemous.hpp: linear target s·‖c_i − c_j‖, weights exp(−2‖c_i − c_j‖ / mean), uphill moves accepted
+  /// with probability exp(−ΔL / T), T falling geometrically from a measured start to 1/1000 of it.
+  close_pairs = 0,
+  /// FAISS's PolysemousTraining (ReproduceWithHammingObjective + SimulatedAnnealingOptimizer, as
+  /// published): target t_ij = (‖c_i − c_j‖² − μ) / σ · √(nbits / 4) + nbits / 2 (μ, σ over all ksub²
+  /// pairs: the mean and spread of the Hamming distance between random codes), weight w_ij = 2^(−t_ij),
+  /// L(p) = Σ_{i,j} w_ij (popcount(p[i] ⊕ p[j]) − t_ij)²; an uphill swap is accepted with probability T
+  /// (not exp(−ΔL/T)), T = 0.7 · 0.9^(it / 500).
+  faiss = 1,
+};
+
+/// "flat" / "imi" (config files, CLI flags).
+const char* to_string(coarse_quantizer_kind k) noexcept;
+/// Parses "flat" or "imi". Error: "coarse_quantizer='x': must be one of flat, imi".
+result<coarse_quantizer_kind> parse_coarse_quantizer(std::string_view text);
+/// "pq" / "rq" / "lsq".
+const char* to_string(quantizer_kind k) noexcept;
+/// Parses "pq", "rq" or "lsq". Error: "quantizer='x': must be one of pq, rq, lsq".
+result<quantizer_kind> parse_quantizer(std::string_view text);
 
 /// How an IVF-PQ index is built (LanceDB create_index(index_type="IVF_PQ", ...)).
 struct index_params {
@@ -46,8 +69,11 @@ struct index_params {
   kernels::accelerator accelerator = kernels::accelerator::cpu;
   bool polysemous = false;             ///< permute PQ code indices so Hamming tracks distance (index/polysemous.hpp); needs num_bits=8, metric l2/cosine
   std::size_t polysemous_iterations = 20000;  ///< annealing swap proposals per sub-quantizer; 1 ≤ … ≤ 10^7
+  /// What the annealing fits (close_pairs or faiss). Runtime only, like train_threads: not saved (the
+  /// permutation it chose is baked into the saved codebooks; a loaded index retrains with the default).
+  polysemous_objective_kind polysemous_objective = polysemous_objective_kind::close_pairs;
   /// flat (default) or imi: then num_partitions must be 2^(2·imi_bits) (cell (i, j) = list i·2^imi_bits + j),
-  /// dimension ≥ 2, opq false. imi_bits: 1 ≤ … ≤ 10 with imi (2^20 cells at most); ignored with flat.
+  /// dimension ≥ 2 (opq allowed: the rotation acts on the cell residuals). imi_bits: 1 ≤ … ≤ 10 with imi (2^20 cells at most); ignored with flat.
   coarse_quantizer_kind coarse_quantizer = coarse_quantizer_kind::flat;
   unsigned imi_bits = 0;
 

@@ -36,6 +36,59 @@ std::vector<float> pair_distances(const float* c, std::size_t ksub, std::size_t 
 
 inline int popcount(std::uint32_t v) { return __builtin_popcount(v); }
 
+/// Change of Σ_{k} w (H − t)² over the pairs of a and of b when a and b exchange codes (pairs (a, b)
+/// keep their Hamming distance); target and weight symmetric ksub × ksub:
+///   2 Σ_{k≠a,b} (hb − ha) · [w_ak (ha + hb − 2 t_ak) − w_bk (ha + hb − 2 t_bk)],
+///   ha = H(p[a], p[k]), hb = H(p[b], p[k])   (ordered pairs: each unordered pair counts twice)
+double swap_delta(const std::vector<std::uint32_t>& perm, const float* target, const float* weight, std::size_t ksub,
+                  std::size_t a, std::size_t b) {
+  const float* ta = &target[a * ksub];
+  const float* tb = &target[b * ksub];
+  const float* wa = &weight[a * ksub];
+  const float* wb = &weight[b * ksub];
+  const std::uint32_t pa = perm[a], pb = perm[b];
+  double d = 0;
+  for (std::size_t k = 0; k < ksub; ++k) {
+    if (k == a || k == b) continue;
+    const float ha = float(popcount(pa ^ perm[k])), hb = float(popcount(pb ^ perm[k]));
+    d += (hb - ha) * (wa[k] * (ha + hb - 2 * ta[k]) - wb[k] * (ha + hb - 2 * tb[k]));
+  }
+  return 2.0 * d;
+}
+
+/// polysemous_objective_kind::faiss (polysemous.hpp): the published FAISS objective and schedule.
+std::vector<std::uint32_t> anneal_faiss(const float* c, std::size_t ksub, std::size_t dsub, unsigned nbits,
+                                        const polysemous_options& opt) {
+  std::vector<std::uint32_t> perm(ksub);
+  std::iota(perm.begin(), perm.end(), 0u);
+  const std::vector<float> dist = pair_distances(c, ksub, dsub);
+  double sum = 0, sum2 = 0;
+  for (float v : dist) sum += double(v) * v, sum2 += double(v) * v * double(v) * v;
+  const double n2 = double(ksub * ksub), mu = sum / n2, sigma = std::sqrt(std::max(0.0, sum2 / n2 - mu * mu));
+  if (!(sigma > 0)) return perm;  // all centroids equal: any order is as good
+  std::vector<float> target(ksub * ksub), weight(ksub * ksub);
+  for (std::size_t k = 0; k < ksub * ksub; ++k) {
+    const double t = (double(dist[k]) * dist[k] - mu) / sigma * std::sqrt(nbits / 4.0) + nbits / 2.0;
+    target[k] = static_cast<float>(t);
+    weight[k] = static_cast<float>(std::exp(-std::log(2.0) * t));
+  }
+  std::mt19937_64 rng(opt.seed);
+  std::uniform_int_distribution<std::size_t> pick(0, ksub - 1);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  constexpr double k_init_temperature = 0.7;
+  const double decay = std::pow(0.9, 1.0 / 500.0);
+  double temp = k_init_temperature;
+  for (std::size_t it = 0; it < opt.iterations; ++it) {
+    temp *= decay;
+    const std::size_t a = pick(rng);
+    std::size_t b = pick(rng);
+    while (b == a) b = pick(rng);
+    const double d = swap_delta(perm, target.data(), weight.data(), ksub, a, b);
+    if (d < 0 || unit(rng) < temp) std::swap(perm[a], perm[b]);
+  }
+  return perm;
+}
+
 }  // namespace
 
 std::vector<std::uint32_t> train_polysemous_permutation(const float* centroids, std::size_t ksub, std::size_t dsub,
@@ -43,6 +96,7 @@ std::vector<std::uint32_t> train_polysemous_permutation(const float* centroids, 
   std::vector<std::uint32_t> perm(ksub);
   std::iota(perm.begin(), perm.end(), 0u);
   if (ksub < 3) return perm;
+  if (opt.objective == polysemous_objective_kind::faiss) return anneal_faiss(centroids, ksub, dsub, nbits, opt);
   const std::vector<float> dist = pair_distances(centroids, ksub, dsub);
   double mean = 0;
   for (float v : dist) mean += v;
@@ -55,23 +109,8 @@ std::vector<std::uint32_t> train_polysemous_permutation(const float* centroids, 
     target[k] = static_cast<float>(s * dist[k]);
     weight[k] = static_cast<float>(std::exp(-2.0 * dist[k] / mean));
   }
-  // Change of L when centroids a and b exchange codes (pairs (a, b) keep their Hamming distance):
-  //   Σ_{k≠a,b} (hb − ha) · [w_ak (ha + hb − 2 t_ak) − w_bk (ha + hb − 2 t_bk)],
-  //   ha = H(p[a], p[k]), hb = H(p[b], p[k])      (the sum over ordered pairs counts each twice: ×2)
-  auto delta = [&](std::size_t a, std::size_t b) {
-    const float* ta = &target[a * ksub];
-    const float* tb = &target[b * ksub];
-    const float* wa = &weight[a * ksub];
-    const float* wb = &weight[b * ksub];
-    const std::uint32_t pa = perm[a], pb = perm[b];
-    double d = 0;
-    for (std::size_t k = 0; k < ksub; ++k) {
-      if (k == a || k == b) continue;
-      const float ha = float(popcount(pa ^ perm[k])), hb = float(popcount(pb ^ perm[k]));
-      d += (hb - ha) * (wa[k] * (ha + hb - 2 * ta[k]) - wb[k] * (ha + hb - 2 * tb[k]));
-    }
-    return 2.0 * d;
-  };
+  // Change of L when centroids a and b exchange codes: swap_delta.
+  auto delta = [&](std::size_t a, std::size_t b) { return swap_delta(perm, target.data(), weight.data(), ksub, a, b); };
   std::mt19937_64 rng(opt.seed);
   std::uniform_int_distribution<std::size_t> pick(0, ksub - 1);
   auto pick_pair = [&] {

@@ -28,6 +28,7 @@ namespace ivfstream {
 struct polysemous_options {
   std::size_t iterations = 20000;  ///< swap proposals per sub-quantizer
   std::uint64_t seed = 7;
+  polysemous_objective_kind objective = polysemous_objective_kind::close_pairs;
 };
 
 /// The annealed permutation of one sub-quantizer: perm[i] = new code of centroid i (a bijection of
