@@ -270,6 +270,27 @@ key_entry accelerator_key() {
   return e;
 }
 
+// A key whose value is one name of a set (quantizer, coarse_quantizer): parse gives the value or an
+// error naming the value and the set, which is prefixed with the key.
+template <class Access, class Parse, class Print>
+key_entry name_key(std::string key, std::string type, std::string allowed, std::string doc, Access access,
+                   Parse parse, Print print) {
+  key_entry e{key, std::move(type), std::move(doc), {}, {}, {}};
+  e.set_text = [access, parse](service_config& c, std::string_view v) -> status {
+    auto r = parse(v);
+    if (!r) return fail(r.error().code(), "index." + r.error().message());
+    access(c) = *r;
+    return {};
+  };
+  e.set_toml = [key, allowed, set = e.set_text](service_config& c, const toml::node& n) -> status {
+    if (!n.is_string())
+      return fail(errc::invalid_argument, key + ": expected a string (" + allowed + "), got a " + toml_type_name(n));
+    return set(c, *n.value<std::string>());
+  };
+  e.get_text = [access, print](const service_config& c) { return quote(print(access(const_cast<service_config&>(c)))); };
+  return e;
+}
+
 #define IVF_FIELD(path) [](service_config& c) -> auto& { return c.path; }
 
 const std::vector<key_entry>& registry() {
@@ -301,6 +322,31 @@ const std::vector<key_entry>& registry() {
     v.push_back(unsigned_key("index.seed", "random seed of training", IVF_FIELD(index.seed)));
     v.push_back(bool_key("index.keep_raw_vectors", "keep raw vectors for refine and re-encoding", IVF_FIELD(index.keep_raw_vectors)));
     v.push_back(accelerator_key());
+    // Advanced quantizers (issue 5; index/index_params.hpp). Unsupported combinations are refused by
+    // index_params::validate (run by service_config::validate) with the pair named.
+    v.push_back(name_key("index.quantizer", "quantizer", "pq, rq, lsq",
+                         "residual quantizer: pq (product), rq (residual, additive), lsq (local search, additive)",
+                         IVF_FIELD(index.quantizer),
+                         [](std::string_view t) { return parse_quantizer(t); },
+                         [](quantizer_kind k) { return std::string(to_string(k)); }));
+    v.push_back(unsigned_key("index.rq_beam_size", "rq/lsq encoding beam, 1..64 (1 = greedy)", IVF_FIELD(index.rq_beam_size)));
+    v.push_back(unsigned_key("index.lsq_iterations", "lsq training rounds, 1..100", IVF_FIELD(index.lsq_iterations)));
+    v.push_back(unsigned_key("index.lsq_icm_iterations", "lsq ICM sweeps per encode, 0..32", IVF_FIELD(index.lsq_icm_iterations)));
+    v.push_back(name_key("index.coarse_quantizer", "coarse_quantizer", "flat, imi",
+                         "IVF coarse quantizer: flat (num_partitions centroids) or imi (inverted multi-index, "
+                         "num_partitions = 2^(2*imi_bits))",
+                         IVF_FIELD(index.coarse_quantizer),
+                         [](std::string_view t) { return parse_coarse_quantizer(t); },
+                         [](coarse_quantizer_kind k) { return std::string(to_string(k)); }));
+    v.push_back(unsigned_key("index.imi_bits", "imi: bits per half codebook, 1..10 (ignored with flat)", IVF_FIELD(index.imi_bits)));
+    v.push_back(bool_key("index.opq", "learn an OPQ rotation of the residuals before PQ", IVF_FIELD(index.opq)));
+    v.push_back(unsigned_key("index.opq_iterations", "OPQ Procrustes alternations, 0..100", IVF_FIELD(index.opq_iterations)));
+    v.push_back(bool_key("index.lopq", "locally-adaptive PQ: per group of lists a rotation + PQ codebooks", IVF_FIELD(index.lopq)));
+    v.push_back(unsigned_key("index.lopq_groups", "lopq: groups of lists, 1..num_partitions", IVF_FIELD(index.lopq_groups)));
+    v.push_back(unsigned_key("index.lopq_iterations", "lopq: Procrustes alternations per group, 0..100", IVF_FIELD(index.lopq_iterations)));
+    v.push_back(unsigned_key("index.lopq_min_points", "lopq: a group needs this many x 2^num_bits training vectors, 1..1000000", IVF_FIELD(index.lopq_min_points)));
+    v.push_back(bool_key("index.polysemous", "polysemous code order (Hamming tracks distance); the service refuses it: its scans have no Hamming filter", IVF_FIELD(index.polysemous)));
+    v.push_back(unsigned_key("index.polysemous_iterations", "polysemous annealing swap proposals per sub-quantizer, 1..10000000", IVF_FIELD(index.polysemous_iterations)));
     v.push_back(unsigned_key("search.nprobes", "default lists probed per query", IVF_FIELD(search.nprobes)));
     v.push_back(unsigned_key("search.limit", "default k", IVF_FIELD(search.limit)));
     v.push_back(unsigned_key("search.refine_factor", "default refine factor (0 = none)", IVF_FIELD(search.refine_factor)));
@@ -451,7 +497,7 @@ std::vector<config_key_info> config_keys() {
   std::vector<config_key_info> out;
   for (const key_entry& e : registry()) {
     std::string def = e.get_text(defaults);
-    if (e.type == "string" || e.type == "metric") def = def.substr(1, def.size() - 2);
+    if (def.size() >= 2 && def.front() == '"') def = def.substr(1, def.size() - 2);  // strings and names
     if (e.type == "string list") def = "";  // every list key defaults to the empty list
     out.push_back({e.key, e.type, def, e.doc});
   }

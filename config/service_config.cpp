@@ -93,6 +93,10 @@ status service_config::validate() const {
 
   // [index], [search]
   IVF_TRY(prefixed("index", index.validate()));
+  if (index.polysemous)  // the partition actors scan every code (no polysemous_ht): say so, never ignore it
+    return fail(errc::invalid_argument,
+                "index.polysemous=true: not supported by the service (its partition scans have no Hamming "
+                "filter); must be false (the filter is in ivfpq_index::search and `ivfstream bench --polysemous-ht`)");
   IVF_TRY(in_range("index.dimension", index.dimension, 1, 1u << 16));
   IVF_TRY(prefixed("search", search.validate()));
 
