@@ -15,10 +15,20 @@ bool topk_heap::push(float dist, std::uint64_t id, std::uint64_t aux) {
     return true;
   }
   if (!less(entry, heap_.front())) return false;
-  // replace the top, then sift it down
-  std::pop_heap(heap_.begin(), heap_.end(), by_key{});
-  heap_.back() = entry;
-  std::push_heap(heap_.begin(), heap_.end(), by_key{});
+  // Replace the top and sift the new entry down: one pass of ~log2(k) levels, where pop_heap +
+  // push_heap took two (the heap operations were ~5 % of a Fashion-MNIST batch search). The kept set
+  // is the same either way ((distance, id) is a total order over distinct ids).
+  const std::size_t n = heap_.size();
+  std::size_t hole = 0;
+  for (;;) {
+    std::size_t child = 2 * hole + 1;
+    if (child >= n) break;
+    if (child + 1 < n && less(heap_[child], heap_[child + 1])) ++child;  // the larger child
+    if (!less(entry, heap_[child])) break;
+    heap_[hole] = heap_[child];
+    hole = child;
+  }
+  heap_[hole] = entry;
   return true;
 }
 
