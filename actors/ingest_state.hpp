@@ -100,8 +100,16 @@ public:
   /// Records that the shadow of `partition` holds `ids` (a partition's begin_shadow answer: kept ids,
   /// or emigrants sent to it), unless a batch routed them directly since the shadow began.
   void note_shadow_members(std::uint32_t partition, const std::vector<std::uint64_t>& ids);
-  /// Switches codebooks and routes to the shadow (every partition holds it complete).
+  /// Switches codebooks and routes to the shadow (every partition holds it complete). The replaced
+  /// routes are kept for take_retired_routes() (freeing ~10^5 map nodes is milliseconds of work).
   status commit_shadow();
+  /// The routes the last commit_shadow replaced (empty afterwards), for the caller to free where it
+  /// does not hold up anything (the ingest actor frees them on a thread of their own).
+  std::unordered_map<std::uint64_t, std::uint32_t> take_retired_routes() noexcept {
+    auto r = std::move(retired_route_);
+    retired_route_.clear();
+    return r;
+  }
   /// Drops the shadow (abandoned swap).
   void abort_shadow();
   /// The shadow codebooks, null when no swap runs.
@@ -124,6 +132,7 @@ private:
   std::shared_ptr<const codebook_set> shadow_;                     // hot swap: next version, or null
   std::unordered_map<std::uint64_t, std::uint32_t> shadow_route_;   // id → partition under shadow_
   std::unordered_set<std::uint64_t> shadow_touched_;               // ids routed directly under shadow_
+  std::unordered_map<std::uint64_t, std::uint32_t> retired_route_;  // route_ before the last commit
 };
 
 }  // namespace ivfstream::actors

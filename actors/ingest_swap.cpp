@@ -51,6 +51,7 @@ status ingest_state::commit_shadow() {
   if (!shadow_) return fail(errc::invalid_argument, "commit_shadow: no shadow version is being built");
   codebooks_ = std::move(shadow_);
   shadow_.reset();
+  retired_route_ = std::move(route_);
   route_ = std::move(shadow_route_);
   shadow_route_ = {};
   shadow_touched_ = {};

@@ -13,9 +13,11 @@ namespace {
 using self_pointer = partition_actor::stateful_pointer<partition_actor_state>;
 
 // Entries per block of a shadow rebuild. The partition actor's share of a block is a copy of its rows
-// (block × d floats) and appending the codes; scans queued meanwhile wait for it, so it stays small
-// (2048-entry blocks held a partition for milliseconds: bench/README.md "hot swap", cause of the p99).
-constexpr std::size_t k_shadow_block_entries = 512;
+// (block × d floats), appending the codes and cutting the emigrant chunks; scans queued meanwhile
+// wait for it, so it stays small (2048-entry blocks held a partition for milliseconds; 512 still took
+// 0.6-0.9 ms of thread CPU per block at d = 128, several times a steady query: bench/README.md "hot
+// swap"). The emigrant chunks of a block, one migrate message each, are bounded by it too.
+constexpr std::size_t k_shadow_block_entries = 256;
 // Blocks at the re-encoder at once: one being encoded while the next waits, so it never idles on us.
 constexpr std::size_t k_shadow_blocks_in_flight = 2;
 
@@ -135,7 +137,24 @@ partition_behavior(partition_actor::stateful_pointer<partition_actor_state> self
         rb->encoder = self->spawn<caf::detached>(reencoder, static_cast<int>(nice));
         rb->reply = self->make_response_promise<shadow_start>();
         st.rebuild = rb;
-        pump_rebuild(self, rb);
+        // The shadow's id map is allocated on the re-encoder's thread (its page faults are the
+        // largest single cost of a swap); blocks start once it is here. Counted as in flight, so an
+        // abort meanwhile answers only after it came back.
+        ++rb->in_flight;
+        self->request(rb->encoder, caf::infinite, shadow_atom::value,
+                      static_cast<std::uint64_t>(st.core->shadow_ids_wanted()))
+            .then(
+                [self, rb](id_map& ids) {
+                  --rb->in_flight;
+                  if (self->state.core->shadow_codebooks() == rb->codebooks.get())
+                    self->state.core->adopt_shadow_ids(std::move(ids));
+                  pump_rebuild(self, rb);
+                },
+                [self, rb](caf::error& e) {
+                  --rb->in_flight;
+                  if (!rb->failure) rb->failure = fail(errc::unavailable, "re-encoder: " + caf::to_string(e));
+                  pump_rebuild(self, rb);
+                });
         return rb->reply;
       },
       [self](migrate_atom, const partition_update& u) {

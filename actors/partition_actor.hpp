@@ -47,7 +47,7 @@ using partition_actor = caf::typed_actor<
 struct shadow_rebuild {
   std::shared_ptr<const codebook_set> codebooks;      ///< the shadow's codebooks (v+1)
   caf::actor encoder;                                 ///< detached re-encoder of this rebuild
-  std::size_t in_flight = 0;                          ///< blocks sent to the encoder, not yet placed
+  std::size_t in_flight = 0;                          ///< requests at the encoder (blocks, the id map) not yet back
   std::optional<ivfstream::error> failure;            ///< first failure (an encoder that died)
   shadow_start answer;                                ///< the rebuild's answer so far
   caf::typed_response_promise<shadow_start> reply;    ///< pending while rebuilding

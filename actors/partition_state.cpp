@@ -54,6 +54,9 @@ void partition_state::erase(std::uint64_t id) {
 }
 
 void partition_state::maybe_compact(std::size_t j) {
+  // Not while a shadow is built: the re-encoding walk's cursor is a slot of these lists (they become
+  // the retired set at commit, which compacts the new live lists instead).
+  if (other_ && is_shadow_) return;
   auto& l = lists_[j];
   if (l.tombstones() < k_compact_min_tombstones || l.tombstones() < l.live()) return;
   const auto list = static_cast<std::uint32_t>(index_ + j * count_);
@@ -126,7 +129,7 @@ std::uint64_t partition_state::dead_vector_rows() const noexcept {
 
 status partition_state::maybe_collect_garbage() {
   // Not during a swap: the shadow's to-do list and the retired set hold rows of this store.
-  if (!vectors_ || other_ || !shadow_todo_.empty() || gc_fraction_ >= 1.0) return {};
+  if (!vectors_ || other_ || shadow_walking_ || gc_fraction_ >= 1.0) return {};
   const std::uint64_t dead = dead_vector_rows();
   if (dead == 0 || double(dead) <= gc_fraction_ * double(vectors_->size())) return {};
   // Live (row, id) pairs in row order; row i of the collected store is the i-th of them.

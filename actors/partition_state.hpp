@@ -72,22 +72,31 @@ public:
   // live one, being filled) or, after commit, the retired previous version (still scanned by queries
   // planned with it until retire()). scan() answers whichever of the two the request names.
 
-  /// Starts an empty shadow under `next` and notes every live entry (id, vector row) to re-encode.
+  /// Starts an empty shadow under `next`; the live entries are re-encoded by walking the live lists
+  /// (take_shadow_block), so this does O(lists) work, not O(entries).
   /// Fails when a shadow exists, raw vectors are not kept, or next is not newer / has another
   /// dimension or metric. A retired set still held is dropped.
   status begin_shadow(std::shared_ptr<const codebook_set> next);
-  /// Copies up to `max_entries` of the noted entries (ids written directly to the shadow meanwhile are
-  /// skipped: they are newer) out of the vector store into a block for encoding under the shadow's
-  /// codebooks, off this partition (actors/reencoder.hpp). nullopt once every noted entry was taken.
+  /// Ids the shadow's id map should have room for (the live ones and a quarter more: refreshed
+  /// centroids may bring a partition more entries under v+1), for adopt_shadow_ids.
+  std::size_t shadow_ids_wanted() const noexcept { return ids_.size() + ids_.size() / 4; }
+  /// Moves the shadow's entries so far into `prepared` (an empty id map reserved elsewhere: its
+  /// allocation is the swap's largest, see actors/reencoder.hpp) and makes it the shadow's id map.
+  /// No-op without a shadow.
+  void adopt_shadow_ids(id_map&& prepared);
+  /// Copies the next up to `max_entries` live entries (list order; ids written directly to the shadow
+  /// meanwhile are skipped: they are newer) out of the vector store into a block for encoding under
+  /// the shadow's codebooks, off this partition (actors/reencoder.hpp). nullopt once the walk is over.
   std::optional<reencode_block> take_shadow_block(std::size_t max_entries);
   /// Places an encoded block (taken from this partition's current shadow): entries whose new list
   /// this partition owns go to the shadow (their ids to acc.kept), the others, with their codes and
-  /// vectors, to acc.emigrants[owner]; ids written directly to the shadow since the block was taken
-  /// are skipped. Fails (changing nothing) when the shadow the block was taken for is gone.
+  /// vectors, to one new chunk per owner appended to acc.emigrants (no chunk grows afterwards); ids
+  /// written directly to the shadow since the block was taken are skipped. Fails (changing nothing)
+  /// when the shadow the block was taken for is gone.
   status place_shadow_block(reencode_block&& block, shadow_start& acc);
-  /// Ends the rebuild once every block was placed: acc.shadow_bytes set, the to-do list freed.
+  /// Ends the rebuild once every block was placed: acc.shadow_bytes set, the walk ended.
   void finish_shadow_blocks(shadow_start& acc);
-  /// take + encode (on this thread) + place of one block; returns true once every noted entry is
+  /// take + encode (on this thread) + place of one block; returns true once every live entry is
   /// done (then finish_shadow_blocks was called). For tests and tools.
   bool shadow_step(std::size_t max_entries, shadow_start& acc);
   /// begin_shadow + shadow_step until done (tests, tools).
@@ -151,8 +160,12 @@ private:
   std::unique_ptr<list_set> other_;
   bool is_shadow_ = false;
   std::unordered_set<std::uint64_t> touched_;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> shadow_todo_;  // (id, vector row) left to re-encode
-  std::size_t shadow_next_ = 0;                                       // next index into shadow_todo_
+  // Re-encoding cursor over the live lists: (local list, slot) of the next entry to take. The walk
+  // needs no to-do list built in one handler (50k entries took ~9 ms of a partition actor), and live
+  // lists are not compacted while a shadow is built, so slots stay put under it.
+  bool shadow_walking_ = false;
+  std::size_t shadow_list_ = 0;
+  std::uint32_t shadow_slot_ = 0;
 };
 
 template <class F>

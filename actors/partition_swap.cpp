@@ -54,42 +54,52 @@ status partition_state::begin_shadow(std::shared_ptr<const codebook_set> next) {
   const std::size_t nlist = cb.num_partitions();
   const std::size_t owned = nlist > index_ ? (nlist - index_ + count_ - 1) / count_ : 0;
   for (std::size_t j = 0; j < owned; ++j) set->lists.emplace_back(cb.code_size());
-  set->ids.reserve(ids_.size());
-  // The entries to re-encode: (id, row) of every live entry now (16 bytes each; rows never change).
-  // One pass over the id map's cells (the live ids): this runs inside the partition actor, so scans
-  // queued meanwhile wait for it; a walk of the lists with one id lookup per entry took ~10x longer.
-  shadow_todo_.clear();
-  shadow_todo_.reserve(ids_.size());
-  ids_.for_each([&](std::uint64_t id, const entry_location& loc) {
-    IVF_ASSERT(loc.row != k_no_row);
-    shadow_todo_.emplace_back(id, loc.row);
-  });
-  shadow_next_ = 0;
+  // The shadow's id map starts empty: a reserved one (shadow_ids_wanted) is allocated off this actor
+  // and adopted (adopt_shadow_ids); build_shadow, on one thread, reserves it itself.
+  // No to-do list: take_shadow_block walks the live lists from here (this handler stays O(lists)).
+  shadow_walking_ = true;
+  shadow_list_ = 0;
+  shadow_slot_ = 0;
   other_ = std::move(set);
   is_shadow_ = true;
   touched_.clear();
   return {};
 }
 
+void partition_state::adopt_shadow_ids(id_map&& prepared) {
+  if (!other_ || !is_shadow_) return;
+  other_->ids.for_each([&](std::uint64_t id, const entry_location& loc) { prepared.upsert(id, loc); });
+  std::swap(other_->ids, prepared);
+}
+
 std::optional<reencode_block> partition_state::take_shadow_block(std::size_t max_entries) {
-  if (!other_ || !is_shadow_) return std::nullopt;
+  if (!other_ || !is_shadow_ || !shadow_walking_) return std::nullopt;
   const std::size_t d = other_->codebooks->dimension();
+  const std::size_t want = std::max<std::size_t>(1, max_entries);
   reencode_block b;
   b.codebooks = other_->codebooks;
-  const std::size_t want = std::min(shadow_todo_.size() - shadow_next_, std::max<std::size_t>(1, max_entries));
   b.ids.reserve(want);
   b.rows.reserve(want);
   b.vectors.reserve(want * d);
-  while (b.ids.empty() && shadow_next_ < shadow_todo_.size()) {
-    const std::size_t end = std::min(shadow_todo_.size(), shadow_next_ + std::max<std::size_t>(1, max_entries));
-    for (; shadow_next_ < end; ++shadow_next_) {
-      const auto [id, row] = shadow_todo_[shadow_next_];
-      if (touched_.count(id)) continue;  // written directly to the shadow since it began: newer
-      b.ids.push_back(id);
-      b.rows.push_back(row);
-      const float* v = vectors_->row(row);
-      b.vectors.insert(b.vectors.end(), v, v + d);
+  // Live lists are only appended to (and tombstoned) while the shadow is built: maybe_compact waits.
+  // Entries appended since begin_shadow were routed to the shadow directly (touched_) and are skipped.
+  while (b.ids.size() < want && shadow_list_ < lists_.size()) {
+    const auto& l = lists_[shadow_list_];
+    if (shadow_slot_ >= l.size()) {
+      ++shadow_list_;
+      shadow_slot_ = 0;
+      continue;
     }
+    const std::uint32_t s = shadow_slot_++;
+    if (!l.is_live(s)) continue;
+    const std::uint64_t id = l.id(s);
+    if (touched_.count(id)) continue;  // written directly to the shadow since it began: newer
+    const auto loc = ids_.find(id);
+    IVF_ASSERT(loc && loc->row != k_no_row);
+    b.ids.push_back(id);
+    b.rows.push_back(loc->row);
+    const float* v = vectors_->row(loc->row);
+    b.vectors.insert(b.vectors.end(), v, v + d);
   }
   if (b.ids.empty()) return std::nullopt;
   return b;
@@ -106,10 +116,8 @@ status partition_state::place_shadow_block(reencode_block&& b, shadow_start& acc
   IVF_ASSERT(b.lists.size() == n && b.codes.size() == n * cs && b.vectors.size() == n * d);
   acc.partition = index_;
   acc.version = cb.version();
-  if (acc.emigrants.size() != count_) {
-    acc.emigrants.resize(count_);
-    for (auto& e : acc.emigrants) e.codebook_version = cb.version();
-  }
+  // This block's emigrants: one new chunk per destination (index = destination partition).
+  std::vector<partition_update> out(count_);
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t id = b.ids[i];
     if (touched_.count(id)) continue;  // written directly while the block was being encoded: newer
@@ -120,27 +128,25 @@ status partition_state::place_shadow_block(reencode_block&& b, shadow_start& acc
       set.ids.upsert(id, entry_location{l, slot, b.rows[i]});
       acc.kept.push_back(id);
     } else {
-      auto& e = acc.emigrants[l % count_];
+      auto& e = out[l % count_];
       e.ids.push_back(id);
       e.lists.push_back(l);
       e.codes.insert(e.codes.end(), code, code + cs);
       e.vectors.insert(e.vectors.end(), b.vectors.data() + i * d, b.vectors.data() + (i + 1) * d);
     }
   }
+  for (auto& e : out)
+    if (!e.ids.empty()) {
+      e.codebook_version = cb.version();
+      acc.emigrants.push_back(std::move(e));
+    }
   return {};
 }
 
 void partition_state::finish_shadow_blocks(shadow_start& acc) {
-  shadow_todo_ = {};
-  shadow_next_ = 0;
+  shadow_walking_ = false;
   acc.partition = index_;
-  if (other_ && is_shadow_) {
-    acc.version = other_->codebooks->version();
-    if (acc.emigrants.size() != count_) {
-      acc.emigrants.resize(count_);
-      for (auto& e : acc.emigrants) e.codebook_version = acc.version;
-    }
-  }
+  if (other_ && is_shadow_) acc.version = other_->codebooks->version();
   acc.shadow_bytes = other_bytes();
 }
 
@@ -152,14 +158,17 @@ bool partition_state::shadow_step(std::size_t max_entries, shadow_start& acc) {
     b->codebooks->encode(b->vectors.data(), b->size(), b->lists.data(), b->codes.data());
     auto placed = place_shadow_block(std::move(*b), acc);
     IVF_ASSERT(placed);
+    return false;
   }
-  const bool done = shadow_next_ >= shadow_todo_.size();
-  if (done) finish_shadow_blocks(acc);
-  return done;
+  finish_shadow_blocks(acc);
+  return true;
 }
 
 result<shadow_start> partition_state::build_shadow(std::shared_ptr<const codebook_set> next) {
   IVF_TRY(begin_shadow(std::move(next)));
+  id_map ids;
+  ids.reserve(shadow_ids_wanted());
+  adopt_shadow_ids(std::move(ids));
   shadow_start acc;
   while (!shadow_step(k_reencode_block, acc)) {
   }
@@ -221,7 +230,7 @@ status partition_state::commit_shadow(std::uint64_t version) {
   std::swap(ids_, other_->ids);
   is_shadow_ = false;  // other_ now holds the previous version, readable until retire()
   touched_.clear();
-  shadow_todo_ = {};
+  shadow_walking_ = false;
   for (std::size_t j = 0; j < lists_.size(); ++j) maybe_compact(j);
   return {};
 }
@@ -237,8 +246,7 @@ void partition_state::abort_shadow() {
   }
   is_shadow_ = false;
   touched_.clear();
-  shadow_todo_ = {};
-  shadow_next_ = 0;
+  shadow_walking_ = false;
 }
 
 }  // namespace ivfstream::actors

@@ -8,12 +8,21 @@ namespace ivfstream::actors {
 
 caf::behavior reencoder(caf::event_based_actor* /*self*/, int nice) {
   auto lowered = std::make_shared<bool>(nice <= 0);
-  return {[lowered, nice](encode_atom, reencode_block& b) -> reencode_block {
+  auto lower = [lowered, nice] {
     if (!*lowered) {
       // Best effort: without it the swap still works, only with more effect on query latency.
       (void)lower_this_thread_priority(nice);
       *lowered = true;
     }
+  };
+  return {[lower](shadow_atom, std::uint64_t n) -> id_map {
+            lower();
+            id_map m;
+            m.reserve(static_cast<std::size_t>(n));
+            return m;
+          },
+          [lower](encode_atom, reencode_block& b) -> reencode_block {
+    lower();
     const std::size_t n = b.size();
     b.lists.resize(n);
     b.codes.resize(n * b.codebooks->code_size());

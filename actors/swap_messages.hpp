@@ -9,6 +9,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 
 #include "actors/messages.hpp"
+#include "index/id_map.hpp"
 
 namespace ivfstream::actors {
 
@@ -28,9 +29,11 @@ struct reencode_block {
 struct shadow_start {
   std::uint32_t partition = 0;
   std::uint64_t version = 0;                  ///< the shadow's codebook version
-  /// Entries whose list under v+1 another partition owns: index = destination partition, each a
-  /// partition_update of version v+1 with ids, lists, codes (encoded under v+1 already) and prepared
-  /// vectors (for the destination's vector store). Empty updates for partitions that receive nothing.
+  /// Entries whose list under v+1 another partition owns, in chunks of at most one re-encoded block:
+  /// each a partition_update of version v+1 bound for one partition (owner of every list in it,
+  /// lists[i] % partitions) with ids, lists, codes (encoded under v+1 already) and prepared vectors
+  /// (for the destination's vector store). Chunks are never empty and travel as they are (one migrate
+  /// message each), so neither side copies or grows a buffer of all the emigrants.
   std::vector<partition_update> emigrants;
   std::vector<std::uint64_t> kept;            ///< ids this partition's shadow holds (its own entries)
   std::uint64_t shadow_bytes = 0;             ///< codes + ids of the shadow lists
@@ -41,3 +44,4 @@ struct shadow_start {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::shadow_start)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::reencode_block)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::id_map)
