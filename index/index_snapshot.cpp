@@ -350,13 +350,17 @@ result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opt
     const std::size_t n = fl->ids()->size();
     inverted_list& list = index.lists_[l];
     list.reserve(n);
-    const std::uint64_t* ids = fl->ids()->data();
+    // The Verifier checks only the 4-byte alignment of a vector's length prefix: in a hostile or broken
+    // file the 8-byte ids may sit 4 bytes off alignment, so each is copied out, never loaded in place.
+    const std::uint8_t* id_bytes = fl->ids()->Data();
     const std::uint8_t* codes = fl->codes()->data();
     for (std::size_t i = 0; i < n; ++i) {
+      std::uint64_t id;
+      std::memcpy(&id, id_bytes + i * sizeof id, sizeof id);
       const std::uint64_t r = want_raw ? row++ : k_no_row;
-      const std::uint32_t slot = list.append(ids[i], codes + i * cs, r);
-      if (index.ids_.upsert(ids[i], {static_cast<std::uint32_t>(l), slot, r}))
-        return corrupt(path, "id " + std::to_string(ids[i]) + " appears more than once");
+      const std::uint32_t slot = list.append(id, codes + i * cs, r);
+      if (index.ids_.upsert(id, {static_cast<std::uint32_t>(l), slot, r}))
+        return corrupt(path, "id " + std::to_string(id) + " appears more than once");
     }
   }
   if (want_raw) {

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -271,6 +272,58 @@ BOOST_AUTO_TEST_CASE(inconsistent_sizes_are_corrupt_data) {
   snapshot::FinishIndexSnapshotBuffer(fbb2, snapshot::CreateIndexSnapshot(fbb2, k_snapshot_format_version, params2, false));
   write_all(path, std::vector<char>(fbb2.GetBufferPointer(), fbb2.GetBufferPointer() + fbb2.GetSize()));
   expect_error(ivfpq_index::load(path), errc::corrupt_data, "num_sub_vectors=3");
+}
+
+// Same class as peer_codec's finding (fuzz_peer_message, session 4): the FlatBuffers Verifier checks
+// only a vector's 4-byte length prefix, so in a hostile or broken file an inverted list's 8-byte ids may
+// start 4 bytes off alignment, and loading them in place is a misaligned load (UBSan: "load of
+// misaligned address ... for type 'const unsigned long'"; CI's UBSan stage runs this suite, a normal x86
+// build does not fault). Here one list's ids vector is moved to the end of the file at such an offset
+// (the table's offset to it rewritten): the file is still valid, loads, and answers as before.
+BOOST_AUTO_TEST_CASE(ids_stored_off_8_byte_alignment_load_and_answer_the_same) {
+  temp_dir dir;
+  const auto a = build(metric::l2, 8, /*keep_raw=*/false);
+  const std::string path = dir.file("aligned.ivfi");
+  BOOST_REQUIRE(a.save(path));
+  auto bytes = read_all(path);
+  std::size_t field_pos = 0, old_pos = 0, n = 0;
+  {
+    const auto* snap = snapshot::GetIndexSnapshot(bytes.data());
+    BOOST_REQUIRE(snap->lists());
+    for (const auto* fl : *snap->lists()) {
+      if (!fl || !fl->ids() || fl->ids()->size() == 0) continue;
+      // The table's ids field holds a uoffset_t relative to its own position (InvertedList derives
+      // privately from flatbuffers::Table, which sits at the same address).
+      const std::uint8_t* field =
+          reinterpret_cast<const flatbuffers::Table*>(fl)->GetAddressOf(snapshot::InvertedList::VT_IDS);
+      BOOST_REQUIRE(field);
+      field_pos = static_cast<std::size_t>(reinterpret_cast<const char*>(field) - bytes.data());
+      old_pos = static_cast<std::size_t>(reinterpret_cast<const char*>(fl->ids()) - bytes.data());  // length prefix
+      n = fl->ids()->size();
+      break;
+    }
+  }
+  BOOST_REQUIRE(n > 0);
+  // A copy of the vector (length prefix + ids) at the end, its prefix at a multiple of 8: ids at 4 mod 8.
+  const std::vector<char> vec(bytes.begin() + static_cast<std::ptrdiff_t>(old_pos),
+                              bytes.begin() + static_cast<std::ptrdiff_t>(old_pos + 4 + n * 8));
+  while (bytes.size() % 8 != 0) bytes.push_back(0);
+  const std::size_t new_pos = bytes.size();
+  bytes.insert(bytes.end(), vec.begin(), vec.end());
+  const auto rel = static_cast<std::uint32_t>(new_pos - field_pos);
+  std::memcpy(bytes.data() + field_pos, &rel, sizeof rel);
+  // The input is the case claimed: a list's ids start off 8-byte alignment in the file.
+  bool misaligned = false;
+  for (const auto* fl : *snapshot::GetIndexSnapshot(bytes.data())->lists())
+    if (fl && fl->ids() && fl->ids()->size() > 0)
+      misaligned |= (reinterpret_cast<const char*>(fl->ids()->Data()) - bytes.data()) % 8 != 0;
+  BOOST_REQUIRE(misaligned);
+  const std::string bad = dir.file("misaligned.ivfi");
+  write_all(bad, bytes);
+  auto b = ivfpq_index::load(bad);
+  BOOST_REQUIRE_MESSAGE(b, (b ? "" : b.error().to_string()));
+  BOOST_TEST(b->size() == a.size());
+  expect_identical_results(a, *b, /*refine=*/false);
 }
 
 BOOST_AUTO_TEST_CASE(checksum_is_fnv1a_over_words) {
