@@ -4,7 +4,7 @@
 #   scripts/sanitize.sh thread              TSan, the Kafka connector suites and the threaded index/kernels
 #                                           suites (BUILD_DIR default build-tsan; reports triaged by
 #                                           scripts/sanitizers/tsan_triage.sh)
-# CI (.ci/run) runs the first after the normal build and tests. To keep that inside CI's budget it builds
+# CI (.ci/run) runs both after the normal build and tests, address,undefined first. To keep that inside CI's budget it builds
 # only what the suites need (target test_suites: no benchmarks, no fuzzers, no CUDA) with -O1 -g1
 # (CMAKE_BUILD_TYPE=Sanitize: line tables for the reports, no variable info).
 # Env: BUILD_DIR, JOBS (nproc), TARGETS (space-separated test targets to build and run instead; default:
