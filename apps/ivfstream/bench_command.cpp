@@ -69,6 +69,17 @@ struct bench_options {
   bool lopq = false;               ///< LOPQ: per-group rotation + PQ codebooks (index label "LOPQ-IVFPQ")
   std::size_t lopq_groups = index_params{}.lopq_groups;          ///< groups of lists (1 … nlist)
   std::size_t lopq_iterations = index_params{}.lopq_iterations;  ///< per-group Procrustes alternations
+  std::size_t lopq_min_points = index_params{}.lopq_min_points;  ///< per-group training vectors / 2^nbits
+  // issue 5 options (index_params names; validate() refuses unsupported combinations with the pair named)
+  std::string quantizer = "pq";                                   ///< pq | rq | lsq
+  std::size_t rq_beam_size = index_params{}.rq_beam_size;         ///< rq/lsq encoding beam
+  std::size_t lsq_iterations = index_params{}.lsq_iterations;     ///< lsq training rounds
+  std::size_t lsq_icm_iterations = index_params{}.lsq_icm_iterations;  ///< lsq ICM sweeps per encode
+  std::string coarse_quantizer = "flat";                          ///< flat | imi
+  unsigned imi_bits = 0;                                          ///< imi: nlist must be 2^(2·imi_bits)
+  bool polysemous = false;                                        ///< polysemous code order
+  std::size_t polysemous_iterations = index_params{}.polysemous_iterations;
+  std::size_t polysemous_ht = 0;                                  ///< Hamming filter of every search (0 = off)
 };
 
 /// Best and worst of the timed passes of one measurement.
@@ -263,6 +274,15 @@ void run_bench(const bench_options& o) {
   p.lopq = o.lopq;
   p.lopq_groups = o.lopq_groups;
   p.lopq_iterations = o.lopq_iterations;
+  p.lopq_min_points = o.lopq_min_points;
+  p.quantizer = *parse_quantizer(o.quantizer);  // CLI checked the set
+  p.rq_beam_size = o.rq_beam_size;
+  p.lsq_iterations = o.lsq_iterations;
+  p.lsq_icm_iterations = o.lsq_icm_iterations;
+  p.coarse_quantizer = *parse_coarse_quantizer(o.coarse_quantizer);
+  p.imi_bits = o.imi_bits;
+  p.polysemous = o.polysemous;
+  p.polysemous_iterations = o.polysemous_iterations;
   p.keep_raw_vectors = std::any_of(refines.begin(), refines.end(), [](std::size_t r) { return r > 0; });
   if (status v = p.validate_for_training(n); !v) exit_with(k_exit_usage, v.error().to_string());
   index_options io;
@@ -290,7 +310,10 @@ void run_bench(const bench_options& o) {
   const std::uint64_t index_bytes = saved.index_bytes;
   const memory_stats mem = index.memory();
   const std::string simd = kernels::to_string(kernels::default_kernels().level);
-  const std::string built = std::string(o.lopq ? "LOPQ-" : "") + (o.opq ? "OPQ-IVFPQ" : "IVFPQ");
+  // e.g. IVFPQ, OPQ-IVFPQ, LOPQ-IVFPQ, IVFRQ, IMI-IVFLSQ, IVFPQ-polysemous
+  std::string quant_label = o.quantizer == "rq" ? "IVFRQ" : o.quantizer == "lsq" ? "IVFLSQ" : "IVFPQ";
+  const std::string built = std::string(o.lopq ? "LOPQ-" : "") + (o.opq ? "OPQ-" : "") +
+                            (p.imi() ? "IMI-" : "") + quant_label + (o.polysemous ? "-polysemous" : "");
   std::cerr << "ivfstream bench: built " << built << " nlist=" << o.nlist << " M=" << o.m
             << " nbits=" << o.nbits
             << " metric=" << to_string(ivf_metric) << " simd=" << simd << ": train " << format_double(train_s, 2)
@@ -308,6 +331,7 @@ void run_bench(const bench_options& o) {
   csv_writer out(std::cout);
   std::string label_base = built;
   if (ivf_metric != natural) label_base += std::string("-") + to_string(ivf_metric);
+  if (o.polysemous_ht > 0) label_base += "-ht" + std::to_string(o.polysemous_ht);
   std::vector<std::vector<search_hit>> results;
   for (std::size_t rf : refines) {
     for (std::size_t np : nprobes) {
@@ -315,6 +339,7 @@ void run_bench(const bench_options& o) {
       sp.limit = o.k;
       sp.nprobes = np;
       sp.refine_factor = rf;
+      sp.polysemous_ht = o.polysemous_ht;
       if (status v = sp.validate(); !v) exit_with(k_exit_usage, v.error().to_string());
       const double load_before = load_average_1min();
       const timing b1 = time_batch_1t(index, queries.values.data(), nq, sp, o.reps, results);
@@ -421,6 +446,26 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--lopq-iterations", opts->lopq_iterations,
                   "LOPQ Procrustes alternations per group (0 = eigenvalue allocation only)")
+      ->capture_default_str();
+  sub->add_option("--lopq-min-points", opts->lopq_min_points,
+                  "LOPQ: a group needs this many x 2^nbits training vectors, else it keeps the global codebooks")
+      ->capture_default_str();
+  sub->add_option("--quantizer", opts->quantizer,
+                  "residual quantizer: pq, rq (residual) or lsq (local search); rq/lsq use M-1 codebooks + 1 norm byte")
+      ->capture_default_str()->check(CLI::IsMember({"pq", "rq", "lsq"}));
+  sub->add_option("--rq-beam-size", opts->rq_beam_size, "rq/lsq encoding beam (1 = greedy)")->capture_default_str();
+  sub->add_option("--lsq-iterations", opts->lsq_iterations, "lsq training rounds")->capture_default_str();
+  sub->add_option("--lsq-icm-iterations", opts->lsq_icm_iterations, "lsq ICM sweeps per encode")->capture_default_str();
+  sub->add_option("--coarse-quantizer", opts->coarse_quantizer,
+                  "IVF coarse quantizer: flat or imi (inverted multi-index; --nlist must be 2^(2 x --imi-bits))")
+      ->capture_default_str()->check(CLI::IsMember({"flat", "imi"}));
+  sub->add_option("--imi-bits", opts->imi_bits, "imi: bits per half codebook, 1..10")->capture_default_str();
+  sub->add_flag("--polysemous", opts->polysemous, "order PQ codes so that Hamming distance tracks distance (nbits 8)");
+  sub->add_option("--polysemous-iterations", opts->polysemous_iterations,
+                  "polysemous annealing swap proposals per sub-quantizer")
+      ->capture_default_str();
+  sub->add_option("--polysemous-ht", opts->polysemous_ht,
+                  "Hamming threshold of every search (needs --polysemous; 0 = off, at most 8 x code bytes)")
       ->capture_default_str();
   sub->callback([opts] { run_bench(*opts); });
 }
