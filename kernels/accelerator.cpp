@@ -78,6 +78,29 @@ const float* training_rows(const float* x, std::size_t n, std::size_t d, std::si
   return storage->data();
 }
 
+// k-means++'s passes on the GPU for kmeans_initialise, for seeding sets big enough to gain from it (a
+// pass costs ~30 µs of launch and copies; the CPU needs about that for 2^20 floats). A GPU failure hands
+// the passes back to the CPU, which gives the same picks, after one log line.
+class cuda_seeding final : public kmeanspp_device {
+ public:
+  cuda_seeding(int device, const log_sink& log) : passes_(device), log_(log) {}
+  bool load(const float* rows, std::size_t n, std::size_t d) override {
+    return n * d >= k_min_floats && ok(passes_.load(rows, n, d));
+  }
+  bool update(std::size_t seed, float* min_d, float* block_sums) override {
+    return ok(passes_.update(seed, min_d, block_sums));
+  }
+
+ private:
+  static constexpr std::size_t k_min_floats = std::size_t{1} << 20;
+  bool ok(const device_status& s) {
+    if (!s && log_) log_("k-means++ seeding on the GPU failed (" + s.to_string() + "); seeding on the CPU");
+    return s.ok();
+  }
+  gpu_kmeanspp_passes passes_;
+  const log_sink& log_;
+};
+
 // Whether a failed GPU call under accelerator=auto should retry on the CPU.
 bool falls_back(const accelerator_choice& on, const device_status& s) {
   return on.requested == accelerator::automatic &&
@@ -147,9 +170,10 @@ device_status train_kmeans(const accelerator_choice& on, const float* x, std::si
   if (device_status s = check_sizes(n, d, 1, k, "k"); !s) return s;
 #if IVFSTREAM_HAVE_CUDA
   if (on.used == accelerator::cuda) {
-    // kmeans()'s own start (same training rows, same k-means++ or random seeds): only the Lloyd
-    // iterations run on the GPU.
-    kmeans_start start = kmeans_initialise(x, n, d, k, opt);
+    // kmeans()'s own start (same training rows, same k-means++ or random seeds, k-means++'s passes on
+    // the GPU), then the Lloyd iterations on the GPU.
+    cuda_seeding seeding(gpu_options(opt).device, log);
+    kmeans_start start = kmeans_initialise(x, n, d, k, opt, &seeding);
     std::vector<float> centroids = std::move(start.centroids);
     gpu_kmeans_stats stats;
     const device_status s = gpu_kmeans(start.train(), start.rows, d, k, centroids.data(), gpu_options(opt),

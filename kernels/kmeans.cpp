@@ -80,19 +80,66 @@ void normalise_rows(float* c, std::size_t k, std::size_t d) {
   }
 }
 
-/// k-means++ seeding on the n rows of x; writes k × d centroids. The points are split into `team`
+/// k-means++ seeding on the n rows of x; writes k × d centroids. Each step updates min_d (the D² weight of
+/// every point) and the per-256-point block sums for the newest seed, then the calling thread samples the
+/// next seed from the sums, then within one block.
+/// The passes run on `device` when it is given and loads the rows; otherwise (and from the step where the
+/// device fails, after replaying the seeds placed so far) on the CPU: the points are split into `team`
 /// contiguous ranges of whole 256-point blocks, each stored transposed (range r: d × len_r, element
-/// [t·len_r + i] = coordinate t of its point i), so that each seeding step is one vectorised pass per
-/// range (kernel_table::kmeanspp_update, one range per thread) that also yields the per-block sums of the
-/// D² weights; the calling thread then samples the next centroid from those sums, then within one block.
-/// Ranges end on block boundaries, so min_d, the sums and hence every pick are the same whatever the
-/// number of threads (up to resolve_threads(max_threads); small inputs stay on one thread).
+/// [t·len_r + i] = coordinate t of its point i), one vectorised pass per range and thread
+/// (kernel_table::kmeanspp_update). Ranges end on block boundaries, so min_d, the sums and hence every pick
+/// are the same whatever the number of threads (up to resolve_threads(max_threads); small inputs stay on one).
 void kmeans_pp(const float* x, std::size_t n, std::size_t d, std::size_t k, splitmix64& rng, int max_threads,
-               float* centroids) {
-  const auto& kt = default_kernels();
+               kmeanspp_device* device, float* centroids) {
   constexpr std::size_t block = 256;
-  constexpr std::size_t k_min_floats_per_thread = std::size_t{1} << 18;  // 1 MiB read per step and thread
   const std::size_t nblocks = (n + block - 1) / block;
+  std::vector<float> min_d(n, std::numeric_limits<float>::infinity()), block_sums(nblocks);
+  std::vector<std::size_t> seeds;  // row index of every seed placed so far
+  seeds.reserve(k);
+  const auto place = [&](std::size_t pick) {
+    std::memcpy(centroids + seeds.size() * d, x + pick * d, d * sizeof(float));
+    seeds.push_back(pick);
+  };
+  // Places the next seed by D² sampling over the current min_d (block sums first, then one block).
+  const auto pick_next = [&] {
+    double total = 0;
+    for (float s : block_sums) total += s;
+    if (!(total > 0)) return place(rng.below(n));  // every point coincides with a seed: duplicates only
+    const double r = rng.uniform() * total;
+    double acc = 0;
+    std::size_t b = 0;
+    while (b + 1 < nblocks && acc + block_sums[b] <= r) acc += block_sums[b++];
+    const std::size_t end = std::min(n, (b + 1) * block);
+    std::size_t pick = n;
+    for (std::size_t i = b * block; i < end; ++i) {
+      acc += min_d[i];
+      if (min_d[i] > 0) {
+        pick = i;
+        if (acc > r) break;
+      }
+    }
+    if (pick == n) {  // rounding left the chosen block without weight: the last point with weight
+      for (std::size_t i = n; i-- > 0;)
+        if (min_d[i] > 0) {
+          pick = i;
+          break;
+        }
+    }
+    place(pick);
+  };
+
+  place(rng.below(n));
+  if (device != nullptr && device->load(x, n, d)) {
+    while (seeds.size() < k) {
+      if (!device->update(seeds.back(), min_d.data(), block_sums.data())) break;
+      pick_next();
+    }
+    if (seeds.size() == k) return;
+    std::fill(min_d.begin(), min_d.end(), std::numeric_limits<float>::infinity());  // replayed below
+  }
+
+  const auto& kt = default_kernels();
+  constexpr std::size_t k_min_floats_per_thread = std::size_t{1} << 18;  // 1 MiB read per step and thread
   std::size_t team = std::min<std::size_t>(static_cast<std::size_t>(resolve_threads(max_threads)), nblocks);
   team = std::max<std::size_t>(1, std::min(team, n * d / k_min_floats_per_thread));
   std::vector<std::size_t> first_block(team + 1);  // range r: blocks [first_block[r], first_block[r + 1])
@@ -100,38 +147,7 @@ void kmeans_pp(const float* x, std::size_t n, std::size_t d, std::size_t k, spli
   const auto range_begin = [&](std::size_t r) { return std::min(n, first_block[r] * block); };
   std::vector<std::vector<float>> xt(team);  // allocated here: nothing below throws on the worker threads
   for (std::size_t r = 0; r < team; ++r) xt[r].resize((range_begin(r + 1) - range_begin(r)) * d);
-  std::vector<float> min_d(n, std::numeric_limits<float>::infinity()), block_sums(nblocks);
-
-  // Places centroid c + 1 by D² sampling over the current min_d (block sums first, then one block).
-  const auto pick_next = [&](std::size_t c) {
-    double total = 0;
-    for (float s : block_sums) total += s;
-    std::size_t pick = n;
-    if (!(total > 0)) {
-      pick = rng.below(n);  // every point coincides with a centroid: duplicates only
-    } else {
-      const double r = rng.uniform() * total;
-      double acc = 0;
-      std::size_t b = 0;
-      while (b + 1 < nblocks && acc + block_sums[b] <= r) acc += block_sums[b++];
-      const std::size_t end = std::min(n, (b + 1) * block);
-      for (std::size_t i = b * block; i < end; ++i) {
-        acc += min_d[i];
-        if (min_d[i] > 0) {
-          pick = i;
-          if (acc > r) break;
-        }
-      }
-      if (pick == n) {  // rounding left the chosen block without weight: the last point with weight
-        for (std::size_t i = n; i-- > 0;)
-          if (min_d[i] > 0) {
-            pick = i;
-            break;
-          }
-      }
-    }
-    std::memcpy(centroids + (c + 1) * d, x + pick * d, d * sizeof(float));
-  };
+  const std::size_t placed = seeds.size();  // > 1 only when a device failed: replay those seeds' passes
 
   internal::step_barrier barrier(team);
   const auto member = [&](std::size_t r) {
@@ -140,14 +156,13 @@ void kmeans_pp(const float* x, std::size_t n, std::size_t d, std::size_t k, spli
     for (std::size_t i = 0; i < len; ++i)
       for (std::size_t t = 0; t < d; ++t) t_rows[t * len + i] = x[(i0 + i) * d + t];
     for (std::size_t c = 0; c + 1 < k; ++c) {
-      barrier.wait();  // centroid c is placed
+      barrier.wait();  // seed c is placed
       kt.kmeanspp_update(t_rows, len, d, centroids + c * d, min_d.data() + i0,
                          block_sums.data() + first_block[r]);
       barrier.wait();  // every range is updated
-      if (r == 0) pick_next(c);
+      if (r == 0 && c + 1 >= placed) pick_next();
     }
   };
-  std::memcpy(centroids, x + rng.below(n) * d, d * sizeof(float));
   std::vector<std::thread> helpers;
   helpers.reserve(team - 1);
   for (std::size_t r = 1; r < team; ++r) helpers.emplace_back(member, r);
@@ -213,7 +228,7 @@ void nearest_centroids(const float* x, std::size_t n, const float* centroids, st
 }
 
 kmeans_start kmeans_initialise(const float* x, std::size_t n, std::size_t d, std::size_t k,
-                               const kmeans_options& opt) {
+                               const kmeans_options& opt, kmeanspp_device* device) {
   IVF_ASSERT(k >= 1 && k <= n && d >= 1);
   splitmix64 rng(opt.seed);
   kmeans_start start;
@@ -240,9 +255,9 @@ kmeans_start kmeans_initialise(const float* x, std::size_t n, std::size_t d, std
     for (std::size_t j = 0; j < k; ++j) std::memcpy(cent + j * d, train + picked[j] * d, d * sizeof(float));
   } else if (n_init < nt) {
     const auto rows = gather_rows(train, d, sample_indices(nt, n_init, rng));
-    kmeans_pp(rows.data(), n_init, d, k, rng, opt.max_threads, cent);
+    kmeans_pp(rows.data(), n_init, d, k, rng, opt.max_threads, device, cent);
   } else {
-    kmeans_pp(train, nt, d, k, rng, opt.max_threads, cent);
+    kmeans_pp(train, nt, d, k, rng, opt.max_threads, device, cent);
   }
   if (opt.spherical) normalise_rows(cent, k, d);
   return start;

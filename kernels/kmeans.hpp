@@ -57,11 +57,28 @@ struct kmeans_start {
   const float* train() const noexcept { return sampled.empty() ? source : sampled.data(); }
 };
 
+/// Another device for k-means++'s distance passes (kernels/accelerator.cpp passes the GPU's). For the
+/// n seeding rows given to load(), update(seed, …) must leave in host memory
+///   min_d[i] = min(min_d[i], Σ_t (row_i[t] − row_seed[t])²)   terms added in t order, no FMA (the
+///                                                           definition of kernel_table::kmeanspp_update)
+///   block_sums[b] = Σ min_d[i] over i in [256·b, 256·b + 256) ∩ [0, n)   (float, any order)
+/// with min_d all +inf before the first update. The picks then equal the CPU's up to the float order of
+/// the block sums. Used from one thread at a time.
+class kmeanspp_device {
+ public:
+  virtual ~kmeanspp_device() = default;
+  /// Takes the n × d seeding rows (row-major, host). false: the CPU does every pass.
+  virtual bool load(const float* rows, std::size_t n, std::size_t d) = 0;
+  /// One pass for the seed at row `seed` of the loaded rows. false: the CPU replays the seeds placed so
+  /// far and does the remaining passes (the picks are unaffected).
+  virtual bool update(std::size_t seed, float* min_d, float* block_sums) = 0;
+};
+
 /// kmeans()'s first two steps (training-set subsampling, then k-means++ or random rows), seeded by
-/// opt.seed; k-means++ runs on resolve_threads(opt.max_threads) threads with the same picks on any
-/// count. @pre 1 <= k <= n, d >= 1. Thread-safety: reentrant.
+/// opt.seed. k-means++'s passes run on `device` when given, else on resolve_threads(opt.max_threads)
+/// threads, with the same picks on any thread count. @pre 1 <= k <= n, d >= 1. Thread-safety: reentrant.
 kmeans_start kmeans_initialise(const float* x, std::size_t n, std::size_t d, std::size_t k,
-                               const kmeans_options& opt);
+                               const kmeans_options& opt, kmeanspp_device* device = nullptr);
 
 /// Lloyd k-means on the rows of x (n × d):
 ///  - training set: all n rows, or a seeded uniform subsample of k × max_points_per_centroid rows;

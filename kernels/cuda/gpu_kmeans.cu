@@ -232,6 +232,45 @@ __global__ void normalise_rows_kernel(float* rows_data, std::size_t rows, std::s
   }
 }
 
+// k-means++ pass (gpu_kmeanspp_passes): one block of k_block threads per 256-row block of the seeding
+// rows, thread j on row 256·blockIdx.x + j. xt: d × n (xt[t·n + i]); the seed's coordinates are read
+// into shared memory (seed_row: d floats of dynamic shared memory). min_d[i] = min(min_d[i], Σ_t diff²)
+// with __fsub_rn/__fmul_rn/__fadd_rn (never contracted into FMAs, so equal to the CPU's definition);
+// block_sums[blockIdx.x] = Σ min_d over the block (tree order).
+__global__ void kmeanspp_pass_kernel(const float* xt, std::size_t n, std::size_t d, std::size_t seed,
+                                     float* min_d, float* block_sums) {
+  extern __shared__ float seed_row[];
+  __shared__ float partial[k_block / k_warp];
+  for (std::size_t t = threadIdx.x; t < d; t += blockDim.x) seed_row[t] = xt[t * n + seed];
+  __syncthreads();
+  const std::size_t i = blockIdx.x * std::size_t(k_block) + threadIdx.x;
+  float v = 0.0f;
+  if (i < n) {
+    float acc = 0.0f;
+    for (std::size_t t = 0; t < d; ++t) {
+      const float diff = __fsub_rn(xt[t * n + i], seed_row[t]);
+      acc = __fadd_rn(acc, __fmul_rn(diff, diff));
+    }
+    const float m = min_d[i];
+    v = acc < m ? acc : m;
+    min_d[i] = v;
+  }
+  for (int off = k_warp / 2; off > 0; off /= 2) v += __shfl_down_sync(k_full_mask, v, off);
+  if (threadIdx.x % k_warp == 0) partial[threadIdx.x / k_warp] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float total = 0.0f;
+    for (int w = 0; w < k_block / k_warp; ++w) total += partial[w];
+    block_sums[blockIdx.x] = total;
+  }
+}
+
+__global__ void fill_kernel(float* out, std::size_t count, float value) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < count;
+       i += std::size_t(gridDim.x) * blockDim.x)
+    out[i] = value;
+}
+
 // ---- driver --------------------------------------------------------------------------------------
 
 struct lloyd_problem {
@@ -450,6 +489,74 @@ device_status gpu_device_count(int* count) {
   }
   if (c <= 0) return {device_errc::unavailable, "cudaGetDeviceCount: no CUDA device"};
   *count = c;
+  return {};
+}
+
+
+// ---- k-means++ passes ----------------------------------------------------------------------------
+
+struct gpu_kmeanspp_passes::state {
+  int device = 0;
+  std::size_t n = 0, d = 0, blocks = 0;
+  device_array<float> xt;      // d × n
+  device_array<float> min_d;   // n
+  device_array<float> sums;    // blocks
+  stream_owner stream;
+};
+
+gpu_kmeanspp_passes::gpu_kmeanspp_passes(int device) : state_(new state) { state_->device = device; }
+gpu_kmeanspp_passes::~gpu_kmeanspp_passes() = default;
+
+device_status gpu_kmeanspp_passes::load(const float* rows, std::size_t n, std::size_t d) {
+  if (rows == nullptr || n == 0 || d == 0 || n > std::numeric_limits<std::uint32_t>::max())
+    return {device_errc::invalid_argument, "k-means++ rows: n=" + std::to_string(n) + ", d=" +
+                                               std::to_string(d) + ": must be non-empty, n < 2^32"};
+  int devices = 0;
+  IVF_DEVICE_TRY(gpu_device_count(&devices));
+  if (state_->device < 0 || state_->device >= devices)
+    return {device_errc::invalid_argument, "device=" + std::to_string(state_->device) + ": must be in [0, " +
+                                               std::to_string(devices) + ")"};
+  IVF_CUDA_CHECK(cudaSetDevice(state_->device));
+  const std::size_t blocks = (n + k_block - 1) / k_block;
+  const std::size_t need = (n * d + n + blocks) * sizeof(float);
+  std::size_t free_bytes = 0, total_bytes = 0;
+  IVF_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  if (need + k_reserve_bytes > free_bytes)
+    return {device_errc::out_of_memory, "k-means++ rows need " + std::to_string(need) + " bytes, " +
+                                            std::to_string(free_bytes) + " free"};
+  std::vector<float> transposed(n * d);  // d × n
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t t = 0; t < d; ++t) transposed[t * n + i] = rows[i * d + t];
+  IVF_DEVICE_TRY(state_->xt.allocate(n * d, "k-means++ rows"));
+  IVF_DEVICE_TRY(state_->min_d.allocate(n, "k-means++ weights"));
+  IVF_DEVICE_TRY(state_->sums.allocate(blocks, "k-means++ block sums"));
+  IVF_CUDA_CHECK(cudaStreamCreateWithFlags(&state_->stream.stream, cudaStreamNonBlocking));
+  const cudaStream_t s = state_->stream.stream;
+  IVF_CUDA_CHECK(cudaMemcpyAsync(state_->xt.get(), transposed.data(), n * d * sizeof(float),
+                                 cudaMemcpyHostToDevice, s));
+  fill_kernel<<<grid_for(n), k_block, 0, s>>>(state_->min_d.get(), n, INFINITY);
+  IVF_CUDA_CHECK(cudaGetLastError());
+  IVF_CUDA_CHECK(cudaStreamSynchronize(s));  // `transposed` is freed on return
+  state_->n = n;
+  state_->d = d;
+  state_->blocks = blocks;
+  return {};
+}
+
+device_status gpu_kmeanspp_passes::update(std::size_t seed, float* min_d, float* block_sums) {
+  state& st = *state_;
+  if (st.n == 0) return {device_errc::invalid_argument, "k-means++ pass before load()"};
+  if (seed >= st.n)
+    return {device_errc::invalid_argument,
+            "seed=" + std::to_string(seed) + ": must be < n=" + std::to_string(st.n)};
+  const cudaStream_t s = st.stream.stream;
+  IVF_CUDA_CHECK(cudaSetDevice(st.device));
+  kmeanspp_pass_kernel<<<static_cast<unsigned>(st.blocks), k_block, st.d * sizeof(float), s>>>(
+      st.xt.get(), st.n, st.d, seed, st.min_d.get(), st.sums.get());
+  IVF_CUDA_CHECK(cudaGetLastError());
+  IVF_CUDA_CHECK(cudaMemcpyAsync(min_d, st.min_d.get(), st.n * sizeof(float), cudaMemcpyDeviceToHost, s));
+  IVF_CUDA_CHECK(cudaMemcpyAsync(block_sums, st.sums.get(), st.blocks * sizeof(float), cudaMemcpyDeviceToHost, s));
+  IVF_CUDA_CHECK(cudaStreamSynchronize(s));
   return {};
 }
 

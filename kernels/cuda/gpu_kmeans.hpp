@@ -15,6 +15,7 @@
 // fits, otherwise it is streamed from host memory in batches every iteration (same result).
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "kernels/cuda/device_status.hpp"
 
@@ -60,5 +61,30 @@ device_status gpu_train_pq(const float* x, std::size_t n, std::size_t d, std::si
                            std::size_t ksub, const float* initial_codebooks,
                            const gpu_kmeans_options& options, float* codebooks,
                            gpu_kmeans_stats* stats);
+
+/// k-means++'s distance passes on the GPU (kernels::kmeanspp_device's contract, kernels/kmeans.hpp): the
+/// seeding rows stay on the device, transposed (d × n, so that a warp reads consecutive rows); each
+/// update() computes, for every row i, Σ_t (x_it − x_seed,t)² in t order with round-to-nearest adds and
+/// multiplies (no FMA: bit-identical to the CPU's definition), lowers min_d[i] to it, sums min_d per
+/// 256-row block, and copies min_d (n floats) and the block sums (⌈n/256⌉ floats) to the host.
+/// One object per seeding; not thread-safe.
+class gpu_kmeanspp_passes {
+ public:
+  explicit gpu_kmeanspp_passes(int device = 0);
+  ~gpu_kmeanspp_passes();
+  gpu_kmeanspp_passes(const gpu_kmeanspp_passes&) = delete;
+  gpu_kmeanspp_passes& operator=(const gpu_kmeanspp_passes&) = delete;
+
+  /// Uploads the n × d rows (host, row-major) and sets min_d to +inf. Checks free device memory first
+  /// (out_of_memory when the rows do not fit with the reserve); invalid_argument for n = 0 or d = 0.
+  device_status load(const float* rows, std::size_t n, std::size_t d);
+  /// One pass for the seed at row `seed` (< n) of the loaded rows. min_d: n floats, block_sums: ⌈n/256⌉
+  /// floats, host memory, overwritten with the device's values.
+  device_status update(std::size_t seed, float* min_d, float* block_sums);
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
 
 }  // namespace ivfstream::kernels

@@ -8,6 +8,7 @@
 // the same initial centroids (the full-size comparison is tests/gpu/check.sh).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <set>
@@ -159,6 +160,44 @@ BOOST_AUTO_TEST_CASE(entry_points_report_instead_of_aborting) {
   opt.max_iterations = 5;
   s = k::gpu_kmeans(x.data(), n, d, 4, cents.data(), opt, cents.data(), nullptr);
   BOOST_TEST(s.code() == k::device_errc::unavailable);
+  k::gpu_kmeanspp_passes passes;
+  BOOST_TEST(passes.load(x.data(), n, d).code() == k::device_errc::unavailable);
+  std::vector<float> min_d(n), sums(1);
+  BOOST_TEST(passes.update(0, min_d.data(), sums.data()).message() == "k-means++ pass before load()");
+}
+
+BOOST_AUTO_TEST_CASE(gpu_kmeanspp_passes_equal_the_cpu_definition) {
+  if (!gpu_present()) {
+    BOOST_TEST_MESSAGE("no GPU: skipped (tests/gpu/device_check.sh runs it on a GPU machine)");
+    return;
+  }
+  // 1000 rows: three whole blocks of 256 and a partial one. min_d must equal the definition bit for bit
+  // (no FMA, t order); the block sums only up to float summation order.
+  const std::size_t n = 1000, d = 40;
+  const std::vector<float> x = gaussian_blobs(n, d, 7, 5);
+  k::gpu_kmeanspp_passes passes;
+  BOOST_TEST_REQUIRE(passes.load(x.data(), n, d).ok());
+  std::vector<float> gpu(n), sums(4), cpu(n, std::numeric_limits<float>::infinity());
+  for (std::size_t seed : {std::size_t{3}, std::size_t{999}, std::size_t{500}}) {
+    BOOST_TEST_REQUIRE(passes.update(seed, gpu.data(), sums.data()).ok());
+    for (std::size_t i = 0; i < n; ++i) {
+      volatile float acc = 0.0f;  // volatile: one rounding per operation, as the definition says
+      for (std::size_t t = 0; t < d; ++t) {
+        volatile float diff = x[i * d + t] - x[seed * d + t];
+        volatile float sq = diff * diff;
+        acc = acc + sq;
+      }
+      cpu[i] = acc < cpu[i] ? float(acc) : cpu[i];
+    }
+    BOOST_TEST(gpu == cpu, boost::test_tools::per_element());
+    for (std::size_t b = 0; b < 4; ++b) {
+      double expect = 0;
+      for (std::size_t i = 256 * b; i < std::min(n, 256 * b + 256); ++i) expect += cpu[i];
+      BOOST_TEST(std::fabs(sums[b] - expect) <= 1e-5 * expect);
+    }
+  }
+  BOOST_TEST(gpu[3] == 0.0f);
+  BOOST_TEST(passes.update(n, gpu.data(), sums.data()).code() == k::device_errc::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(gpu_lloyd_matches_cpu_lloyd_from_the_same_start) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "kernels/kernel_table.hpp"
 #include "kernels/kmeans.hpp"
 
 namespace k = ivfstream::kernels;
@@ -149,6 +150,52 @@ BOOST_AUTO_TEST_CASE(plus_plus_seeding_is_the_same_on_any_number_of_threads) {
   for (std::size_t j = 0; j < kk; ++j)
     distinct.insert(std::vector<float>(one.centroids.begin() + j * d, one.centroids.begin() + (j + 1) * d));
   BOOST_TEST(distinct.size() == kk);
+}
+
+namespace {
+
+// A stand-in for another device (the GPU's passes, kernels/accelerator.cpp): the CPU kernel on its own
+// transposed copy, optionally failing from a given pass on. Counts its passes.
+class fake_device final : public k::kmeanspp_device {
+ public:
+  explicit fake_device(std::size_t fail_at) : fail_at_(fail_at) {}
+  bool load(const float* rows, std::size_t n, std::size_t d) override {
+    n_ = n;
+    d_ = d;
+    rows_.assign(rows, rows + n * d);
+    xt_.resize(n * d);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t t = 0; t < d; ++t) xt_[t * n + i] = rows[i * d + t];
+    return true;
+  }
+  bool update(std::size_t seed, float* min_d, float* block_sums) override {
+    if (passes == fail_at_) return false;
+    ++passes;
+    k::default_kernels().kmeanspp_update(xt_.data(), n_, d_, rows_.data() + seed * d_, min_d, block_sums);
+    return true;
+  }
+  std::size_t passes = 0;
+
+ private:
+  std::size_t fail_at_, n_ = 0, d_ = 0;
+  std::vector<float> rows_, xt_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(another_device_gives_the_same_seeds_and_a_failing_one_is_replaced_by_the_cpu) {
+  const std::size_t n = 5000, d = 24, kk = 120;
+  const auto x = gaussian(n, d, 13);
+  k::kmeans_options opt;
+  opt.max_threads = 2;
+  const auto cpu = k::kmeans_initialise(x.data(), n, d, kk, opt);
+  fake_device whole(static_cast<std::size_t>(-1)), failing(40);
+  const auto on_device = k::kmeans_initialise(x.data(), n, d, kk, opt, &whole);
+  const auto recovered = k::kmeans_initialise(x.data(), n, d, kk, opt, &failing);
+  BOOST_TEST(whole.passes == kk - 1);  // one pass per seed after the first
+  BOOST_TEST(failing.passes == 40u);
+  BOOST_TEST(on_device.centroids == cpu.centroids, boost::test_tools::per_element());
+  BOOST_TEST(recovered.centroids == cpu.centroids, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(duplicates_with_k_close_to_n_leave_no_empty_or_nan_centroid) {
