@@ -29,7 +29,9 @@ struct cluster_gather {
   std::uint64_t codebook_version = 0;
   std::vector<query_gather> queries;                       // one per query, over shards 0..S-1
   std::vector<std::vector<std::uint32_t>> local_missing;   // per query: this node's missing partitions
-  std::vector<std::vector<bool>> peer_missing;             // per query, per peer
+  std::vector<std::vector<bool>> peer_missing;             // per query, per peer: answered, some partitions did not
+  std::vector<bool> peer_absent;                           // per peer: left out of the whole batch
+  std::vector<held_partitions> held;                       // per shard that answered: its share of the topic
   std::vector<std::string> peer_names;
   std::size_t outstanding = 0;                             // shards not yet answered
   std::optional<error> failure;                            // this node's shard refused the batch
@@ -37,7 +39,11 @@ struct cluster_gather {
   self_pointer self;
 
   cluster_gather(self_pointer s, search_params p, std::size_t nq, std::size_t num_peers)
-      : params(p), local_missing(nq), peer_missing(nq, std::vector<bool>(num_peers, false)), self(s) {
+      : params(p),
+        local_missing(nq),
+        peer_missing(nq, std::vector<bool>(num_peers, false)),
+        peer_absent(num_peers, false),
+        self(s) {
     std::vector<std::uint32_t> asked(num_peers + 1);
     for (std::uint32_t i = 0; i < asked.size(); ++i) asked[i] = i;
     queries.reserve(nq);
@@ -45,8 +51,9 @@ struct cluster_gather {
     outstanding = num_peers + 1;
   }
 
-  // Shard s answered with one candidate list per query.
-  void add(std::uint32_t shard, std::vector<peer_result>& results) {
+  // Shard s answered with one candidate list per query, holding `share` of the vectors topic.
+  void add(std::uint32_t shard, std::vector<peer_result>& results, held_partitions share) {
+    held.push_back(std::move(share));
     for (std::size_t i = 0; i < queries.size(); ++i) {
       scan_reply r;
       r.partition = shard;
@@ -62,11 +69,9 @@ struct cluster_gather {
 
   // Shard s is left out of every query of the batch.
   void miss(std::uint32_t shard, const std::string& why) {
-    for (std::size_t i = 0; i < queries.size(); ++i) {
-      queries[i].miss(shard);
-      if (shard != k_local_shard) peer_missing[i][shard - 1] = true;
-    }
+    for (std::size_t i = 0; i < queries.size(); ++i) queries[i].miss(shard);
     if (shard != k_local_shard) {
+      peer_absent[shard - 1] = true;
       auto& st = self->state.links[shard - 1].status;
       ++st.misses;
       st.last_error = why;
@@ -88,11 +93,18 @@ struct cluster_gather {
       return;
     }
     out.results.reserve(queries.size());
+    // Peers left out hold nothing that is missing when the shards that answered (this node's among
+    // them: a local miss leaves `held` without it, so nothing is excused) hold every partition of the
+    // vectors topic between them: the group reassigned the absent peers' partitions (shard_coverage.hpp).
+    const std::size_t answered_peers =
+        peer_names.size() - static_cast<std::size_t>(std::count(peer_absent.begin(), peer_absent.end(), true));
+    const bool local_answered = held.size() > answered_peers;
+    const bool absent_excused = local_answered && covers_every_partition(held);
     for (std::size_t i = 0; i < queries.size(); ++i) {
       search_response r = queries[i].finish();
       r.missing_partitions = std::move(local_missing[i]);
       for (std::size_t p = 0; p < peer_names.size(); ++p)
-        if (peer_missing[i][p]) r.missing_peers.push_back(peer_names[p]);
+        if (peer_missing[i][p] || (peer_absent[p] && !absent_excused)) r.missing_peers.push_back(peer_names[p]);
       r.partial = !r.missing_partitions.empty() || !r.missing_peers.empty();
       r.codebook_version = codebook_version;
       stats.partial_queries += r.partial;
@@ -202,7 +214,7 @@ void run_batch(self_pointer self, std::shared_ptr<batch_search_request> req, bat
                             return g->miss(shard, name + ": answered with codebooks version=" +
                                                       std::to_string(reply->codebooks.version) + ", asked for " +
                                                       std::to_string(id.version));
-                          g->add(shard, reply->results);
+                          g->add(shard, reply->results, std::move(reply->held));
                         },
                         [g, shard](caf::error& e) {
                           g->miss(shard, g->peer_names[shard - 1] + ": " + caf::to_string(e));
@@ -227,7 +239,7 @@ void run_batch(self_pointer self, std::shared_ptr<batch_search_request> req, bat
                                                                           " of " + std::to_string(nq) + " queries");
                         return g->miss(k_local_shard, "");
                       }
-                      g->add(k_local_shard, r.results);
+                      g->add(k_local_shard, r.results, std::move(r.held));
                     },
                     [g](caf::error& e) { g->miss(k_local_shard, caf::to_string(e)); });
           },

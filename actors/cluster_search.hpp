@@ -14,7 +14,10 @@
 //
 // A peer that is not connected, misses the deadline, fails, or serves other codebooks is left out and
 // named in search_response::missing_peers (partial = true); one whose own partitions missed the
-// deadline is named too. Nothing waits past the deadline. Peer links are made through CAF's
+// deadline is named too. Nothing waits past the deadline. Exception (a takeover): when the shards that
+// answered, this node's included, report between them every partition of the vectors topic
+// (actors/shard_coverage.hpp), the peers left out held nothing that is missing; they are not named and
+// do not make the answer partial. Peer links are made through CAF's
 // middleman asynchronously, watched (down_msg), and remade every reconnect_interval while down.
 #include <chrono>
 #include <cstdint>

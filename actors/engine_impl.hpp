@@ -11,6 +11,7 @@
 #include "actors/ingest_actor.hpp"
 #include "actors/partition_actor.hpp"
 #include "actors/query_actor.hpp"
+#include "actors/shard_coverage.hpp"
 
 namespace ivfstream {
 
@@ -26,6 +27,9 @@ struct engine::impl {
   std::atomic<std::size_t> dimension{0};  ///< of the created index; 0 = none yet
   /// options.caps: every search is admitted here first and released when its answer is handed over.
   std::unique_ptr<actors::query_admission> admission;
+  /// This node's share of the vectors topic: published by the Kafka feed (kafka_service), read by the
+  /// scale-out shard search (peer_service). Unknown while no feed is attached.
+  std::shared_ptr<actors::shard_coverage> coverage = std::make_shared<actors::shard_coverage>();
 
   /// A query actor, round robin. Thread-safe.
   const actors::query_actor& pick_query() const { return queries[next_query++ % queries.size()]; }

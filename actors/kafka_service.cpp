@@ -15,7 +15,7 @@ result<std::unique_ptr<kafka_service>> kafka_service::start(engine& e, const ser
   if (!st) return std::move(st).error();
   actors::offset_map start;
   for (const auto& [topic, partition, next] : st->offsets) start[{topic, partition}] = next;
-  auto feed = actors::vector_feed::open(config, bootstrap_servers, start);
+  auto feed = actors::vector_feed::open(config, bootstrap_servers, start, im.coverage);
   if (!feed) return std::move(feed).error();
   auto qt = actors::open_query_topic(config, bootstrap_servers, searchers.empty() ? im.queries : std::move(searchers));
   if (!qt) return std::move(qt).error();
@@ -46,6 +46,7 @@ result<actors::query_topic_stats> kafka_service::query_stats() const {
           [&](actors::query_topic_stats& s) {
             out.error_replies += s.error_replies;
             out.dead_letters += s.dead_letters;
+            out.partitions = std::move(s.partitions);
           },
           [&](caf::error& e) { failure = fail(errc::unavailable, "query stats: " + caf::to_string(e)); });
   if (failure) return std::move(*failure);

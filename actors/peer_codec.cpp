@@ -180,6 +180,7 @@ std::vector<char> encode_peer_reply(const peer_reply& r) {
   }
   auto fr = fbb.CreateVector(results);
   auto msg = r.failure ? fbb.CreateString(r.failure->message()) : fbb.CreateString("");
+  auto held = fbb.CreateVector(r.held.held);
   fb::PeerSearchReplyBuilder b(fbb);
   b.add_version(k_peer_format_version);
   b.add_codebook_version(r.codebooks.version);
@@ -188,6 +189,8 @@ std::vector<char> encode_peer_reply(const peer_reply& r) {
   b.add_error_code(r.failure ? static_cast<std::uint8_t>(r.failure->code()) : 0);
   b.add_error_message(msg);
   b.add_server_time_us(r.server_time_us);
+  b.add_topic_partitions(r.held.topic_partitions);
+  b.add_held_partitions(held);
   fbb.Finish(b.Finish(), k_reply_identifier);
   return finish(fbb);
 }
@@ -200,6 +203,27 @@ result<peer_reply> decode_peer_reply(const std::vector<char>& bytes, std::size_t
   peer_reply out;
   out.codebooks = {m.codebook_version(), m.codebook_fingerprint()};
   out.server_time_us = m.server_time_us();
+  // The node's share of the vectors topic: held partitions strictly ascending below topic_partitions,
+  // so that a coordinator never counts a partition a hostile or broken reply only pretends to hold.
+  const std::uint32_t topic_partitions = m.topic_partitions();
+  if (topic_partitions > k_max_topic_partitions)
+    return fail(errc::corrupt_data, "PeerSearchReply topic_partitions=" + sz(topic_partitions) + ": at most " +
+                                        sz(k_max_topic_partitions));
+  if (const auto* held = m.held_partitions()) {
+    if (held->size() > topic_partitions)
+      return fail(errc::corrupt_data, "PeerSearchReply held_partitions: " + sz(held->size()) +
+                                          " entries for topic_partitions=" + sz(topic_partitions));
+    std::int64_t previous = -1;
+    for (flatbuffers::uoffset_t j = 0; j < held->size(); ++j) {
+      const std::int32_t p = held->Get(j);
+      if (p <= previous || static_cast<std::int64_t>(p) >= static_cast<std::int64_t>(topic_partitions))
+        return fail(errc::corrupt_data, "PeerSearchReply held_partitions[" + sz(j) + "]=" + std::to_string(p) +
+                                            ": must ascend strictly within [0, " + sz(topic_partitions) + ")");
+      previous = p;
+      out.held.held.push_back(p);
+    }
+  }
+  out.held.topic_partitions = topic_partitions;
   if (m.error_code() != 0) {
     const auto code = m.error_code();
     const bool known = code >= static_cast<std::uint8_t>(errc::invalid_argument) &&

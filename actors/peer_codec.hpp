@@ -18,6 +18,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/query_admission.hpp"
+#include "actors/shard_coverage.hpp"
 #include "index/codebook_set.hpp"
 #include "index/error.hpp"
 #include "index/index_params.hpp"
@@ -59,7 +60,13 @@ struct peer_reply {
   std::vector<peer_result> results;     ///< nq, in request order; empty when failure is set
   std::optional<ivfstream::error> failure;
   std::uint64_t server_time_us = 0;     ///< receipt → reply
+  /// The node's share of the vectors topic when it answered (actors/shard_coverage.hpp); unknown
+  /// (topic_partitions 0) for a node without a Kafka feed.
+  held_partitions held;
 };
+
+/// Largest topic_partitions a reply may report (Kafka's practical limit is far below).
+inline constexpr std::uint32_t k_max_topic_partitions = 1u << 20;
 
 /// Bounds a decoder enforces on bytes from the network.
 struct peer_limits {
@@ -80,7 +87,8 @@ std::vector<char> encode_peer_reply(const peer_reply& r);
 /// Verifies and decodes a reply to a request of `num_queries` queries asking for `max_candidates`
 /// (k') candidates each. A reply carrying an error decodes to failure set (the node's own code and
 /// message). Errors: corrupt_data (as above; results ≠ num_queries, more than max_candidates
-/// candidates, lengths that differ, non-finite distances).
+/// candidates, lengths that differ, non-finite distances; topic_partitions over
+/// k_max_topic_partitions, held partitions out of [0, topic_partitions), unsorted or repeated).
 result<peer_reply> decode_peer_reply(const std::vector<char>& bytes, std::size_t num_queries,
                                      std::size_t max_candidates, const peer_limits& limits);
 

@@ -96,6 +96,7 @@ result<std::unique_ptr<peer_service>> peer_service::start(engine& e, const peer_
   shard.codebook_source = im.queries.front();
   shard.limits = limits;
   shard.admission = im.admission.get();
+  shard.coverage = im.coverage;
   s->shard_ = sys.spawn(actors::shard_search, std::move(shard));
   if (options.publish) {
     // reuse = true: a restarted node can bind its port again while old connections linger in TIME_WAIT.

@@ -50,7 +50,8 @@ result<std::unique_ptr<query_client>> query_client::open(const service_config& c
   return c;
 }
 
-result<std::string> query_client::send(const float* q, std::size_t nq, std::size_t d, const query_options& o) {
+result<std::string> query_client::send(const float* q, std::size_t nq, std::size_t d, const query_options& o,
+                                       std::int32_t partition) {
   connectors::query_request_fields f;
   f.correlation_id = prefix_ + std::to_string(next_++);
   f.reply_topic = reply_topic_;
@@ -63,7 +64,7 @@ result<std::string> query_client::send(const float* q, std::size_t nq, std::size
   f.deadline_ms = o.deadline_ms;
   const auto bytes = connectors::encode_query_request(f);
   IVF_TRY(producer_->produce(queries_topic_, f.correlation_id.data(), f.correlation_id.size(), bytes.data(),
-                             bytes.size()));
+                             bytes.size(), partition < 0 ? connectors::k_any_partition : partition));
   producer_->poll(std::chrono::milliseconds(0));
   return f.correlation_id;
 }
@@ -102,8 +103,8 @@ result<connectors::query_response> query_client::wait(const std::string& id, std
 
 result<connectors::query_response> query_client::query(const float* q, std::size_t nq, std::size_t d,
                                                        const query_options& options,
-                                                       std::chrono::milliseconds timeout) {
-  auto id = send(q, nq, d, options);
+                                                       std::chrono::milliseconds timeout, std::int32_t partition) {
+  auto id = send(q, nq, d, options, partition);
   if (!id) return std::move(id).error();
   return wait(*id, timeout);
 }

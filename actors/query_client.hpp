@@ -40,15 +40,19 @@ public:
   query_client(const query_client&) = delete;
   query_client& operator=(const query_client&) = delete;
 
-  /// Sends nq queries (q: nq × d) as one request; returns its correlation id.
-  result<std::string> send(const float* q, std::size_t nq, std::size_t d, const query_options& options = {});
+  /// Sends nq queries (q: nq × d) as one request; returns its correlation id. `partition`: the
+  /// queries-topic partition to send it to, -1 = chosen by the correlation id (the record key); tests
+  /// use it to reach the node of a cluster that answers a given partition.
+  result<std::string> send(const float* q, std::size_t nq, std::size_t d, const query_options& options = {},
+                           std::int32_t partition = -1);
   /// Sends raw request bytes (tests: malformed requests).
   status send_raw(const std::vector<std::uint8_t>& bytes);
   /// The reply to `correlation_id`, waiting up to `timeout`. Errors: timeout.
   result<connectors::query_response> wait(const std::string& correlation_id, std::chrono::milliseconds timeout);
-  /// Sends and waits.
+  /// Sends (to `partition` as in send()) and waits.
   result<connectors::query_response> query(const float* q, std::size_t nq, std::size_t d,
-                                           const query_options& options, std::chrono::milliseconds timeout);
+                                           const query_options& options, std::chrono::milliseconds timeout,
+                                           std::int32_t partition = -1);
   const std::string& reply_topic() const noexcept { return reply_topic_; }
 
 private:

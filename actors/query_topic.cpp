@@ -64,8 +64,30 @@ result<query_topic_setup> open_query_topic(const service_config& config, const s
   // The CLI's own reply topic, before the first query needs it (see known_reply_topics).
   if (s.producer->partition_count(config.kafka.topics.replies, k_metadata_timeout))
     s.known_reply_topics.insert(config.kafka.topics.replies);
+  auto assignment = std::make_shared<query_assignment>();
+  assignment->group = config.peers.enabled;
   connectors::kafka_consumer_options copts;
-  copts.group_id = config.kafka.group_id + ".queries";
+  copts.group_id = config.kafka.query_group.empty() ? config.kafka.group_id + ".queries" : config.kafka.query_group;
+  if (assignment->group) {
+    // Callbacks run inside poll_batch() on the poller's thread (kafka_consumer.hpp). Every assigned
+    // partition starts at the group's committed offset; a revoked one commits what was read of it, so
+    // that its next owner does not answer those requests again.
+    copts.on_assign = [assignment](const std::vector<connectors::topic_partition>& parts) {
+      for (const auto& p : parts) assignment->partitions.insert(p.partition);
+      return std::vector<connectors::topic_partition_offset>{};
+    };
+    copts.on_revoke = [assignment](const std::vector<connectors::topic_partition>& parts) {
+      std::vector<connectors::topic_partition_offset> done;
+      for (const auto& p : parts) {
+        assignment->partitions.erase(p.partition);
+        const auto it = assignment->next_offsets.find({p.topic, p.partition});
+        if (it == assignment->next_offsets.end()) continue;
+        done.push_back({p.topic, p.partition, it->second});
+        assignment->next_offsets.erase(it);
+      }
+      if (assignment->consumer) (void)assignment->consumer->commit(done);
+    };
+  }
   copts.session_timeout_ms = config.kafka.session_timeout_ms;
   copts.auto_offset_reset = "earliest";
   copts.fetch_wait_max_ms = config.kafka.query_fetch_wait_ms;  // the floor of the request hop on the mock
@@ -73,9 +95,18 @@ result<query_topic_setup> open_query_topic(const service_config& config, const s
   auto consumer = connectors::kafka_consumer::create(client, copts);
   if (!consumer) return std::move(consumer).error();
   s.consumer = std::move(*consumer);
-  std::vector<connectors::topic_partition_offset> positions;
-  for (std::int32_t p = 0; p < *count; ++p) positions.push_back({topic, p, connectors::k_offset_stored});
-  IVF_TRY(s.consumer->assign(positions));
+  assignment->consumer = s.consumer.get();
+  if (assignment->group) {
+    IVF_TRY(s.consumer->subscribe({topic}));
+  } else {
+    std::vector<connectors::topic_partition_offset> positions;
+    for (std::int32_t p = 0; p < *count; ++p) {
+      positions.push_back({topic, p, connectors::k_offset_stored});
+      assignment->partitions.insert(p);
+    }
+    IVF_TRY(s.consumer->assign(positions));
+  }
+  s.assignment = std::move(assignment);
   s.queries = std::move(queries);
   s.limits = connectors::make_record_limits(config);
   s.defaults = connectors::make_query_defaults(config);
@@ -216,8 +247,11 @@ query_poller_actor::behavior_type query_poller(query_poller_actor::stateful_poin
           self->delayed_send(self, k_backoff, poll_atom::value);
           return;
         }
-        auto& next = st.next_offsets;
+        auto& next = s.assignment->next_offsets;
         for (auto& m : *batch) {
+          // A record fetched before its partition was revoked (inside this poll) belongs to the
+          // partition's next owner, which answers it from the offset committed at revocation.
+          if (s.assignment->group && s.assignment->partitions.count(m.partition()) == 0) continue;
           const auto received = std::chrono::steady_clock::now();
           next[{std::string(m.topic()), m.partition()}] = m.offset() + 1;
           auto req = connectors::decode_query_request(m.payload(), m.payload_size(), s.limits, s.defaults);
@@ -259,7 +293,12 @@ query_poller_actor::behavior_type query_poller(query_poller_actor::stateful_poin
         }
         self->send(self, poll_atom::value);
       },
-      [self](stats_atom) { return self->state.stats; },
+      [self](stats_atom) {
+        auto out = self->state.stats;
+        const auto& parts = self->state.setup.assignment->partitions;
+        out.partitions.assign(parts.begin(), parts.end());
+        return out;
+      },
   };
 }
 

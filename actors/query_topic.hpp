@@ -36,6 +36,20 @@ struct query_topic_stats {
   std::uint64_t dead_letters = 0;    ///< requests without a readable reply address
   std::uint64_t partial_replies = 0; ///< replies with partial = true
   double server_p50_us = 0, server_p99_us = 0;  ///< receipt → reply produced
+  /// Queries-topic partitions this node answers now (the poller's; every partition without a group).
+  std::vector<std::int32_t> partitions;
+};
+
+/// The queries-topic partitions a poller reads and the offsets it has read but not committed yet.
+/// A scale-out node (peers.enabled) shares the topic's partitions with the other nodes of its cluster
+/// through one consumer group (kafka.query_group), so each request is answered by exactly one node;
+/// a single node assigns itself every partition. Shared by the poller and its consumer's group
+/// callbacks, which run inside poll_batch() on the poller's thread: no other thread touches it.
+struct query_assignment {
+  bool group = false;                 ///< partitions come from the consumer group
+  std::set<std::int32_t> partitions;  ///< assigned now
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_offsets;  ///< read, not yet committed
+  connectors::kafka_consumer* consumer = nullptr;  ///< the setup's consumer (commits at revocation)
 };
 
 /// A decoded request on its way to the responder.
@@ -63,6 +77,7 @@ struct query_topic_setup {
   /// metadata for waited ~1 s (librdkafka 2.0.2, measured on the embedded broker): the first reply to a
   /// topic looks it up synchronously first (~1 ms). Each actor keeps its own copy; bounded.
   std::set<std::string> known_reply_topics;
+  std::shared_ptr<query_assignment> assignment;  ///< poller only (see query_assignment)
 };
 
 struct query_responder_state {
@@ -80,7 +95,6 @@ struct query_poller_state {
   query_responder_actor responder;
   query_topic_stats stats;
   std::chrono::steady_clock::time_point last_commit = std::chrono::steady_clock::now();
-  std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_offsets;  ///< not yet committed
   static inline const char* name = "ivfstream.query_poller";
 };
 
@@ -91,7 +105,10 @@ query_responder_actor::behavior_type query_responder(
 query_poller_actor::behavior_type query_poller(query_poller_actor::stateful_pointer<query_poller_state> self,
                                                query_topic_setup setup, query_responder_actor responder);
 
-/// Opens the consumer (queries topic, all partitions, committed offsets else earliest) and producer.
+/// Opens the consumer and producer. Queries topic from the committed offsets of group
+/// kafka.query_group (default group_id + ".queries"), else the earliest: every partition for a single
+/// node; with peers.enabled the partitions the group assigns to this node (subscribe), so that the
+/// nodes of a cluster answer each request once between them.
 result<query_topic_setup> open_query_topic(const service_config& config, const std::string& bootstrap_servers,
                                            std::vector<query_actor> queries);
 

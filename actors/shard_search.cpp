@@ -36,11 +36,13 @@ struct shard_gather {
   std::size_t outstanding = 0;
   codebook_identity identity;
   clock::time_point received;
+  held_partitions held;  // the node's share of the vectors topic when the scans were sent
   reply_done done;
 
   void finish() {
     peer_reply out;
     out.codebooks = identity;
+    out.held = std::move(held);
     out.results.resize(queries.size());
     for (std::size_t i = 0; i < queries.size(); ++i) {
       out.results[i].candidates = queries[i].take_candidates();
@@ -91,6 +93,7 @@ void search_shard(self_pointer self, const std::shared_ptr<const codebook_set>& 
   auto g = std::make_shared<shard_gather>();
   g->identity = identity;
   g->received = received;
+  if (const auto& coverage = self->state.setup.coverage) g->held = coverage->snapshot();
   g->done = std::move(done);
   g->queries.reserve(nq);
   std::vector<scan_batch> per_partition(P);

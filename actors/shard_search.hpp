@@ -21,6 +21,7 @@
 #include "actors/peer_codec.hpp"
 #include "actors/query_actor.hpp"
 #include "actors/query_admission.hpp"
+#include "actors/shard_coverage.hpp"
 
 namespace ivfstream::actors {
 
@@ -50,6 +51,8 @@ struct shard_search_setup {
   /// Remote requests take their query vectors from this budget (the engine's [caps]
   /// max_inflight_queries) for as long as they run; not owned, outlives the actor. May be null.
   query_admission* admission = nullptr;
+  /// This node's share of the vectors topic, attached to every reply (null: unknown, e.g. no Kafka feed).
+  std::shared_ptr<const shard_coverage> coverage;
 };
 
 struct shard_search_state {

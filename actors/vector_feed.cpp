@@ -23,13 +23,25 @@ vector_feed::~vector_feed() {
   // is going away) nor members destroyed before consumer_, so close it first, hooks cleared.
   hooks_ = {};
   consumer_.reset();
+  if (coverage_) coverage_->publish({});  // no feed: nothing is known about this node's share any more
   sink_.reset();
   if (producer_) (void)producer_->flush(std::chrono::milliseconds(2000));
 }
 
+void vector_feed::publish_coverage() const {
+  if (!coverage_) return;
+  held_partitions share;
+  share.topic_partitions = static_cast<std::uint32_t>(std::max(partitions_, 0));
+  for (const auto& [topic, p] : assigned_)
+    if (topic == topic_) share.held.push_back(p);
+  coverage_->publish(std::move(share));
+}
+
 result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& config,
-                                                       const std::string& bootstrap_servers, const offset_map& start) {
+                                                       const std::string& bootstrap_servers, const offset_map& start,
+                                                       std::shared_ptr<shard_coverage> coverage) {
   std::unique_ptr<vector_feed> f(new vector_feed());
+  f->coverage_ = std::move(coverage);
   f->topic_ = config.kafka.topics.vectors;
   f->dead_letter_topic_ = config.kafka.topics.dead_letter;
   f->limits_ = connectors::make_record_limits(config);
@@ -53,6 +65,7 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
       std::vector<std::pair<std::string, std::int32_t>> tps;
       for (const auto& p : parts) tps.emplace_back(p.topic, p.partition);
       self->assigned_.insert(tps.begin(), tps.end());
+      self->publish_coverage();
       const offset_map from = self->hooks_.on_assign ? self->hooks_.on_assign(tps) : offset_map{};
       std::vector<connectors::topic_partition_offset> out;
       for (const auto& tp : tps) {
@@ -69,6 +82,7 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
         tps.emplace_back(p.topic, p.partition);
         self->assigned_.erase(tps.back());
       }
+      self->publish_coverage();
       if (self->hooks_.on_revoke) self->hooks_.on_revoke(tps);
     };
   }
@@ -86,6 +100,7 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
     f->assigned_.insert({f->topic_, p});
   }
   IVF_TRY(f->consumer_->assign(positions));
+  f->publish_coverage();
   // A restart resumes at the checkpoint's offsets; when the broker has since dropped records beyond
   // them (retention), those records can never be indexed: count and report them, never skip silently.
   for (const auto& pos : positions) {

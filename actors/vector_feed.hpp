@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/checkpoint.hpp"
+#include "actors/shard_coverage.hpp"
 #include "config/service_config.hpp"
 #include "connectors/record_codec.hpp"
 #include "index/error.hpp"
@@ -52,8 +53,10 @@ class vector_feed {
 public:
   /// Connects to `bootstrap_servers`, assigns every partition of config.kafka.topics.vectors and
   /// starts each at `start` (checkpoint offsets; partitions not named start at the beginning).
+  /// `coverage` (may be null) is kept up to date with the partitions assigned (shard_coverage.hpp).
   static result<std::unique_ptr<vector_feed>> open(const service_config& config, const std::string& bootstrap_servers,
-                                                   const offset_map& start);
+                                                   const offset_map& start,
+                                                   std::shared_ptr<shard_coverage> coverage = nullptr);
   ~vector_feed();
 
   /// Up to `max` records, waiting at most `timeout` for the first. Invalid ones come back with
@@ -110,6 +113,9 @@ private:
   bool group_mode_ = false;
   group_hooks hooks_;
   std::set<std::pair<std::string, std::int32_t>> assigned_;
+  std::shared_ptr<shard_coverage> coverage_;  ///< assigned_ as the shard search reports it; may be null
+  /// Publishes assigned_ to coverage_.
+  void publish_coverage() const;
   /// Next offset expected per partition (known once a start offset or a record was seen): a record
   /// beyond it means the broker dropped the records in between.
   std::map<std::int32_t, std::int64_t> expected_;

@@ -304,6 +304,7 @@ const std::vector<key_entry>& registry() {
     v.push_back(string_key("kafka.client_id", "client.id of every Kafka client", IVF_FIELD(kafka.client_id)));
     v.push_back(unsigned_key("kafka.session_timeout_ms", "consumer group session timeout, ms (1000..3600000)", IVF_FIELD(kafka.session_timeout_ms)));
     v.push_back(bool_key("kafka.group_ingest", "share the vectors topic's partitions with the other nodes of group_id (consumer group)", IVF_FIELD(kafka.group_ingest)));
+    v.push_back(string_key("kafka.query_group", "consumer group of the queries topic (empty: <group_id>.queries); with peers.enabled the nodes of a cluster share its partitions", IVF_FIELD(kafka.query_group)));
     v.push_back(unsigned_key("kafka.query_fetch_wait_ms", "fetch.wait.max.ms of the queries-topic consumer, ms (0..1000)", IVF_FIELD(kafka.query_fetch_wait_ms)));
     v.push_back(unsigned_key("kafka.reply_fetch_wait_ms", "fetch.wait.max.ms of a query client's reply consumer, ms (0..1000)", IVF_FIELD(kafka.reply_fetch_wait_ms)));
     v.push_back(unsigned_key("kafka.query_linger_ms", "linger.ms of the query-request and reply producers, ms (0..1000)", IVF_FIELD(kafka.query_linger_ms)));

@@ -38,6 +38,11 @@ struct kafka_config {
   /// Scale-out (issue 6): the ingest consumer joins group_id + ".ingest" on the vectors topic and indexes
   /// only the partitions the group assigns to this node (false: every partition, fixed assignment).
   bool group_ingest = false;
+  /// Consumer group of the queries-topic consumer (empty = group_id + ".queries"). With peers.enabled
+  /// the nodes of one cluster share the topic's partitions through it, so each request is taken by
+  /// exactly one node, which scatters it over the peers and replies once; a single node (peers off)
+  /// reads every partition and uses the group only for its committed offsets.
+  std::string query_group;
   /// Request/reply path. fetch.wait.max.ms of the service's queries-topic consumer: the embedded (mock)
   /// broker holds every fetch that finds nothing this long, even when a record arrives meanwhile, so it
   /// is the floor of the request hop; 0 answers at once but keeps fetching (~1/3 core while idle).

@@ -57,11 +57,14 @@ void print_stats(const engine& e, const kafka_service& k) {
   std::cerr << std::endl;
 }
 
-// key=value lines, one per counter; offsets as "offset=<topic>:<partition>:<next>" lines.
-void write_stats_file(const std::string& path, const engine& e) {
+// key=value lines, one per counter; offsets as "offset=<topic>:<partition>:<next>" lines; the
+// queries-topic partitions this node answers as "query_partition=<p>" lines.
+void write_stats_file(const std::string& path, const engine& e, const kafka_service& k) {
   auto s = e.stats();
   if (!s) return;
   std::string text;
+  if (auto q = k.query_stats())
+    for (const std::int32_t p : q->partitions) text += "query_partition=" + std::to_string(p) + "\n";
   std::int64_t consumed = 0;
   for (const auto& [t, p, off] : s->offsets) {
     consumed += off;
@@ -140,7 +143,7 @@ void run_serve(const serve_options& o) {
   while (sig <= 0) {
     timespec ts{0, static_cast<long>(std::chrono::nanoseconds(tick).count())};
     sig = sigtimedwait(&signals, nullptr, &ts);
-    if (!o.stats_file.empty()) write_stats_file(o.stats_file, **e);
+    if (!o.stats_file.empty()) write_stats_file(o.stats_file, **e, **k);
     if (o.stats_interval_s > 0 && std::chrono::steady_clock::now() >= next_stats) {
       print_stats(**e, **k);
       next_stats += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -182,7 +185,8 @@ void add_serve_command(CLI::App& app) {
   sub->add_option("--stats-interval", opts->stats_interval_s, "Seconds between stats lines on stderr (0 = none)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--stats-file", opts->stats_file,
-                  "Rewrite key=value counters (vectors, records_consumed, offset=topic:partition:next, ...) here "
+                  "Rewrite key=value counters (vectors, records_consumed, offset=topic:partition:next, "
+                  "query_partition=p, ...) here "
                   "every 200 ms, atomically");
   sub->add_flag("--print-config", opts->print_config,
                "Print the effective configuration as TOML (secret values masked as ********) and exit");

@@ -5,12 +5,16 @@
 // embedded one, started by this test in its own process.
 //
 //   1. all three up: every reply of the queries topic equals what one node holding all the data with
-//      the same codebooks answers (the reference engine in this process), and is whole;
-//   2. kill -9 one node: the next replies come back within their deadline, flagged partial, naming the
-//      killed node in missing_peers;
+//      the same codebooks answers (the reference engine in this process), and is whole; the nodes
+//      share the queries topic's partitions through one consumer group (kafka.query_group), so a
+//      request sent to any partition is answered exactly once (replies counted per correlation id);
+//   2. kill -9 one node: a request taken by a survivor comes back within its deadline, flagged
+//      partial, naming the killed node in missing_peers; a request sent to a queries-topic partition
+//      the killed node answered is answered once the group hands that partition to a survivor;
 //   3. the group reassigns the killed node's topic-partitions (session.timeout.ms 3000) and the
 //      survivors replay them: the answers equal the reference again, nothing lost, records produced
-//      after the kill included (missing_peers still names the down node: it is still configured);
+//      after the kill included, and whole: partial = false, missing_peers empty (the down node still
+//      is configured, but the survivors hold every vectors-topic partition between them);
 //   4. the killed node restarts on its data directory (restores its checkpoint, rejoins the group):
 //      whole answers, equal to the reference.
 // Waits are on conditions with generous limits; no assertion on timing. Slow under ASan (three
@@ -39,6 +43,7 @@
 #include "config/service_config.hpp"
 #include "connectors/embedded_broker.hpp"
 #include "connectors/kafka_client_config.hpp"
+#include "connectors/kafka_consumer.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/record_codec.hpp"
 #include "tests/actors/serve_process.hpp"
@@ -240,17 +245,93 @@ std::vector<answer> reference_answers(const engine& ref, const std::vector<float
 }
 
 /// The queries as one request on the queries topic (the cluster answers them as one batch).
-connectors::query_response ask(query_client& client, const std::vector<float>& q, std::uint32_t deadline_ms) {
+query_options ask_options(std::uint32_t deadline_ms) {
   query_options o;
   o.k = k_limit;
   o.nprobes = k_nprobes;
   o.refine_factor = 0;
   o.deadline_ms = deadline_ms;
-  auto r = client.query(q.data(), k_queries, d, o, 60s);
+  return o;
+}
+
+/// `partition`: the queries-topic partition of the request, -1 = by its key.
+connectors::query_response ask(query_client& client, const std::vector<float>& q, std::uint32_t deadline_ms,
+                               std::int32_t partition = -1) {
+  auto r = client.query(q.data(), k_queries, d, ask_options(deadline_ms), 60s, partition);
   BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().to_string()));
   BOOST_REQUIRE_MESSAGE(r->error_code == 0, "error reply: " << r->error_message);
   BOOST_REQUIRE_EQUAL(r->results.size(), k_queries);
   return *r;
+}
+
+/// Counts the records on a reply topic per key (correlation id), from the topic's end when opened.
+class reply_counter {
+public:
+  reply_counter(const service_config& c, const std::string& bootstrap) {
+    connectors::kafka_consumer_options o;
+    o.group_id = "cluster-process-test.reply-counter";
+    o.fetch_wait_max_ms = 5;
+    auto consumer = connectors::kafka_consumer::create(connectors::kafka_client_config::from(c, bootstrap), o);
+    BOOST_REQUIRE_MESSAGE(consumer, (consumer ? "" : consumer.error().to_string()));
+    consumer_ = std::move(*consumer);
+    std::vector<connectors::topic_partition_offset> from;
+    for (std::int32_t p = 0; p < k_topic_partitions; ++p) {
+      auto w = consumer_->watermarks(c.kafka.topics.replies, p, 10s);
+      BOOST_REQUIRE_MESSAGE(w, (w ? "" : w.error().to_string()));
+      from.push_back({c.kafka.topics.replies, p, w->second});
+    }
+    BOOST_REQUIRE(consumer_->assign(from));
+  }
+  /// Reads until `n` records arrived (or `limit` passes), then `grace` longer: a duplicate reply from
+  /// another node would arrive within milliseconds of the first.
+  const std::map<std::string, int>& read(std::size_t n, std::chrono::seconds limit, std::chrono::seconds grace) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (total_ < n && std::chrono::steady_clock::now() < until) poll_once();
+    const auto after = std::chrono::steady_clock::now() + grace;
+    while (std::chrono::steady_clock::now() < after) poll_once();
+    return counts_;
+  }
+
+private:
+  void poll_once() {
+    auto batch = consumer_->poll_batch(256, 100ms);
+    if (!batch) return;
+    for (auto& m : *batch) {
+      ++counts_[std::string(reinterpret_cast<const char*>(m.key()), m.key_size())];
+      ++total_;
+    }
+  }
+  std::unique_ptr<connectors::kafka_consumer> consumer_;
+  std::map<std::string, int> counts_;
+  std::size_t total_ = 0;
+};
+
+/// The queries-topic partitions of each node (from its stats file).
+std::vector<std::vector<std::int32_t>> query_partitions(const std::vector<test::serve_process*>& nodes) {
+  std::vector<std::vector<std::int32_t>> out;
+  for (auto* n : nodes) out.push_back(n->query_partitions());
+  return out;
+}
+
+/// Every queries-topic partition is answered by exactly one of the nodes.
+bool queries_shared(const std::vector<std::vector<std::int32_t>>& parts) {
+  std::map<std::int32_t, int> holders;
+  for (const auto& v : parts)
+    for (auto p : v) ++holders[p];
+  if (holders.size() != static_cast<std::size_t>(k_topic_partitions)) return false;
+  for (const auto& [p, h] : holders)
+    if (h != 1 || p < 0 || p >= k_topic_partitions) return false;
+  return true;
+}
+
+std::string describe(const std::vector<std::vector<std::int32_t>>& parts) {
+  std::string s;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    s += " node" + std::to_string(i) + "=[";
+    for (auto p : parts[i]) s += std::to_string(p) + " ";
+    s += "]";
+  }
+  return s;
 }
 
 /// Same ids in the same order; distances equal up to float rounding (each node computes its own).
@@ -305,7 +386,9 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
   auto logs = [&] {
     tmp.keep = true;
     std::string s;
-    for (std::size_t i = 0; i < k_nodes; ++i) s += "\n--- node " + std::to_string(i) + " (" + addrs[i] + ") log:\n" + slurp(nodes[i]->log_path());
+    for (std::size_t i = 0; i < k_nodes; ++i)
+      s += "\n--- node " + std::to_string(i) + " (" + addrs[i] + ") log:\n" + slurp(nodes[i]->log_path()) +
+           "\n--- its stats file:\n" + slurp((tmp.path / ("node" + std::to_string(i) + ".stats")).string());
     return s;
   };
   auto all = [&] {
@@ -340,22 +423,72 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
     BOOST_TEST(got.missing_peers.empty());
     BOOST_TEST_MESSAGE("all up: " << describe(got));
     BOOST_TEST(same_answers(got, want), "3 nodes differ from one node holding all the data: " << describe(got));
+
+    // One consumer group on the queries topic: each partition is answered by one node, and a request
+    // to any partition (so coordinated by any node) gets exactly one reply, equal to the reference.
+    std::vector<std::vector<std::int32_t>> parts;
+    BOOST_REQUIRE_MESSAGE(wait_for(
+                              [&] {
+                                parts = query_partitions(all());
+                                return queries_shared(parts);
+                              },
+                              60s),
+                          "the nodes do not share the queries topic's partitions:" << describe(parts) << logs());
+    for (const auto& v : parts) BOOST_TEST(!v.empty(), "a node answers no queries-topic partition:" << describe(parts));
+    constexpr int k_per_partition = 3;
+    reply_counter counter(c, bootstrap);
+    std::vector<std::string> sent;
+    for (int round = 0; round < k_per_partition; ++round)
+      for (std::int32_t p = 0; p < k_topic_partitions; ++p) {
+        auto id = (*client)->send(q.data(), k_queries, d, ask_options(5000), p);
+        BOOST_REQUIRE_MESSAGE(id, (id ? "" : id.error().to_string()));
+        sent.push_back(*id);
+      }
+    for (const auto& id : sent) {
+      auto r = (*client)->wait(id, 60s);
+      BOOST_REQUIRE_MESSAGE(r, "no reply to " << id << ": " << (r ? "" : r.error().to_string()) << logs());
+      BOOST_REQUIRE_MESSAGE(r->error_code == 0, "error reply: " << r->error_message);
+      BOOST_REQUIRE_EQUAL(r->results.size(), k_queries);
+      BOOST_TEST(!r->partial, "request " << id << ": " << describe(*r));
+      BOOST_TEST(same_answers(*r, want), "request " << id << " differs from one node: " << describe(*r));
+    }
+    const auto& counts = counter.read(sent.size(), 60s, 2s);
+    for (const auto& id : sent) {
+      const auto it = counts.find(id);
+      BOOST_TEST((it == counts.end() ? 0 : it->second) == 1, "replies to " << id);
+    }
+    std::string others;
+    for (const auto& [id, n] : counts)
+      if (std::find(sent.begin(), sent.end(), id) == sent.end()) others += " " + id + " x" + std::to_string(n);
+    BOOST_TEST(others.empty(), "replies to requests not sent in this round:" << others);
   }
 
   // 2. kill -9 node 2 (a follower holding some topic-partitions): partial within the deadline.
   std::size_t held = 0;
   for (const auto& [tp, next] : nodes[2]->offsets()) held += tp.first == c.kafka.topics.vectors;
   BOOST_REQUIRE_MESSAGE(held > 0, "node 2 holds no topic-partition: the kill would test nothing");
+  const auto survivor_queries = nodes[0]->query_partitions();
+  const auto killed_queries = nodes[2]->query_partitions();
+  BOOST_REQUIRE(!survivor_queries.empty());
+  BOOST_REQUIRE(!killed_queries.empty());
   nodes[2]->kill9();
   {
     constexpr std::uint32_t k_deadline_ms = 1500;
-    const auto got = ask(**client, q, k_deadline_ms);
+    // Sent where node 0 answers: the killed node cannot take it.
+    const auto got = ask(**client, q, k_deadline_ms, survivor_queries.front());
     BOOST_TEST_MESSAGE("right after the kill: " << describe(got) << " server_time_us=" << got.server_time_us);
     BOOST_TEST(got.partial);
     BOOST_TEST((std::find(got.missing_peers.begin(), got.missing_peers.end(), addrs[2]) != got.missing_peers.end()),
                "missing_peers does not name the killed node " << addrs[2] << ": " << describe(got));
     // "within the deadline": never waited on past it (bound generous for a loaded machine).
     BOOST_TEST(got.server_time_us < 10ull * k_deadline_ms * 1000);
+  }
+  {
+    // A request on a queries-topic partition of the killed node waits for the group to hand that
+    // partition to a survivor, which answers it: requests are not lost with their node.
+    const auto got = ask(**client, q, 5000, killed_queries.front());
+    BOOST_TEST_MESSAGE("request on the killed node's queries partition " << killed_queries.front() << ": "
+                                                                         << describe(got));
   }
 
   // 3. More records while node 2 is down, on every topic-partition (also those it held).
@@ -369,7 +502,9 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
     const auto got = ask(**client, q, 5000);
     BOOST_TEST_MESSAGE("after reassignment: " << describe(got));
     BOOST_TEST(same_answers(got, want), "survivors differ from one node holding all the data: " << describe(got));
-    BOOST_TEST(got.missing_peers == std::vector<std::string>{addrs[2]}, boost::test_tools::per_element());
+    // Whole again: the down node is still configured, but it held nothing the survivors lack.
+    BOOST_TEST(!got.partial, "after the takeover: " << describe(got));
+    BOOST_TEST(got.missing_peers.empty(), "after the takeover: " << describe(got));
 
     // 4. Node 2 restarts on its data directory and rejoins: whole answers again, still equal.
     BOOST_REQUIRE(nodes[2]->start());

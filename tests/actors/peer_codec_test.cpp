@@ -35,6 +35,7 @@ peer_reply sample_reply() {
   r.results[1].candidates = {{11, 1.5f, 1.25f}};
   r.results[1].missing_partitions = {2};
   r.server_time_us = 42;
+  r.held = {6, {1, 4}};
   return r;
 }
 
@@ -68,6 +69,29 @@ BOOST_AUTO_TEST_CASE(reply_round_trips) {
   BOOST_TEST(back->results[0].candidates[1].exact_distance == 0.5f);
   BOOST_TEST(back->results[1].missing_partitions == std::vector<std::uint32_t>{2}, boost::test_tools::per_element());
   BOOST_TEST(back->server_time_us == 42u);
+  BOOST_TEST(back->held.topic_partitions == 6u);
+  BOOST_TEST(back->held.held == (std::vector<std::int32_t>{1, 4}), boost::test_tools::per_element());
+}
+
+// A coordinator excuses a down peer when the others hold every partition: a reply must not be able to
+// claim partitions the topic does not have, nor count one twice.
+BOOST_AUTO_TEST_CASE(held_partitions_outside_the_topic_or_out_of_order_are_corrupt_data) {
+  for (const held_partitions& bad : {held_partitions{6, {1, 6}}, held_partitions{6, {-1, 2}}, held_partitions{6, {4, 1}},
+                                     held_partitions{6, {2, 2}}, held_partitions{0, {0}},
+                                     held_partitions{k_max_topic_partitions + 1, {}}}) {
+    auto r = sample_reply();
+    r.held = bad;
+    auto back = decode_peer_reply(encode_peer_reply(r), 2, 10, peer_limits{});
+    BOOST_REQUIRE(!back);
+    BOOST_TEST((back.error().code() == errc::corrupt_data));
+    BOOST_TEST(message_of(back.error()).find("PeerSearchReply") != std::string::npos, message_of(back.error()));
+  }
+  auto unknown = sample_reply();
+  unknown.held = {};
+  auto back = decode_peer_reply(encode_peer_reply(unknown), 2, 10, peer_limits{});
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->held.topic_partitions == 0u);
+  BOOST_TEST(back->held.held.empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_error_reply_carries_the_nodes_code_and_message) {

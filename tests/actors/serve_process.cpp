@@ -83,6 +83,17 @@ staged_offsets serve_process::offsets() const {
   return out;
 }
 
+std::vector<std::int32_t> serve_process::query_partitions() const {
+  std::vector<std::int32_t> out;
+  std::ifstream in(stats_);
+  std::string line;
+  const std::string prefix = "query_partition=";
+  while (std::getline(in, line))
+    if (line.compare(0, prefix.size(), prefix) == 0 && line.size() > prefix.size())
+      out.push_back(std::stoi(line.substr(prefix.size())));
+  return out;
+}
+
 std::string serve_process::wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                                       const std::string& what) {
   const auto until = steady::now() + timeout;

@@ -40,6 +40,8 @@ public:
   std::uint64_t counter(const std::string& key) const;
   /// The "offset=<topic>:<partition>:<next>" lines of the stats file.
   staged_offsets offsets() const;
+  /// The "query_partition=<p>" lines of the stats file: queries-topic partitions the server answers.
+  std::vector<std::int32_t> query_partitions() const;
   /// records_consumed of the stats file.
   std::size_t consumed() const { return counter("records_consumed"); }
 
