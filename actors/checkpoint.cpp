@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <system_error>
@@ -161,7 +162,12 @@ result<checkpoint_manifest> read_manifest(const std::string& data_dir, std::uint
       out.offsets[{o->topic()->str(), o->partition()}] = o->offset();
       if (m->group_ingest()) {
         auto& ids = out.owned_ids[{o->topic()->str(), o->partition()}];
-        if (o->owned_ids()) ids.assign(o->owned_ids()->begin(), o->owned_ids()->end());
+        // Copied out with memcpy: the Verifier checks only the 4-byte alignment of a vector's length
+        // prefix, so in a hostile or broken file these 8-byte ids may sit 4 bytes off alignment.
+        if (const auto* v = o->owned_ids()) {
+          ids.resize(v->size());
+          if (!ids.empty()) std::memcpy(ids.data(), v->Data(), ids.size() * sizeof(std::uint64_t));
+        }
       }
     }
   out.group_ingest = m->group_ingest();

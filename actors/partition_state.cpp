@@ -298,7 +298,10 @@ status partition_state::load(const std::string& path) {
     auto& l = lists_[local(list)];
     l.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t id = ls->ids()->Get(i);
+      // Copied out: the Verifier checks only the 4-byte alignment of a vector's length prefix, so in a
+      // hostile or broken file these 8-byte ids may sit 4 bytes off alignment.
+      std::uint64_t id;
+      std::memcpy(&id, ls->ids()->Data() + i * sizeof id, sizeof id);
       // save() writes each live id once; a repeated id would stay live in two slots (answered twice).
       if (ids_.find(id))
         return fail(errc::corrupt_data, "partition snapshot '" + path + "': id " + std::to_string(id) +
