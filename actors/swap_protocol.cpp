@@ -369,13 +369,26 @@ void mark_all_partitions_changed(ingest_actor_state& st) {
 void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
   auto& dr = *self->state.retrain;
   const auto& core = *self->state.setup.state;
-  if (!dr.policy.enabled || !core.codebooks() || n == 0) return;
+  if (!dr.policy.enabled || !core.params() || n == 0) return;
+  const index_params& p = *core.params();
   if (!dr.trainer) {
-    dr.trainer = std::make_unique<trainer_state>(dr.policy, core.codebooks()->dimension(),
-                                                 core.codebooks()->params().seed);
+    dr.trainer = std::make_unique<trainer_state>(dr.policy, p.dimension, p.seed);
+    dr.trainer_saw_codebooks = core.codebooks() != nullptr;
     // The tick checks the time schedule and republishes the status (drift moves with every insert).
     if (dr.policy.every_ms > 0 || !self->state.setup.data_dir.empty())
       self->delayed_send(self, k_tick, rtick_atom::value);
+  }
+  if (!core.codebooks()) {
+    // Buffered for the first training: into the reservoir too, so a retrain samples the whole
+    // stream (without them it missed whatever arrived before the first training, a timing-dependent
+    // share of the stream's beginning).
+    std::vector<float> prepared(n * p.dimension);
+    if (codebook_set::prepare_vectors(p, x, n, prepared.data())) dr.trainer->observe(prepared.data(), n, nullptr);
+    return;
+  }
+  if (!dr.trainer_saw_codebooks) {
+    dr.trainer_saw_codebooks = true;
+    dr.trainer->index_trained(steady::now());
   }
   dr.trainer->observe(x, n, core.codebooks().get());
   check(self, retrain_reason::none);

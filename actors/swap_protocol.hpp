@@ -57,7 +57,8 @@ struct retrain_status {
 struct retrain_driver {
   enum class phase { idle, training, building, committing };
   retrain_policy policy;
-  std::unique_ptr<trainer_state> trainer;  ///< created once the index is trained (dimension known)
+  std::unique_ptr<trainer_state> trainer;  ///< created with the first insert after create_index
+  bool trainer_saw_codebooks = false;      ///< false while the index buffers vectors for its first training
   phase now = phase::idle;
   std::shared_ptr<const codebook_set> next;  ///< version being built
   double next_baseline = 0;

@@ -136,6 +136,11 @@ void trainer_state::training_started(time_point) {
   since_training_ = 0;  // inserts during the training and swap count towards the next one
 }
 
+void trainer_state::index_trained(time_point now) {
+  since_training_ = 0;
+  last_training_ = now;
+}
+
 void trainer_state::training_finished(time_point now, double baseline, std::size_t num_partitions) {
   training_ = false;
   last_training_ = now;

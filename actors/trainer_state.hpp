@@ -63,6 +63,10 @@ public:
   /// its quantisation error. cb may be null (not trained: reservoir only). Invalid rows are skipped.
   void observe(const float* x, std::size_t n, const codebook_set* cb);
 
+  /// The index was just trained from the vectors buffered before it had codebooks (observed with a
+  /// null cb): they are in that training, so the insert count restarts and the time schedule with it.
+  void index_trained(time_point now);
+
   /// What is due at `now` (none while a training runs). Needs at least `min_sample` vectors sampled.
   retrain_reason due(time_point now, std::size_t min_sample) const;
   /// A training started (it trains on sample()); the insert count restarts here.

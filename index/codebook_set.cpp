@@ -239,6 +239,10 @@ status codebook_set::prepare_vectors(const float* x, std::size_t n, float* out) 
   return prepare_rows(params_, x, n, out, "vector", 0);
 }
 
+status codebook_set::prepare_vectors(const index_params& p, const float* x, std::size_t n, float* out) {
+  return prepare_rows(p, x, n, out, "vector", 0);
+}
+
 result<std::shared_ptr<const codebook_set>> codebook_set::train(const index_params& p, const float* x, std::size_t n,
                                                                 std::uint64_t version) {
   return train_impl(p, x, n, version, nullptr);

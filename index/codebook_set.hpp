@@ -114,6 +114,8 @@ public:
   /// Validates n vectors of dimension() (NaN/Inf; zero norm under cosine); for cosine writes the
   /// normalised copy into `out` (n × d), else copies. `out` may equal `x`.
   status prepare_vectors(const float* x, std::size_t n, float* out) const;
+  /// The same preparation before any codebooks exist (it depends on p.metric and p.dimension only).
+  static status prepare_vectors(const index_params& p, const float* x, std::size_t n, float* out);
   /// Nearest list (L2) of each prepared vector. lists: n.
   void assign(const float* prepared, std::size_t n, std::uint32_t* lists) const;
   /// Assigns prepared vectors to lists and PQ-encodes their residuals. lists: n; codes: n × code_size.

@@ -28,8 +28,8 @@ namespace {
 
 // The stream: 24k × 32, 16 clusters in the first half, 16 new shifted ones in the second (the data
 // of hot_swap_test's drift case, there fed through the embedded API). IVF16, PQ 16 × 8 bits: on this
-// data recall@10 of one build moves 0.783-0.803 with the k-means seed (IVF32 PQ8: 0.59-0.66, wider
-// than the 0.02 the test asserts), and codebooks trained on the first 3000 vectors only give 0.49-0.53.
+// data recall@10 of one build moves 0.765-0.803 with the k-means seed (IVF32 PQ8: 0.59-0.66), and
+// codebooks trained on the first 3000 vectors only give 0.49-0.53.
 constexpr std::size_t d = 32, n = 24000, batch = 500, nq = 100, k = 10, nprobes = 4;
 constexpr std::size_t train_after = 3000;
 
@@ -145,27 +145,36 @@ BOOST_AUTO_TEST_CASE(drift_in_the_vectors_topic_is_followed_by_a_retrain_and_rec
   for (std::size_t i = 0; i < nq; ++i) live += recall_of(reply->results[i].ids, q.data() + i * d, x);
   live /= double(nq);
 
-  // References in this process: built from scratch on all the data (the mean of three k-means seeds:
-  // one build's recall moves with its seed), and trained on the first train_after vectors only (what
-  // the engine would serve had it never retrained).
-  double fresh_recall = 0;
-  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+  // References in this process, built from scratch on all the data. The one the bound is about uses
+  // the params the engine's last retrain used (seed 42 + codebook version, one training thread): one
+  // build's recall moves 0.765-0.803 with the k-means seed alone on this data, as much as the bound,
+  // so a reference of another seed would test the seed. The mean of three other seeds is reported.
+  // And one trained on the first train_after vectors only (what the engine would serve had it never
+  // retrained).
+  auto fresh_with_seed = [&](std::uint64_t seed) {
     auto p = stream_params();
     p.seed = seed;
+    p.train_threads = 1;
     auto fresh = ivfpq_index::create(p);
     BOOST_REQUIRE(fresh);
     BOOST_REQUIRE(fresh->train(x.data(), n));
     BOOST_REQUIRE(fresh->add(ids.data(), x.data(), n));
-    fresh_recall += index_recall(*fresh, q, x) / 3;
-  }
+    return index_recall(*fresh, q, x);
+  };
+  const double fresh_recall = fresh_with_seed(stream_params().seed + s.codebook_version);
+  double other_seeds = 0;
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) other_seeds += fresh_with_seed(seed) / 3;
   auto stale = ivfpq_index::create(stream_params());
   BOOST_REQUIRE(stale);
   BOOST_REQUIRE(stale->train(x.data(), train_after));
   BOOST_REQUIRE(stale->add(ids.data(), x.data(), n));
   const double stale_recall = index_recall(*stale, q, x);
   BOOST_TEST_MESSAGE("recall@10 through the query topic: retrained " << live << ", never retrained " << stale_recall
-                                                                     << ", fresh rebuild (mean of 3 seeds) " << fresh_recall);
-  BOOST_CHECK_LT(stale_recall, fresh_recall - 0.05);  // the drift hurts
+                                                                     << ", fresh rebuild with the retrain's seed "
+                                                                     << fresh_recall << " (mean of seeds 1-3 "
+                                                                     << other_seeds << ")");
+  BOOST_CHECK_EQUAL(s.reservoir_vectors, n);          // the whole stream, including what came before training
+  BOOST_CHECK_LT(stale_recall, other_seeds - 0.05);   // the drift hurts
   BOOST_CHECK_GE(live, fresh_recall - 0.02);          // retraining through the stream recovers it
 
   client->reset();
