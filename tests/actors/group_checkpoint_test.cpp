@@ -11,6 +11,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <random>
@@ -26,8 +28,10 @@
 #include "connectors/kafka_client_config.hpp"
 #include "connectors/kafka_producer.hpp"
 #include "connectors/record_codec.hpp"
+#include "schemas/checkpoint_generated.h"
 #include "tests/actors/actor_test_support.hpp"
 #include "tests/index/synthetic_data.hpp"
+#include "tests/support/misaligned_vector.hpp"
 
 using namespace ivfstream;
 using namespace std::chrono_literals;
@@ -206,8 +210,9 @@ BOOST_AUTO_TEST_CASE(ownership_round_trips_and_a_restored_partition_not_assigned
   BOOST_TEST(restarted.ids_of(p1) == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(manifest_keeps_the_ids_of_each_topic_partition) {
-  temp_dir dir("manifest");
+/// Manifest 1 of a group node with one partition actor (its file in `dir`), codebooks trained on a
+/// fixed set, offset 7 on topic-partition v:0, owned ids to be set by the caller.
+actors::checkpoint_manifest group_manifest(const fs::path& dir) {
   actors::checkpoint_manifest m;
   m.sequence = 1;
   m.num_partition_actors = 1;
@@ -216,10 +221,16 @@ BOOST_AUTO_TEST_CASE(manifest_keeps_the_ids_of_each_topic_partition) {
   auto cb = codebook_set::train(c.index, training.data(), training.size() / d);
   BOOST_REQUIRE_MESSAGE(cb, (cb ? "" : cb.error().to_string()));
   m.codebooks = std::move(*cb);
-  m.partition_files = {(dir.path / "checkpoint-1" / "partition-0.ivps").string()};
+  m.partition_files = {(dir / "checkpoint-1" / "partition-0.ivps").string()};
   m.offsets[{"v", 0}] = 7;
-  m.offsets[{"v", 1}] = 3;
   m.group_ingest = true;
+  return m;
+}
+
+BOOST_AUTO_TEST_CASE(manifest_keeps_the_ids_of_each_topic_partition) {
+  temp_dir dir("manifest");
+  auto m = group_manifest(dir.path);
+  m.offsets[{"v", 1}] = 3;
   m.owned_ids[{"v", 0}] = {5, 9};  // {"v", 1}: owned, no ids left
   BOOST_REQUIRE(actors::write_manifest(dir.path.string(), m));
   auto back = actors::read_manifest(dir.path.string(), 1);
@@ -228,6 +239,50 @@ BOOST_AUTO_TEST_CASE(manifest_keeps_the_ids_of_each_topic_partition) {
   BOOST_REQUIRE_EQUAL(back->owned_ids.size(), 2u);
   BOOST_TEST(back->owned_ids.at({"v", 0}) == std::vector<std::uint64_t>({5, 9}), boost::test_tools::per_element());
   BOOST_TEST(back->owned_ids.at({"v", 1}).empty());
+  BOOST_TEST(back->offsets.at({"v", 0}) == 7);
+}
+
+// Regression test for af28a49: in a manifest whose owned_ids (8-byte) start 4 bytes off an 8-byte
+// boundary (a valid FlatBuffers file: the Verifier checks only the 4-byte alignment of the length
+// prefix), read_manifest read them in place, a misaligned load (UBSan, CI's ASan+UBSan stage); it now
+// copies them out. A group manifest with four owned ids, that vector moved to such an offset
+// (tests/support/misaligned_vector.hpp) must read back the same ids.
+BOOST_AUTO_TEST_CASE(manifest_with_owned_ids_off_8_byte_alignment_reads_the_same_ids) {
+  namespace sc = ivfstream::schema;
+  temp_dir dir("manifest-misaligned");
+  auto m = group_manifest(dir.path);
+  const std::vector<std::uint64_t> ids = {5, 9, 0x0123456789abcdefULL, 42};
+  m.owned_ids[{"v", 0}] = ids;
+  BOOST_REQUIRE(actors::write_manifest(dir.path.string(), m));
+  const std::string path = actors::manifest_path(dir.path.string(), 1);
+  std::vector<std::uint8_t> bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  BOOST_REQUIRE(!bytes.empty());
+  const auto* offsets = sc::GetManifest(bytes.data())->offsets();
+  BOOST_REQUIRE(offsets && offsets->size() == 1u && offsets->Get(0)->owned_ids());
+  // TopicOffset derives privately from flatbuffers::Table, at the same address.
+  const std::uint8_t* field =
+      reinterpret_cast<const flatbuffers::Table*>(offsets->Get(0))->GetAddressOf(sc::TopicOffset::VT_OWNED_IDS);
+  BOOST_REQUIRE(field);
+  const std::size_t at = test::move_vector_off_8_byte_alignment(
+      bytes, static_cast<std::size_t>(field - bytes.data()), sizeof(std::uint64_t));
+  BOOST_REQUIRE_EQUAL(at % 8, 4u);
+  // The input is the case claimed: a valid manifest whose owned_ids start off 8-byte alignment.
+  flatbuffers::Verifier v(bytes.data(), bytes.size());
+  BOOST_REQUIRE(sc::VerifyManifestBuffer(v));
+  const auto* moved = sc::GetManifest(bytes.data())->offsets()->Get(0)->owned_ids();
+  BOOST_REQUIRE_EQUAL(static_cast<std::size_t>(reinterpret_cast<const std::uint8_t*>(moved->Data()) - bytes.data()), at);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto back = actors::read_manifest(dir.path.string(), 1);
+  BOOST_REQUIRE_MESSAGE(back, (back ? "" : back.error().to_string()));
+  BOOST_REQUIRE_EQUAL(back->owned_ids.size(), 1u);
+  BOOST_TEST(back->owned_ids.at({"v", 0}) == ids, boost::test_tools::per_element());
   BOOST_TEST(back->offsets.at({"v", 0}) == 7);
 }
 
@@ -246,7 +301,7 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
   produce(c, bootstrap, every(1, 801, 3), 12, model);
   produce(c, bootstrap, every(1, 801, 7), std::nullopt, model);
   node a = start_node(c, bootstrap, dir_a.path, training);
-  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 60s),
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 150s),
                         "node a alone: " << a.stats().vectors << " of " << model.live());
   auto seq = a.eng->checkpoint();
   BOOST_REQUIRE_MESSAGE(seq, (seq ? "" : seq.error().to_string()));
@@ -260,7 +315,7 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
   std::int64_t new_records = 0;
   for (const auto& [p, n] : model.records) new_records += n - records_before.at(p);
   a = start_node(c, bootstrap, dir_a.path, training);
-  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 60s),
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 150s),
                         "node a after restart: " << a.stats().vectors << " of " << model.live());
   {  // resumed at the checkpoint's offsets: the new records, not a replay from the beginning (a
      // rebalance inside a poll may read a few records twice, never the whole log)
@@ -276,7 +331,7 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
   // 3. B joins while A is down and takes every partition; A restarts from a checkpoint that holds all
   // four, gets some back, resumes those and drops the ids of the rest (B replays them).
   node bn = start_node(c, bootstrap, dir_b.path, training);
-  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&bn}, model, topic); }, 60s),
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&bn}, model, topic); }, 150s),
                         "node b alone: " << bn.stats().vectors << " of " << model.live());
   a = start_node(c, bootstrap, dir_a.path, training);
   produce(c, bootstrap, every(4, 1001, 6), 14, model);  // replacements for both nodes
@@ -285,7 +340,7 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
         if (!settled({&a, &bn}, model, topic)) return false;
         return a.stats().vectors > 0 && bn.stats().vectors > 0;
       },
-      90s);
+      150s);
   BOOST_REQUIRE_MESSAGE(split, "after A's restart: a=" << a.stats().vectors << " b=" << bn.stats().vectors
                                                         << " expected " << model.live() << " in all");
   check_checkpoints_against({{&a, dir_a.path}, {&bn, dir_b.path}}, model);
