@@ -8,13 +8,7 @@
 #define BOOST_TEST_MODULE codebook_swap_test
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -24,6 +18,7 @@
 #include "actors/peer_service.hpp"
 #include "config/service_config.hpp"
 #include "connectors/embedded_broker.hpp"
+#include "tests/actors/actor_test_support.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -33,15 +28,7 @@ namespace {
 
 constexpr std::size_t d = 16, n = 3000, k_queries = 8;
 
-index_params params() {
-  index_params p;
-  p.dimension = d;
-  p.num_partitions = 16;
-  p.num_sub_vectors = 4;
-  p.num_bits = 8;
-  p.max_iterations = 10;
-  return p;
-}
+index_params params() { return test::small_index_params(d); }
 
 service_config make_config() {
   service_config c;
@@ -61,9 +48,7 @@ std::unique_ptr<engine> open_engine(bool network, bool retrain) {
   o.retrain.reservoir_size = 2000;
   o.retrain.drift_threshold = 0;
   o.retrain.background_nice = 0;
-  auto e = engine::open(o);
-  BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
-  return std::move(*e);
+  return test::open_engine(o);
 }
 
 void upsert_share(engine& e, const std::vector<float>& x, std::size_t share, std::size_t shares) {
@@ -76,26 +61,7 @@ void upsert_share(engine& e, const std::vector<float>& x, std::size_t share, std
   BOOST_REQUIRE(e.upsert(ids.data(), rows.data(), ids.size()));
 }
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
+using test::wait_for;
 
 std::uint64_t version_of(const engine& e) {
   auto cb = e.codebooks();
@@ -114,7 +80,7 @@ std::vector<hits> reference_answers(std::shared_ptr<const codebook_set> cb, cons
   upsert_share(*ref, x, 0, 1);
   std::vector<hits> out;
   for (std::size_t i = 0; i < k_queries; ++i) {
-    auto r = ref->search(q.data() + i * d, d).nprobes(6).limit(10).to_list();
+    auto r = ref->search(q.data() + i * d, d).nprobes(6).limit(10).deadline(20000ms).to_list();
     BOOST_REQUIRE(r && !r->partial);
     out.emplace_back();
     for (const auto& h : r->hits) out.back().emplace_back(h.id, h.distance);
@@ -153,7 +119,7 @@ BOOST_AUTO_TEST_CASE(followers_swap_to_the_leaders_retrained_version_and_answers
     syncs.push_back(std::move(*s));
   }
   for (int i = 1; i < 3; ++i)
-    BOOST_REQUIRE_MESSAGE(wait_for([&] { return version_of(*nodes[i]) == 1; }, 60s),
+    BOOST_REQUIRE_MESSAGE(wait_for([&] { return version_of(*nodes[i]) == 1; }, 150s),
                           "follower " << i << " did not install v1: " << syncs[i]->last_error());
   auto v1 = nodes[0]->codebooks();
   BOOST_REQUIRE(v1 && *v1);
@@ -161,7 +127,7 @@ BOOST_AUTO_TEST_CASE(followers_swap_to_the_leaders_retrained_version_and_answers
   std::vector<std::string> addrs;
   std::vector<std::uint16_t> ports;
   for (int i = 0; i < 3; ++i) {
-    ports.push_back(free_port());
+    ports.push_back(test::free_loopback_port());
     addrs.push_back("127.0.0.1:" + std::to_string(ports.back()));
   }
   std::vector<std::unique_ptr<peer_service>> peers;
@@ -174,7 +140,7 @@ BOOST_AUTO_TEST_CASE(followers_swap_to_the_leaders_retrained_version_and_answers
     BOOST_REQUIRE_MESSAGE(ps, (ps ? "" : ps.error().to_string()));
     peers.push_back(std::move(*ps));
   }
-  for (auto& p : peers) BOOST_REQUIRE(p->wait_connected(2, 30s));
+  for (auto& p : peers) BOOST_REQUIRE(p->wait_connected(2, 150s));
   const auto want_v1 = reference_answers(*v1, x, q);
   const search_params sp{10, 6, 0};
   for (std::size_t i = 0; i < k_queries; ++i) {
@@ -211,7 +177,7 @@ BOOST_AUTO_TEST_CASE(followers_swap_to_the_leaders_retrained_version_and_answers
   BOOST_REQUIRE_MESSAGE(v2_version, (v2_version ? "" : v2_version.error().to_string()));
   BOOST_TEST(*v2_version == 2u);
   for (int i = 1; i < 3; ++i)
-    BOOST_CHECK_MESSAGE(wait_for([&] { return version_of(*nodes[i]) == 2; }, 90s),
+    BOOST_CHECK_MESSAGE(wait_for([&] { return version_of(*nodes[i]) == 2; }, 150s),
                         "follower " << i << " did not swap to v2: " << syncs[i]->last_error());
   std::this_thread::sleep_for(300ms);  // a few queries on v2 everywhere
   stop = true;
@@ -248,7 +214,7 @@ BOOST_AUTO_TEST_CASE(followers_swap_to_the_leaders_retrained_version_and_answers
           got = *r;
           return !got.partial;
         },
-        30s);
+        150s);
     BOOST_REQUIRE_MESSAGE(ok, "answer " << i << " still partial after the swap");
     BOOST_TEST((as_hits(got) == want_v2[i]), "v2 cluster answer " << i << " differs from the v2 reference");
   }
