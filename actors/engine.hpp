@@ -168,8 +168,10 @@ public:
   /// actors/codebook_topic.hpp) instead of training; what was buffered becomes searchable. @pre
   /// create_index() with the same shape. On an index that is trained already, hot-swaps to them when
   /// they are a newer version (the retrain protocol of actors/swap_protocol.hpp, without training;
-  /// returns once they serve every query). Errors: other shape, null, not newer than the live
-  /// version (version_mismatch), a swap running (resource_exhausted: retry), a failed swap.
+  /// returns once they serve every query). Errors: another code layout (invalid_argument naming both
+  /// values: check_codebook_layout in index/index_params.hpp, e.g. quantizer, coarse quantizer, opq, lopq,
+  /// polysemous, num_bits; nothing changes), null, not newer than the live version (version_mismatch),
+  /// a swap running (resource_exhausted: retry), a failed swap.
   status install_codebooks(std::shared_ptr<const codebook_set> codebooks);
   /// The codebooks searches are planned with now (null until trained).
   result<std::shared_ptr<const codebook_set>> codebooks() const;

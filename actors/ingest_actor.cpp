@@ -342,11 +342,11 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
       [self](create_atom, const index_params& p, std::uint64_t train_after) -> ack_reply {
         auto& core = *self->state.setup.state;
         if (core.trained() && core.params()) {
-          // Restored from a checkpoint: creating the same index again is a no-op.
-          const auto& have = *core.params();
-          if (have.dimension == p.dimension && have.metric == p.metric && have.num_partitions == p.num_partitions &&
-              have.num_sub_vectors == p.num_sub_vectors && have.num_bits == p.num_bits)
-            return ack_reply{};
+          // Restored from a checkpoint: creating the same index again is a no-op; another code layout is
+          // refused, naming both sides (index_params.hpp check_codebook_layout).
+          auto same = check_codebook_layout(core.codebooks()->params(), p, "create_index on the restored index");
+          if (!same) return failed(std::move(same).error());
+          return ack_reply{};
         }
         auto st = core.create_index(p, train_after);
         if (!st) return failed(std::move(st).error());

@@ -116,16 +116,7 @@ result<routed_batch> ingest_state::install(std::shared_ptr<const codebook_set> c
     return fail(errc::invalid_argument, "install codebooks: the index is already trained (codebook version " +
                                             std::to_string(codebooks_->version()) + ")");
   const index_params& have = *params_;
-  const index_params& got = codebooks->params();
-  auto shape = [](const index_params& p) {
-    return "dimension=" + std::to_string(p.dimension) + " metric=" + std::to_string(static_cast<int>(p.metric)) +
-           " num_partitions=" + std::to_string(p.num_partitions) + " num_sub_vectors=" +
-           std::to_string(p.num_sub_vectors) + " num_bits=" + std::to_string(p.num_bits) +
-           " opq=" + (p.opq ? "true" : "false");
-  };
-  if (shape(have) != shape(got))
-    return fail(errc::invalid_argument, "install codebooks: they were trained with " + shape(got) +
-                                            ", the index has " + shape(have));
+  IVF_TRY(check_codebook_layout(codebooks->params(), have, "install codebooks"));
   const std::size_t d = have.dimension;
   std::vector<std::uint64_t> ids;
   ids.reserve(pending_.size());

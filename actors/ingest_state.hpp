@@ -57,8 +57,9 @@ public:
   result<routed_batch> train(const float* x, std::size_t n);
   /// Installs codebooks trained elsewhere (the codebooks topic, actors/codebook_topic.hpp) instead of
   /// training here, and returns the batch that routes everything buffered so far (as train() does).
-  /// @pre create_index() was called. Errors: already trained; codebooks of another shape (dimension,
-  /// metric, num_partitions, num_sub_vectors, num_bits, opq: the message names both).
+  /// @pre create_index() was called. Errors: already trained; codebooks of another code layout
+  /// (check_codebook_layout, index/index_params.hpp: quantizer, coarse quantizer, opq, lopq, polysemous,
+  /// num_bits, …; the message names both values). A refusal changes nothing: the buffer stays.
   result<routed_batch> install(std::shared_ptr<const codebook_set> codebooks);
   /// Adopts restored codebooks (checkpoint) and rebuilds the routing map from partition contents.
   void adopt(std::shared_ptr<const codebook_set> codebooks);

@@ -339,6 +339,10 @@ void adopt_codebooks(ingest_pointer self, std::shared_ptr<const codebook_set> ne
     r.failure = fail(errc::invalid_argument, "swap to published codebooks: null codebooks");
   else if (!live)
     r.failure = fail(errc::not_trained, "swap to published codebooks: the index is not trained (install them instead)");
+  else if (auto layout = check_codebook_layout(next->params(), *self->state.setup.state->params(),
+                                               "swap to published codebooks version " + std::to_string(next->version()));
+           !layout)
+    r.failure = std::move(layout).error();
   else if (next->version() <= live->version())
     r.failure = fail(errc::version_mismatch, "swap to published codebooks version " + std::to_string(next->version()) +
                                                  ": not newer than the live version " + std::to_string(live->version()));

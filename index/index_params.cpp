@@ -156,6 +156,42 @@ status index_params::validate_for_training(std::size_t n) const {
   return {};
 }
 
+// A field added to index_params must be placed in check_codebook_layout's compared or not-compared list
+// (index_params.hpp) and written by index/codebook_codec.cpp; then update this size (x86-64, LP64).
+static_assert(sizeof(index_params) == 176,
+              "index_params changed: classify the new field in check_codebook_layout (index_params.hpp) and "
+              "round-trip it in index/codebook_codec.cpp, then update this size");
+
+status check_codebook_layout(const index_params& trained, const index_params& index, std::string_view what) {
+  std::string was, has;  // the differing fields, "name=value" separated by spaces
+  auto field = [&](const char* name, const std::string& a, const std::string& b) {
+    if (a == b) return;
+    was += (was.empty() ? "" : " ") + std::string(name) + "=" + a;
+    has += (has.empty() ? "" : " ") + std::string(name) + "=" + b;
+  };
+  auto flag = [](bool v) { return std::string(v ? "true" : "false"); };
+  const index_params &t = trained, &i = index;
+  field("dimension", str(t.dimension), str(i.dimension));
+  field("metric", to_string(t.metric), to_string(i.metric));
+  field("num_partitions", str(t.num_partitions), str(i.num_partitions));
+  field("num_sub_vectors", str(t.num_sub_vectors), str(i.num_sub_vectors));
+  field("num_bits", str(t.num_bits), str(i.num_bits));
+  field("keep_raw_vectors", flag(t.keep_raw_vectors), flag(i.keep_raw_vectors));
+  field("quantizer", to_string(t.quantizer), to_string(i.quantizer));
+  if (t.additive() && i.additive()) field("rq_beam_size", str(t.rq_beam_size), str(i.rq_beam_size));
+  if (t.quantizer == quantizer_kind::lsq && i.quantizer == quantizer_kind::lsq)
+    field("lsq_icm_iterations", str(t.lsq_icm_iterations), str(i.lsq_icm_iterations));
+  field("coarse_quantizer", to_string(t.coarse_quantizer), to_string(i.coarse_quantizer));
+  if (t.imi() && i.imi()) field("imi_bits", str(t.imi_bits), str(i.imi_bits));
+  field("opq", flag(t.opq), flag(i.opq));
+  field("lopq", flag(t.lopq), flag(i.lopq));
+  if (t.lopq && i.lopq) field("lopq_groups", str(t.lopq_groups), str(i.lopq_groups));
+  field("polysemous", flag(t.polysemous), flag(i.polysemous));
+  if (was.empty()) return {};
+  return fail(errc::invalid_argument,
+              std::string(what) + ": they were trained with " + was + ", the index has " + has);
+}
+
 status search_params::validate() const {
   if (limit == 0) return fail(errc::invalid_argument, "limit=0: k must be >= 1");
   if (nprobes == 0) return fail(errc::invalid_argument, "nprobes=0: must be >= 1");

@@ -113,6 +113,21 @@ struct index_params {
   std::size_t coarse_floats() const { return (imi() ? std::size_t{1} << imi_bits : num_partitions) * dimension; }
 };
 
+/// The one comparison of the parameters that codebooks were trained with (`trained`, codebook_set::params())
+/// against an index's own (`index`): codebooks serve an index only if every field that fixes the code
+/// layout, the encoding of new vectors or the search agrees. Compared:
+///   dimension, metric, num_partitions, num_sub_vectors, num_bits, keep_raw_vectors (refine), quantizer,
+///   rq_beam_size (both rq/lsq), lsq_icm_iterations (both lsq), coarse_quantizer, imi_bits (both imi), opq,
+///   lopq, lopq_groups (both lopq), polysemous.
+/// Not compared (training only, the result is in the codebooks; or runtime only): max_iterations,
+/// sample_rate, seed, opq_iterations, polysemous_iterations, lsq_iterations, lopq_iterations,
+/// lopq_min_points, train_threads, accelerator, polysemous_objective.
+/// A new index_params field must be placed in one of the two lists (a static_assert on the struct's size in
+/// index_params.cpp stops the build until it is) and round-trip through index/codebook_codec.cpp.
+/// Error: invalid_argument "<what>: they were trained with quantizer=rq rq_beam_size=4, the index has
+/// quantizer=pq", naming every differing field on both sides.
+status check_codebook_layout(const index_params& trained, const index_params& index, std::string_view what);
+
 /// What a search did (filled when search_params::counters is set; values are added to).
 struct scan_counters {
   std::size_t scanned = 0;  ///< live codes whose ADC distance was computed

@@ -3,6 +3,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "actors/ingest_state.hpp"
 #include "tests/index/synthetic_data.hpp"
@@ -111,4 +114,62 @@ BOOST_AUTO_TEST_CASE(offsets_track_the_next_record_per_topic_partition) {
   s.note_offset("v", 1, 0);
   BOOST_CHECK_EQUAL((s.offsets().at({"v", 0})), 11);
   BOOST_CHECK_EQUAL((s.offsets().at({"v", 1})), 1);
+}
+
+// Codebooks from the codebooks topic trained with another quantizer (or coarse quantizer, OPQ, LOPQ,
+// polysemous, raw-vector keeping) are refused with both values named; the buffer keeps growing and the
+// codebooks trained with the index's own parameters then route all of it.
+BOOST_AUTO_TEST_CASE(codebooks_of_another_quantizer_are_refused_naming_both_and_ingest_goes_on) {
+  index_params p = params();
+  p.num_bits = 8;  // rq/lsq and polysemous need 8-bit codes
+  p.num_partitions = 4;
+  ingest_state s(2);
+  BOOST_REQUIRE(s.create_index(p, 1u << 30));  // trains only when told
+  const std::size_t n = 600;
+  auto x = test::clustered_data(n, d, 10, 5);
+  auto ids = test::iota_ids(n);
+
+  struct variant {
+    std::function<void(index_params&)> apply;
+    const char* trained;  // "field=value" the codebooks were trained with
+    const char* has;      // "field=value" of the index
+  };
+  const std::vector<variant> variants = {
+      {[](index_params& v) { v.quantizer = quantizer_kind::rq; }, "quantizer=rq", "quantizer=pq"},
+      {[](index_params& v) { v.quantizer = quantizer_kind::lsq, v.lsq_iterations = 1; }, "quantizer=lsq", "quantizer=pq"},
+      {[](index_params& v) { v.coarse_quantizer = coarse_quantizer_kind::imi, v.imi_bits = 1; },
+       "coarse_quantizer=imi", "coarse_quantizer=flat"},
+      {[](index_params& v) { v.opq = true, v.opq_iterations = 2; }, "opq=true", "opq=false"},
+      {[](index_params& v) { v.lopq = true, v.lopq_groups = 2, v.lopq_min_points = 1; }, "lopq=true", "lopq=false"},
+      {[](index_params& v) { v.polysemous = true, v.polysemous_iterations = 500; }, "polysemous=true",
+       "polysemous=false"},
+      {[](index_params& v) { v.keep_raw_vectors = false; }, "keep_raw_vectors=false", "keep_raw_vectors=true"},
+  };
+  std::size_t buffered = 0;
+  for (const auto& v : variants) {
+    index_params other = p;
+    v.apply(other);
+    auto cb = codebook_set::train(other, x.data(), n);
+    BOOST_REQUIRE_MESSAGE(cb, (cb ? "" : cb.error().message()));
+    auto r = s.install(*cb);
+    BOOST_REQUIRE_MESSAGE(!r, v.trained << ": installed");
+    BOOST_CHECK(r.error().code() == errc::invalid_argument);
+    const std::string want = std::string("install codebooks: they were trained with ") + v.trained +
+                             ", the index has " + v.has;
+    BOOST_CHECK_EQUAL(r.error().message(), want);
+    BOOST_CHECK(!s.trained());
+    // The stream goes on: the next vectors are buffered.
+    auto b = s.upsert(ids.data() + buffered, x.data() + buffered * d, 50, d);
+    BOOST_REQUIRE(b);
+    buffered += 50;
+    BOOST_CHECK_EQUAL(s.counters().buffered, buffered);
+  }
+  auto own = codebook_set::train(p, x.data(), n);
+  BOOST_REQUIRE(own);
+  auto routed = s.install(*own);
+  BOOST_REQUIRE_MESSAGE(routed, (routed ? "" : routed.error().message()));
+  BOOST_CHECK(routed->new_codebooks == *own);
+  BOOST_CHECK_EQUAL(routed_ids(*routed), buffered);
+  BOOST_CHECK(s.trained());
+  BOOST_CHECK_EQUAL(s.counters().buffered, 0u);
 }

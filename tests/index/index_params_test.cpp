@@ -1,8 +1,10 @@
 #define BOOST_TEST_MODULE index_params
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "index/ivfpq_index.hpp"
 #include "tests/index/synthetic_data.hpp"
@@ -179,4 +181,94 @@ BOOST_AUTO_TEST_CASE(metric_names_parse_and_unknown_ones_are_refused) {
   BOOST_TEST(*parse_metric("cosine") == metric::cosine);
   BOOST_TEST(*parse_metric("ip") == metric::dot);
   expect_error(parse_metric("hamming"), errc::invalid_argument, {"metric=hamming", "l2, cosine, dot"});
+}
+
+// check_codebook_layout (codebooks topic installs and swaps, index_params.hpp): each field that fixes the code
+// layout, the encoding or the search is named with both values; training-only fields do not matter.
+BOOST_AUTO_TEST_CASE(codebook_layout_names_each_differing_field_with_both_values) {
+  index_params index;
+  index.dimension = 32;
+  index.num_partitions = 16;
+  index.num_sub_vectors = 8;
+  index.num_bits = 8;
+  BOOST_TEST(check_codebook_layout(index, index, "install").has_value());
+
+  struct change {
+    std::function<void(index_params&)> apply;
+    std::vector<const char*> trained, has;  // fragments of "they were trained with …" and "the index has …"
+  };
+  const std::vector<change> changes = {
+      {[](index_params& p) { p.dimension = 64; }, {"dimension=64"}, {"dimension=32"}},
+      {[](index_params& p) { p.metric = metric::cosine; }, {"metric=cosine"}, {"metric=l2"}},
+      {[](index_params& p) { p.num_partitions = 8; }, {"num_partitions=8"}, {"num_partitions=16"}},
+      {[](index_params& p) { p.num_sub_vectors = 4; }, {"num_sub_vectors=4"}, {"num_sub_vectors=8"}},
+      {[](index_params& p) { p.num_bits = 4; }, {"num_bits=4"}, {"num_bits=8"}},
+      {[](index_params& p) { p.keep_raw_vectors = false; }, {"keep_raw_vectors=false"}, {"keep_raw_vectors=true"}},
+      {[](index_params& p) { p.quantizer = quantizer_kind::rq; }, {"quantizer=rq"}, {"quantizer=pq"}},
+      {[](index_params& p) { p.quantizer = quantizer_kind::lsq; }, {"quantizer=lsq"}, {"quantizer=pq"}},
+      {[](index_params& p) { p.coarse_quantizer = coarse_quantizer_kind::imi, p.imi_bits = 2; },
+       {"coarse_quantizer=imi"}, {"coarse_quantizer=flat"}},
+      {[](index_params& p) { p.opq = true; }, {"opq=true"}, {"opq=false"}},
+      {[](index_params& p) { p.lopq = true; }, {"lopq=true"}, {"lopq=false"}},
+      {[](index_params& p) { p.polysemous = true; }, {"polysemous=true"}, {"polysemous=false"}},
+  };
+  for (const auto& c : changes) {
+    index_params trained = index;
+    c.apply(trained);
+    auto st = check_codebook_layout(trained, index, "install codebooks");
+    BOOST_REQUIRE_MESSAGE(!st, "a change of " << c.trained.front() << " was accepted");
+    const std::string& m = st.error().message();
+    BOOST_TEST(st.error().code() == errc::invalid_argument);
+    const auto split = m.find(", the index has ");
+    BOOST_REQUIRE_MESSAGE(m.rfind("install codebooks: they were trained with ", 0) == 0 && split != std::string::npos, m);
+    for (const char* f : c.trained) BOOST_TEST(m.substr(0, split).find(f) != std::string::npos, m);
+    for (const char* f : c.has) BOOST_TEST(m.substr(split).find(f) != std::string::npos, m);
+  }
+
+  // Selector-dependent fields: compared when both sides use them.
+  index_params rq = index, lsq = index, imi = index, lopq = index;
+  rq.quantizer = quantizer_kind::rq;
+  lsq.quantizer = quantizer_kind::lsq;
+  imi.coarse_quantizer = coarse_quantizer_kind::imi;
+  imi.imi_bits = 2;
+  lopq.lopq = true;
+  auto expect_named = [](index_params a, const index_params& b, const std::string& was, const std::string& has) {
+    auto st = check_codebook_layout(a, b, "swap");
+    BOOST_REQUIRE(!st);
+    BOOST_TEST(st.error().message() == "swap: they were trained with " + was + ", the index has " + has);
+  };
+  index_params rq8 = rq;
+  rq8.rq_beam_size = 8;
+  expect_named(rq8, rq, "rq_beam_size=8", "rq_beam_size=4");
+  index_params lsq0 = lsq;
+  lsq0.lsq_icm_iterations = 0;
+  expect_named(lsq0, lsq, "lsq_icm_iterations=0", "lsq_icm_iterations=2");
+  index_params imi3 = imi;
+  imi3.imi_bits = 3;
+  imi3.num_partitions = 64;
+  expect_named(imi3, imi, "num_partitions=64 imi_bits=3", "num_partitions=16 imi_bits=2");
+  index_params lopq4 = lopq;
+  lopq4.lopq_groups = 4;
+  expect_named(lopq4, lopq, "lopq_groups=4", "lopq_groups=16");
+  // ... and ignored where one side does not use them (flat ignores imi_bits, pq the beam).
+  index_params flat_bits = index, pq_beam = index;
+  flat_bits.imi_bits = 5;
+  pq_beam.rq_beam_size = 9;
+  BOOST_TEST(check_codebook_layout(flat_bits, index, "x").has_value());
+  BOOST_TEST(check_codebook_layout(pq_beam, index, "x").has_value());
+  expect_named(rq8, index, "quantizer=rq", "quantizer=pq");
+
+  // Training-only and runtime fields: their result is in the codebooks, so they may differ.
+  index_params other = index;
+  other.max_iterations = 3;
+  other.sample_rate = 17;
+  other.seed = 99;
+  other.opq_iterations = 2;
+  other.polysemous_iterations = 5;
+  other.lsq_iterations = 9;
+  other.lopq_iterations = 4;
+  other.lopq_min_points = 2;
+  other.train_threads = 3;
+  other.polysemous_objective = polysemous_objective_kind::faiss;
+  BOOST_TEST(check_codebook_layout(other, index, "x").has_value());
 }
