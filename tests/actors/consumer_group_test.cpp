@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(two_nodes_split_the_partitions_and_a_leaving_node_hands_the
   }
 
   node a = start_kafka_node(c, bootstrap, training);
-  BOOST_REQUIRE_MESSAGE(wait_for([&] { return a.vectors() == n; }, 30s), "node a alone: " << a.vectors());
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return a.vectors() == n; }, 150s), "node a alone: " << a.vectors());
   const auto alone = answers(a, x);
 
   node bn = start_kafka_node(c, bootstrap, training);
@@ -99,14 +99,14 @@ BOOST_AUTO_TEST_CASE(two_nodes_split_the_partitions_and_a_leaving_node_hands_the
         const auto va = a.vectors(), vb = bn.vectors();
         return va > 0 && vb > 0 && va + vb == n;
       },
-      40s);
+      150s);
   BOOST_REQUIRE_MESSAGE(split, "after join: a=" << a.vectors() << " b=" << bn.vectors());
   BOOST_TEST_MESSAGE("split: a=" << a.vectors() << " b=" << bn.vectors());
 
   // b leaves: a gets every partition back and replays b's
   bn.service.reset();
   bn.eng.reset();
-  BOOST_REQUIRE_MESSAGE(wait_for([&] { return a.vectors() == n; }, 40s), "after leave: a=" << a.vectors());
+  BOOST_REQUIRE_MESSAGE(wait_for([&] { return a.vectors() == n; }, 150s), "after leave: a=" << a.vectors());
   // nothing lost: the same answers as when a held everything the first time
   const auto after = answers(a, x);
   BOOST_REQUIRE_EQUAL(after.size(), alone.size());

@@ -75,7 +75,7 @@ struct fixture {
   // Waits until every produced record was read and applied.
   void wait_applied(std::size_t expect_vectors) {
     BOOST_REQUIRE(producer->flush(10s));
-    const auto until = std::chrono::steady_clock::now() + 60s;
+    const auto until = std::chrono::steady_clock::now() + 150s;
     while (std::chrono::steady_clock::now() < until) {
       auto st = eng->stats();
       BOOST_REQUIRE(st);
