@@ -1,5 +1,6 @@
 #include "apps/ivfstream/serve_command.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -73,7 +74,11 @@ void write_stats_file(const std::string& path, const engine& e, const kafka_serv
   text += "vectors=" + std::to_string(s->vectors) + "\nbuffered=" + std::to_string(s->buffered) +
           "\nrecords_consumed=" + std::to_string(consumed) + "\ncodebook_version=" +
           std::to_string(s->codebook_version) + "\ncheckpoint=" + std::to_string(s->last_checkpoint) +
-          "\ndead_letters=" + std::to_string(s->dead_letters) + "\nlost_records=" + std::to_string(s->lost_records);
+          "\ndead_letters=" + std::to_string(s->dead_letters) + "\nlost_records=" + std::to_string(s->lost_records) +
+          "\npending_vectors=" + std::to_string(s->pending_vectors);
+  std::string last_error = s->last_error;
+  std::replace(last_error.begin(), last_error.end(), '\n', ' ');
+  if (!last_error.empty()) text += "\nlast_error=" + last_error;
   if (!write_atomically(path, text)) std::cerr << "serve: cannot write --stats-file '" << path << "'" << std::endl;
 }
 

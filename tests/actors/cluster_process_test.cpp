@@ -11,7 +11,7 @@
 //   2. kill -9 one node: a request taken by a survivor comes back within its deadline, flagged
 //      partial, naming the killed node in missing_peers; a request sent to a queries-topic partition
 //      the killed node answered is answered once the group hands that partition to a survivor;
-//   3. the group reassigns the killed node's topic-partitions (session.timeout.ms 3000) and the
+//   3. the group reassigns the killed node's topic-partitions (session.timeout.ms 6000) and the
 //      survivors replay them: the answers equal the reference again, nothing lost, records produced
 //      after the kill included, and whole: partial = false, missing_peers empty (the down node still
 //      is configured, but the survivors hold every vectors-topic partition between them);
@@ -20,6 +20,7 @@
 // Waits are on conditions with generous limits; no assertion on timing. Slow under ASan (three
 // sanitized servers on two cores): .ci/run leaves it out of the sanitizer stage.
 #define BOOST_TEST_MODULE cluster_process_test
+#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
@@ -61,7 +62,7 @@ constexpr std::int32_t k_topic_partitions = 6;
 constexpr std::size_t k_per_record = 50;
 constexpr std::size_t k_nodes = 3;
 constexpr std::size_t k_queries = 12, k_limit = 10, k_nprobes = 16;  // every list probed
-constexpr auto k_settle = 90s;                                        // generous: loaded 2-core machine
+constexpr auto k_settle = 150s;                                       // generous: loaded 2-core machine
 
 service_config make_config() {
   service_config c;
@@ -98,7 +99,7 @@ struct temp_dir {
     std::error_code ec;
     if (!keep) fs::remove_all(path, ec);
   }
-  bool keep = false;  // a failed run leaves the node logs behind
+  bool keep = true;  // a failed run leaves the node logs behind (the test clears it when it passed)
 };
 
 std::string slurp(const std::string& path) {
@@ -111,14 +112,16 @@ std::string slurp(const std::string& path) {
 /// The command line of node i after "serve".
 std::vector<std::string> node_args(const std::string& bootstrap, const fs::path& dir, std::uint16_t port,
                                    const std::string& nodes) {
-  std::vector<std::string> a = {"--brokers", bootstrap, "--data-dir", dir.string()};
+  // A stats line every 2 s in the node's log (vectors, buffered, records, codebook version, last error):
+  // what a failed run's logs show of each node's progress.
+  std::vector<std::string> a = {"--brokers", bootstrap, "--data-dir", dir.string(), "--stats-interval", "2"};
   for (const std::string& kv :
        {"index.dimension=" + std::to_string(d), std::string("index.num_partitions=16"),
         std::string("index.num_sub_vectors=4"), std::string("index.num_bits=8"), std::string("index.max_iterations=8"),
         std::string("engine.train_after=600"), std::string("engine.partition_actors=2"),
         std::string("engine.checkpoint_interval_ms=300"), std::string("engine.checkpoint_interval_records=0"),
         "kafka.topic_partitions=" + std::to_string(k_topic_partitions), std::string("kafka.group_ingest=true"),
-        std::string("kafka.session_timeout_ms=3000"), std::string("peers.enabled=true"),
+        std::string("kafka.session_timeout_ms=6000"), std::string("peers.enabled=true"),
         "peers.port=" + std::to_string(port), "peers.nodes=" + nodes}) {
     a.push_back("--set");
     a.push_back(kv);
@@ -163,13 +166,16 @@ void produce(connectors::kafka_producer& p, const std::string& topic, std::uint6
 }
 
 /// Every topic-partition of the model staged to its end by exactly one of `nodes`, nothing buffered,
-/// one codebook version everywhere, and the nodes' live vectors add up to the model's ids.
+/// nothing staged but not yet applied by the partition actors (pending_vectors: without it a query
+/// right after can miss the last replayed batch, seen as one id missing after the restart), one
+/// codebook version everywhere, and the nodes' live vectors add up to the model's ids.
 bool settled(const std::vector<test::serve_process*>& nodes, const stream_model& model, const std::string& topic) {
   std::map<std::int32_t, int> holders;
   std::uint64_t vectors = 0, version = 0;
   for (auto* n : nodes) {
     auto kv = n->read_stats();
-    if (kv.empty() || kv["buffered"] != "0" || kv["codebook_version"] == "0") return false;
+    if (kv.empty() || kv["buffered"] != "0" || kv["pending_vectors"] != "0" || kv["codebook_version"] == "0")
+      return false;
     const std::uint64_t v = std::stoull(kv["codebook_version"]);
     if (version != 0 && v != version) return false;
     version = v;
@@ -384,7 +390,6 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
     BOOST_REQUIRE_MESSAGE(nodes.back()->start(), "cannot start " << binary);
   }
   auto logs = [&] {
-    tmp.keep = true;
     std::string s;
     for (std::size_t i = 0; i < k_nodes; ++i)
       s += "\n--- node " + std::to_string(i) + " (" + addrs[i] + ") log:\n" + slurp(nodes[i]->log_path()) +
@@ -501,7 +506,7 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
     const auto want = reference_answers(*ref, q);
     const auto got = ask(**client, q, 5000);
     BOOST_TEST_MESSAGE("after reassignment: " << describe(got));
-    BOOST_TEST(same_answers(got, want), "survivors differ from one node holding all the data: " << describe(got));
+    BOOST_TEST(same_answers(got, want), "survivors differ from one node holding all the data: " << describe(got) << logs());
     // Whole again: the down node is still configured, but it held nothing the survivors lack.
     BOOST_TEST(!got.partial, "after the takeover: " << describe(got));
     BOOST_TEST(got.missing_peers.empty(), "after the takeover: " << describe(got));
@@ -518,7 +523,8 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
         },
         60s);
     BOOST_REQUIRE_MESSAGE(whole, "no whole answer after the restart: " << describe(again) << logs());
-    BOOST_TEST(same_answers(again, want), "after the restart: " << describe(again));
+    BOOST_TEST(same_answers(again, want), "after the restart: " << describe(again) << logs());
   }
   for (auto& n : nodes) BOOST_TEST(n->stop() == 0);
+  tmp.keep = !boost::unit_test::results_collector.results(boost::unit_test::framework::current_test_case().p_id).passed();
 }

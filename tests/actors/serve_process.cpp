@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -32,7 +33,9 @@ bool serve_process::start() {
   fs::remove(stats_, ec);
   std::vector<std::string> args = {binary_, "serve"};
   args.insert(args.end(), args_.begin(), args_.end());
-  for (const char* a : {"--stats-interval", "0", "--stats-file"}) args.emplace_back(a);
+  if (std::find(args_.begin(), args_.end(), "--stats-interval") == args_.end())
+    for (const char* a : {"--stats-interval", "0"}) args.emplace_back(a);
+  args.emplace_back("--stats-file");
   args.push_back(stats_);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

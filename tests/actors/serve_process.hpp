@@ -22,8 +22,8 @@ using staged_offsets = std::map<std::pair<std::string, std::int32_t>, std::int64
 
 class serve_process {
 public:
-  /// `args` follow "serve" on the command line; "--stats-interval 0 --stats-file <stats_path>" are
-  /// appended. With a non-empty `log_path` the child's stdout and stderr go there (appended across
+  /// `args` follow "serve" on the command line; "--stats-file <stats_path>" is appended, and
+  /// "--stats-interval 0" unless `args` name one. With a non-empty `log_path` the child's stdout and stderr go there (appended across
   /// restarts), else to the test's.
   serve_process(std::string binary, std::vector<std::string> args, std::string stats_path,
                 std::string log_path = "");
