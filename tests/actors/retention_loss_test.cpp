@@ -62,7 +62,7 @@ struct node {
   }
   // Waits until the vectors topic was read up to `next` (offset of partition 0).
   engine_stats wait_read(std::int64_t next) {
-    const auto until = std::chrono::steady_clock::now() + 60s;
+    const auto until = std::chrono::steady_clock::now() + 150s;
     engine_stats last;
     while (std::chrono::steady_clock::now() < until) {
       auto st = eng->stats();
