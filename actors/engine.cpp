@@ -321,6 +321,7 @@ result<engine_stats> engine::stats() const {
             out.swaps = s.retrain.swaps;
             out.failed_swaps = s.retrain.failed_swaps;
             out.last_train_ms = s.retrain.last_train_ms;
+            out.last_train_device = s.retrain.last_train_device;
             out.last_swap_ms = s.retrain.last_swap_ms;
             out.shadow_bytes = s.retrain.shadow_bytes;
             out.peak_shadow_bytes = s.retrain.peak_shadow_bytes;

@@ -101,6 +101,7 @@ struct engine_stats {
   std::uint64_t inserts_since_training = 0;    ///< inserts since the last training started (0: it saw them all)
   std::uint64_t swaps = 0, failed_swaps = 0;   ///< completed / abandoned hot swaps
   double last_train_ms = 0, last_swap_ms = 0;  ///< training time and swap time of the last version
+  std::string last_train_device;               ///< where the last retrain trained: cpu | cuda ("" = none yet)
   std::uint64_t shadow_bytes = 0;              ///< shadow lists held now (codes, ids, id maps), all partitions
   std::uint64_t peak_shadow_bytes = 0;         ///< largest shadow so far
 };

@@ -346,6 +346,7 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
           // refused, naming both sides (index_params.hpp check_codebook_layout).
           auto same = check_codebook_layout(core.codebooks()->params(), p, "create_index on the restored index");
           if (!same) return failed(std::move(same).error());
+          core.set_accelerator(p.accelerator);  // retrains run where this call asks (not saved: restored say cpu)
           return ack_reply{};
         }
         auto st = core.create_index(p, train_after);

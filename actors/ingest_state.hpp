@@ -63,6 +63,9 @@ public:
   result<routed_batch> install(std::shared_ptr<const codebook_set> codebooks);
   /// Adopts restored codebooks (checkpoint) and rebuilds the routing map from partition contents.
   void adopt(std::shared_ptr<const codebook_set> codebooks);
+  /// Where later trainings run (index_params::accelerator, runtime only: restored codebooks say cpu).
+  /// @pre configured().
+  void set_accelerator(kernels::accelerator a) { params_->accelerator = a; }
   /// Records that partition p holds id (restore).
   void note_route(std::uint64_t id, std::uint32_t partition) { route_[id] = partition; }
 

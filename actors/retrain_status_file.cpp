@@ -39,7 +39,7 @@ std::string format_retrain_status(const retrain_status& s, std::uint64_t live_ve
     << "\nfailed_swaps=" << s.failed_swaps << "\nlast_reason=" << clean(s.last_reason)
     << "\nlast_train_ms=" << num(s.last_train_ms) << "\nlast_swap_ms=" << num(s.last_swap_ms)
     << "\nshadow_bytes=" << s.shadow_bytes << "\npeak_shadow_bytes=" << s.peak_shadow_bytes
-    << "\nlast_error=" << clean(s.last_error) << "\n";
+    << "\nlast_error=" << clean(s.last_error) << "\nlast_train_device=" << clean(s.last_train_device) << "\n";
   return o.str();
 }
 
@@ -87,7 +87,9 @@ std::string describe_retrain_status(const std::map<std::string, std::string>& kv
     << " / error at the last training " << get(kv, "baseline_error", "0") << "; retrains at "
     << (threshold == "0" ? std::string("never (drift_threshold 0)") : threshold) << ")\n";
   o << "swaps             " << get(kv, "swaps", "0") << " done, " << get(kv, "failed_swaps", "0")
-    << " abandoned; last training " << get(kv, "last_train_ms", "0") << " ms, last swap " << get(kv, "last_swap_ms", "0")
+    << " abandoned; last training " << get(kv, "last_train_ms", "0") << " ms"
+    << (get(kv, "last_train_device").empty() ? std::string() : " on " + get(kv, "last_train_device"))
+    << ", last swap " << get(kv, "last_swap_ms", "0")
     << " ms; reservoir " << get(kv, "reservoir_vectors", "0") << " vectors\n";
   const std::string err = get(kv, "last_error");
   if (!err.empty()) o << "last swap error   " << err << "\n";

@@ -268,6 +268,7 @@ void on_trained(ingest_pointer self, train_result& r) {
   auto& st = self->state;
   if (r.failure) return abandon(self, std::move(*r.failure));
   dr.status.last_train_ms = r.ms;
+  dr.status.last_train_device = r.codebooks->training_device();
   // Dual routing and the partitions' shadows start in this one handler: every later batch reaches a
   // partition after its shadow_atom.
   if (auto b = st.setup.state->begin_shadow(r.codebooks); !b) return abandon(self, std::move(b).error());
@@ -296,6 +297,9 @@ void start_training(ingest_pointer self, retrain_reason why) {
   job->version = live->version() + 1;
   job->params.seed = live->params().seed + job->version;  // another k-means start for each version
   job->params.train_threads = 1;  // one background thread (a restored set's params say 0 = all cores)
+  // The training device is the one create_index asked for (ingest_state::params): codebooks restored
+  // from a checkpoint or published by another node say cpu (accelerator is not saved).
+  if (const auto& configured = self->state.setup.state->params()) job->params.accelerator = configured->accelerator;
   job->sample = dr.trainer->sample();
   job->nice = dr.policy.background_nice;
   // Refreshed centroids move vectors between lists (and partitions) within the swap; kept ones

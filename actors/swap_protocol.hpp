@@ -47,6 +47,7 @@ struct retrain_status {
   std::uint64_t failed_swaps = 0;       ///< abandoned ones
   std::string last_reason;              ///< why the last retrain started
   double last_train_ms = 0;             ///< training time of the last version
+  std::string last_train_device;        ///< where the last version trained: cpu, cuda (codebook_set::training_device)
   double last_swap_ms = 0;              ///< shadow build + migrate + commit of the last version
   std::uint64_t shadow_bytes = 0;       ///< shadow lists of the swap running now (codes, ids, id maps)
   std::uint64_t peak_shadow_bytes = 0;  ///< largest shadow so far

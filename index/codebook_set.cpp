@@ -276,8 +276,19 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
 
   // Where training runs (cpu | cuda | auto, resolved once) and on how many threads.
   kernels::accelerator_choice device;
-  const kernels::log_sink log = kernels::stderr_log_sink();
+  // Under accelerator=auto a GPU stage that fails falls back to the CPU after one log line
+  // (kernels/accelerator.cpp: "accelerator=auto: GPU ... failed (...); training on the CPU"); the
+  // line is also how training_device() learns that the stage ran on the CPU.
+  bool fell_back = false;
+  const kernels::log_sink to_stderr = kernels::stderr_log_sink();
+  const kernels::log_sink log = [&fell_back, &to_stderr](const std::string& line) {
+    if (line.rfind("accelerator=auto: GPU ", 0) == 0 && line.find("; training on the CPU") != std::string::npos)
+      fell_back = true;
+    to_stderr(line);
+  };
   IVF_TRY(device_result(kernels::resolve_accelerator(p.accelerator, log, &device)));
+  const char* const resolved = kernels::to_string(device.used);
+  std::string coarse_device;  // empty: the coarse quantizer was kept
   const int threads = kernels::resolve_threads(static_cast<int>(p.train_threads));
 
   // Coarse quantizer: k-means subsamples sample_rate × num_partitions rows itself (seeded).
@@ -294,6 +305,13 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
         multi_index_quantizer::train(device, prepared.data(), n, d, p.imi_bits, coarse_opt, log, &coarse.centroids)));
   else
     IVF_TRY(device_result(kernels::train_kmeans(device, prepared.data(), n, d, nlist, coarse_opt, log, &coarse)));
+  if (!keep_centroids) coarse_device = fell_back ? "cpu" : resolved;
+  fell_back = false;
+  // "cpu" / "cuda" when every stage that ran used it, else per stage (training_device()).
+  const auto device_text = [&coarse_device](const std::string& codebooks_device) {
+    if (coarse_device.empty() || coarse_device == codebooks_device) return codebooks_device;
+    return "coarse " + coarse_device + ", codebooks " + codebooks_device;
+  };
 
   // PQ: residuals of a seeded sample of sample_rate × ksub rows, k-means per sub-space.
   const std::size_t pq_n = std::min(n, p.sample_rate * ksub);  // ≥ ksub since sample_rate ≥ 1 and n ≥ ksub
@@ -327,8 +345,9 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
   }
   if (p.additive()) {  // rq/lsq: additive codebooks + norm levels (index/additive_quantizer.hpp)
     std::vector<float> parts = train_additive_parts(p, residuals.data(), pq_n, threads);
-    return std::shared_ptr<const codebook_set>(
-        new codebook_set(p, version, std::move(coarse.centroids), std::move(parts), {}));
+    std::unique_ptr<codebook_set> set(new codebook_set(p, version, std::move(coarse.centroids), std::move(parts), {}));
+    set->training_device_ = device_text("cpu");
+    return std::shared_ptr<const codebook_set>(std::move(set));
   }
   std::vector<float> rotation;
   if (p.opq) {  // learn R on the residual sample, then train PQ on the rotated residuals
@@ -361,8 +380,10 @@ result<std::shared_ptr<const codebook_set>> codebook_set::train_impl(const index
     po.objective = p.polysemous_objective;
     make_polysemous(pq.data(), M, ksub, dsub, p.num_bits, po);
   }
-  return std::shared_ptr<const codebook_set>(
+  std::unique_ptr<codebook_set> set(
       new codebook_set(p, version, std::move(coarse.centroids), std::move(pq), std::move(rotation), std::move(local)));
+  set->training_device_ = device_text(fell_back ? "cpu" : resolved);
+  return std::shared_ptr<const codebook_set>(std::move(set));
 }
 
 result<std::shared_ptr<const codebook_set>> codebook_set::from_parts(const index_params& p, std::uint64_t version,

@@ -38,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "index/error.hpp"
@@ -110,6 +111,11 @@ public:
   std::size_t memory_bytes() const noexcept;
   /// The kernels this set scans with (chosen at construction).
   const kernels::kernel_table& kernels() const noexcept { return *kt_; }
+  /// Where train()/train_with_centroids() ran the k-means of this set in this process, after any
+  /// accelerator=auto fallback: "cpu" or "cuda" when every k-means stage ran there (a kept coarse
+  /// quantizer is not a stage), else "coarse <device>, codebooks <device>" (rq/lsq codebooks always
+  /// train on the CPU). Empty for a set rebuilt from stored arrays (from_parts). Runtime only: not saved.
+  const std::string& training_device() const noexcept { return training_device_; }
 
   /// Validates n vectors of dimension() (NaN/Inf; zero norm under cosine); for cosine writes the
   /// normalised copy into `out` (n × d), else copies. `out` may equal `x`.
@@ -162,6 +168,7 @@ private:
 
   index_params params_;
   std::uint64_t version_;
+  std::string training_device_;  // see training_device(); set by train_impl only
   std::size_t code_size_;
   const kernels::kernel_table* kt_;
   std::vector<float> centroids_;        // nlist × d
