@@ -6,8 +6,9 @@
 // snapshot to every reply; the coordinator (actors/cluster_search.hpp) excuses peers it could not
 // reach when the shards that did answer hold every topic-partition between them.
 //
-// A partition counts as held from the moment the consumer group assigns it: a new owner may still be
-// replaying it (its answers then lag the log as any node's do while it catches up).
+// A partition counts as held once its new owner has read it up to where the log ended when the group
+// assigned it (vector_feed: replayed, then delivered to the ingest), so an answer is called whole only
+// when the shards that gave it hold every partition's data; later records lag as on any node.
 //
 // Thread-safety: publish() and snapshot() may be called from any thread (one mutex).
 #include <cstdint>

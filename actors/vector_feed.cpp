@@ -33,7 +33,7 @@ void vector_feed::publish_coverage() const {
   held_partitions share;
   share.topic_partitions = static_cast<std::uint32_t>(std::max(partitions_, 0));
   for (const auto& [topic, p] : assigned_)
-    if (topic == topic_) share.held.push_back(p);
+    if (topic == topic_ && catching_up_.count(p) == 0) share.held.push_back(p);
   coverage_->publish(std::move(share));
 }
 
@@ -65,7 +65,13 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
       std::vector<std::pair<std::string, std::int32_t>> tps;
       for (const auto& p : parts) tps.emplace_back(p.topic, p.partition);
       self->assigned_.insert(tps.begin(), tps.end());
-      self->publish_coverage();
+      // Not held until replayed up to where the log ends now (an empty log: held at once). When the
+      // broker does not say where it ends, held at once as well: never reported whole is worse.
+      for (const auto& tp : tps) {
+        if (tp.first != self->topic_) continue;
+        auto w = self->consumer_->watermarks(tp.first, tp.second, k_metadata_timeout);
+        if (w && w->second > w->first) self->catching_up_[tp.second] = w->second;
+      }
       const offset_map from = self->hooks_.on_assign ? self->hooks_.on_assign(tps) : offset_map{};
       std::vector<connectors::topic_partition_offset> out;
       for (const auto& tp : tps) {
@@ -73,7 +79,9 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
         const std::int64_t at = it != from.end() ? it->second : connectors::k_offset_beginning;
         out.push_back({tp.first, tp.second, at});
         if (at >= 0) self->expected_[tp.second] = at; else self->expected_.erase(tp.second);
+        if (tp.first == self->topic_ && at >= 0) (void)self->note_delivered(tp.second, at);
       }
+      self->publish_coverage();
       return out;
     };
     opts.on_revoke = [self](const std::vector<connectors::topic_partition>& parts) {
@@ -81,6 +89,7 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
       for (const auto& p : parts) {
         tps.emplace_back(p.topic, p.partition);
         self->assigned_.erase(tps.back());
+        if (p.topic == self->topic_) self->catching_up_.erase(p.partition);
       }
       self->publish_coverage();
       if (self->hooks_.on_revoke) self->hooks_.on_revoke(tps);
@@ -116,6 +125,13 @@ result<std::unique_ptr<vector_feed>> vector_feed::open(const service_config& con
   return f;
 }
 
+bool vector_feed::note_delivered(std::int32_t partition, std::int64_t next) {
+  const auto it = catching_up_.find(partition);
+  if (it == catching_up_.end() || next < it->second) return false;
+  catching_up_.erase(it);
+  return true;
+}
+
 void vector_feed::lost(std::int32_t partition, std::int64_t from, std::int64_t to, const char* when) {
   counters_.lost_records += static_cast<std::uint64_t>(to - from);
   std::cerr << "ivfstream ingest: LOST " << (to - from) << " records of " << topic_ << "[" << partition
@@ -138,6 +154,7 @@ result<std::vector<feed_record>> vector_feed::poll(std::size_t max, std::chrono:
   if (!batch) return std::move(batch).error();
   std::vector<feed_record> out;
   out.reserve(batch->size());
+  bool caught_up = false;
   for (auto& m : *batch) {
     ++counters_.records;
     feed_record r;
@@ -147,6 +164,7 @@ result<std::vector<feed_record>> vector_feed::poll(std::size_t max, std::chrono:
     if (auto it = expected_.find(r.partition); it != expected_.end() && r.offset > it->second)
       lost(r.partition, it->second, r.offset, "while reading (gap in the offsets)");
     expected_[r.partition] = r.offset + 1;
+    caught_up |= note_delivered(r.partition, r.offset + 1);
     auto decoded = connectors::decode_vector_record(m.payload(), m.payload_size(), limits_);
     if (decoded) {
       r.record = std::move(*decoded);
@@ -158,6 +176,7 @@ result<std::vector<feed_record>> vector_feed::poll(std::size_t max, std::chrono:
     out.push_back(std::move(r));
   }
   producer_->poll(std::chrono::milliseconds(0));
+  if (caught_up) publish_coverage();
   if (group_mode_)  // a revocation inside poll_batch: records of partitions no longer ours are not indexed
     out.erase(std::remove_if(out.begin(), out.end(),
                              [&](const feed_record& r) { return assigned_.count({r.topic, r.partition}) == 0; }),

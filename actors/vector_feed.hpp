@@ -114,11 +114,18 @@ private:
   group_hooks hooks_;
   std::set<std::pair<std::string, std::int32_t>> assigned_;
   std::shared_ptr<shard_coverage> coverage_;  ///< assigned_ as the shard search reports it; may be null
-  /// Publishes assigned_ to coverage_.
+  /// Publishes assigned_ (less catching_up_) to coverage_.
   void publish_coverage() const;
   /// Next offset expected per partition (known once a start offset or a record was seen): a record
   /// beyond it means the broker dropped the records in between.
   std::map<std::int32_t, std::int64_t> expected_;
+  /// Group mode: partitions assigned but not yet replayed → the high watermark at their assignment.
+  /// They are left out of the published share until poll() has delivered every record below it, so a
+  /// node that took a partition over reports it as held only once it has its data (else a coordinator
+  /// would call an answer whole while the new owner is still replaying).
+  std::map<std::int32_t, std::int64_t> catching_up_;
+  /// Notes that `partition` was delivered up to (excluding) `next`; true when it finished catching up.
+  bool note_delivered(std::int32_t partition, std::int64_t next);
 };
 
 }  // namespace ivfstream::actors
