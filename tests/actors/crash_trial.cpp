@@ -28,7 +28,7 @@ using steady = std::chrono::steady_clock;
 // server trains (train_after 3000), writes several checkpoints and is killed mid-stream.
 constexpr std::size_t k_dim = 16, k_ids = 16000, k_batch = 100;
 constexpr std::uint32_t k_partition_actors = 3;
-constexpr auto k_consume_timeout = 90s;
+constexpr auto k_consume_timeout = 150s;  // generous: ASan, a loaded 2-core machine
 
 // The server's command line after "serve" (serve_process adds the stats file).
 std::vector<std::string> server_args(const std::string& bootstrap, const fs::path& dir, std::uint32_t topic_partitions) {

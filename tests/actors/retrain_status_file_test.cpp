@@ -35,10 +35,11 @@ std::int64_t now_ms() {
       .count();
 }
 
-// Polls the status file until pred(kv) holds (or 20 s) and returns the last content read.
+// Polls the status file until pred(kv) holds (or 150 s: ASan, a loaded machine) and returns the last
+// content read.
 template <class Pred>
 std::map<std::string, std::string> wait_status(const std::string& dir, Pred pred) {
-  const auto until = std::chrono::steady_clock::now() + 20s;
+  const auto until = std::chrono::steady_clock::now() + 150s;
   std::map<std::string, std::string> kv;
   while (std::chrono::steady_clock::now() < until) {
     if (auto r = actors::read_retrain_status(dir)) {
