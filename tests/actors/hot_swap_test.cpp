@@ -180,7 +180,12 @@ BOOST_AUTO_TEST_CASE(refreshed_centroids_move_vectors_between_lists_within_the_s
       BOOST_CHECK(after.list_sizes == before.list_sizes);  // every vector stayed in its list
     recall[refresh] = engine_recall(*e, x, q, nq, sp);
   }
-  auto fresh = ivfpq_index::create(params());
+  // The reference shares the retrain's randomness (as in the drift case above): seed 42 + version 2,
+  // one training thread; a reference of another seed would test the seed, not the swap.
+  auto p = params();
+  p.seed += 2;
+  p.train_threads = 1;
+  auto fresh = ivfpq_index::create(p);
   BOOST_REQUIRE(fresh);
   BOOST_REQUIRE(fresh->train(x.data(), n));
   BOOST_REQUIRE(fresh->add(ids.data(), x.data(), n));
@@ -206,7 +211,9 @@ BOOST_AUTO_TEST_CASE(queries_through_a_swap_never_fail_and_see_exactly_one_versi
   const auto q = test::drifting_stream(nq, d, 16, 5);
   auto o = options(true);
   o.retrain.drift_threshold = 0;  // only the explicit retrain below
-  o.query_deadline = 1000ms;
+  // Generous (a loaded 2-core CI machine): the swap must never fail or cut a query short; how fast it
+  // answers during a swap is measured by the hot-swap benchmark (bench/README.md), not asserted here.
+  o.query_deadline = 5000ms;
   auto e = open_engine(o);
   BOOST_REQUIRE(e->create_index(params()));
   for (std::size_t off = 0; off < n; off += 2000) BOOST_REQUIRE(e->upsert(ids.data() + off, x.data() + off * d, 2000));
@@ -225,6 +232,7 @@ BOOST_AUTO_TEST_CASE(queries_through_a_swap_never_fail_and_see_exactly_one_versi
     double ms;
   };
   std::atomic<bool> stop{false};
+  std::atomic<std::size_t> answered[3] = {0, 0, 0};  // answers per codebook version (1, 2), as they come
   std::vector<std::vector<seen>> got(2);
   std::vector<std::thread> clients;
   for (std::size_t c = 0; c < 2; ++c)
@@ -232,15 +240,17 @@ BOOST_AUTO_TEST_CASE(queries_through_a_swap_never_fail_and_see_exactly_one_versi
       for (std::size_t k = c; !stop; ++k) {
         const auto t0 = std::chrono::steady_clock::now();
         auto r = answer(k % nq);
+        if (r && r->codebook_version >= 1 && r->codebook_version <= 2) ++answered[r->codebook_version];
         got[c].push_back({k % nq, std::move(r),
                           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()});
       }
     });
-  std::this_thread::sleep_for(100ms);
+  // Waits on what the clients saw, never on a fixed time (a loaded machine may starve them).
+  BOOST_CHECK(test::wait_for([&] { return answered[1] > 0; }, 150s));
   auto v = e->retrain();
   BOOST_REQUIRE_MESSAGE(v, (v ? "" : v.error().to_string()));
   BOOST_CHECK_EQUAL(*v, 2u);
-  std::this_thread::sleep_for(200ms);
+  BOOST_CHECK(test::wait_for([&] { return answered[2] > 0; }, 150s));
   stop = true;
   for (auto& t : clients) t.join();
   for (std::size_t i = 0; i < nq; ++i) {
@@ -274,7 +284,7 @@ BOOST_AUTO_TEST_CASE(queries_through_a_swap_never_fail_and_see_exactly_one_versi
                                                    << worst << " ms");
   BOOST_CHECK_GT(per_version[1], 0u);
   BOOST_CHECK_GT(per_version[2], 0u);
-  BOOST_CHECK_LT(worst, 1000.0);  // none past its deadline
+  BOOST_CHECK_LT(worst, 5000.0);  // none past its deadline
 }
 
 BOOST_AUTO_TEST_CASE(kill_9_during_a_swap_restarts_on_one_version_with_nothing_lost) {

@@ -80,7 +80,7 @@ inline record_copy copy_of(const kafka_message& m) {
 /// Polls until `count` records arrived or `limit` passed. The default is generous (it only matters
 /// when records are missing): 20 s ran out once under TSan on a loaded 2-core machine.
 inline std::vector<record_copy> consume_n(kafka_consumer& c, std::size_t count,
-                                          std::chrono::milliseconds limit = 60000ms) {
+                                          std::chrono::milliseconds limit = 150000ms) {
   std::vector<record_copy> out;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
