@@ -312,9 +312,12 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_swap_restarts_on_one_version_with_nothing_l
         for (std::size_t off = 0; ok && off < n; off += 2000) ok = static_cast<bool>(e.upsert(ids.data() + off, x.data() + off * d, 2000));
         ok = ok && static_cast<bool>(e.checkpoint());
         std::thread swapper([&] { (void)e.retrain(); });
-        // Hold the swap open (partition 1 stalls) once the shadows are being built, then signal.
+        // Hold the swap open (partition 1 stalls) once the shadows are being built, then signal. The
+        // training before it takes ~2.5 s here and many times that on a loaded machine (a limit of
+        // 5000 polls, ~5 s, failed there): wait up to 150 s.
         bool building = false;
-        for (int i = 0; ok && i < 5000 && !building; ++i) {
+        const auto give_up = std::chrono::steady_clock::now() + 150s;
+        while (ok && !building && std::chrono::steady_clock::now() < give_up) {
           auto st = e.stats();
           building = st && st->retrain_phase == "building";
           if (!building) std::this_thread::sleep_for(1ms);
@@ -329,7 +332,7 @@ BOOST_AUTO_TEST_CASE(kill_9_during_a_swap_restarts_on_one_version_with_nothing_l
     }
     ::_exit(code);
   }
-  const auto until = std::chrono::steady_clock::now() + 60s;
+  const auto until = std::chrono::steady_clock::now() + 180s;  // past the child's own 150 s
   while (!fs::exists(marker) && std::chrono::steady_clock::now() < until) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) BOOST_FAIL("the engine process exited before the swap");
