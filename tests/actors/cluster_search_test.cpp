@@ -225,10 +225,12 @@ BOOST_AUTO_TEST_CASE(a_stopped_node_is_reported_partial_and_a_restarted_one_rejo
 BOOST_AUTO_TEST_CASE(a_stalled_node_is_reported_partial_at_the_deadline) {
   cluster_fixture f;
   auto nodes = f.start_cluster();
-  // Every partition of node 1 stalls for 6 s, as an overloaded node would (queued before the scans,
-  // so it always comes first). The other nodes have 3 s to answer: generous on a loaded machine or
+  // Every partition of node 1 stalls for 6 s, as an overloaded node would. The stall is sent urgent,
+  // as scans are (shard_search.cpp), so it is ahead of the scans in the same queue (a normal-priority
+  // one can be overtaken by them). The other nodes have 3 s to answer: generous on a loaded machine or
   // under ASan; an answer within deadline + 2 s is still well before the stall ends.
-  for (const auto& p : nodes[1].e->internals().partitions) caf::anon_send(p, actors::delay_atom::value, std::uint32_t{6000});
+  for (const auto& p : nodes[1].e->internals().partitions)
+    caf::anon_send<caf::message_priority::high>(p, actors::delay_atom::value, std::uint32_t{6000});
   const auto deadline = 3000ms;
   const auto t0 = std::chrono::steady_clock::now();
   auto got = nodes[0].peers->search(f.query(0), search_params{10, 16, 0}, deadline);

@@ -102,11 +102,14 @@ BOOST_AUTO_TEST_CASE(a_partition_missing_the_deadline_is_reported_not_waited_for
   auto e = open_engine(options());
   BOOST_REQUIRE(e->create_index(params(), x.data(), n));
   BOOST_REQUIRE(e->upsert(ids.data(), x.data(), n));
-  // Partition 1 stalls for 4 s (the stall is queued before the query's scan, so it always comes
-  // first); a query with a 1 s deadline probing every list must come back at its deadline, long before
-  // the stall ends, flagged partial with partition 1 missing. The other partitions have that second
-  // to answer: generous on a loaded machine or under ASan, where one of the 2 scheduler threads sleeps.
-  caf::anon_send(e->internals().partitions[1], actors::delay_atom::value, std::uint32_t{4000});
+  // Partition 1 stalls for 4 s; a query with a 1 s deadline probing every list must come back at its
+  // deadline, long before the stall ends, flagged partial with partition 1 missing. The other
+  // partitions have that second to answer: generous on a loaded machine or under ASan, where one of
+  // the 2 scheduler threads sleeps. The stall is sent urgent, as scans are (query_actor.cpp), so it is
+  // ahead of the query's scan in the same queue: a normal-priority stall could be overtaken by the scan
+  // (a fresh-clone CI run failed that way twice in a row).
+  caf::anon_send<caf::message_priority::high>(e->internals().partitions[1], actors::delay_atom::value,
+                                              std::uint32_t{4000});
   const auto start = std::chrono::steady_clock::now();
   auto r = e->search(x.data(), d).nprobes(16).limit(10).deadline(std::chrono::milliseconds(1000)).to_list();
   const auto took = std::chrono::steady_clock::now() - start;
