@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE retrain_status_file
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -103,14 +104,24 @@ BOOST_AUTO_TEST_CASE(status_shows_live_version_version_being_built_and_drift) {
   BOOST_CHECK(text.find("building          none") != std::string::npos);
   BOOST_CHECK(text.find("retrains at 1000") != std::string::npos);
 
-  // A swap held open: partition 1 stalls (4 s, longer than the training takes) before the retrain
-  // starts, so the swap stays in its build phase until the stall ends.
-  caf::anon_send(e.internals().partitions[1], actors::delay_atom::value, std::uint32_t{4000});
+  // A swap held open: partition 1 is kept stalled (200 ms at a time, from before the retrain starts
+  // until the status file has shown the build phase), so the swap stays in its build phase however
+  // long the training before it takes (a single fixed stall can end first under ASan on a loaded
+  // machine, and the build phase then passes between two reads of the file).
+  std::atomic<bool> seen_building{false};
+  std::thread staller([&] {
+    while (!seen_building.load()) {
+      caf::anon_send(e.internals().partitions[1], actors::delay_atom::value, std::uint32_t{200});
+      std::this_thread::sleep_for(150ms);
+    }
+  });
   std::thread swapper([&] {
     auto v = e.retrain();
     BOOST_CHECK_MESSAGE(v, (v ? "" : v.error().to_string()));
   });
   kv = wait_status(o.data_dir, [](auto& s) { return s["phase"] == "building"; });
+  seen_building = true;
+  staller.join();
   BOOST_TEST_MESSAGE("during the swap:\n" << actors::describe_retrain_status(kv, now_ms()));
   BOOST_CHECK_EQUAL(kv["phase"], "building");
   BOOST_CHECK_EQUAL(kv["live_version"], "1");
