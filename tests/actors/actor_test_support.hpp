@@ -1,8 +1,9 @@
 #pragma once
 // Set-up shared by the actor suites (engines in this process, peers on 127.0.0.1, Kafka nodes on the
 // embedded broker): the small index they all build, opening an engine, a free loopback port, a
-// bounded wait, comparing two answers, and a consumer-group node (engine + kafka_service). Every
-// failure ends the test with the error's message; every wait is bounded.
+// bounded wait, comparing two answers, a consumer-group node (engine + kafka_service), an engine's
+// stats, a scratch data directory and the wall clock the retrain-status file uses. Every failure ends
+// the test with the error's message; every wait is bounded.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,6 +27,31 @@
 #include "index/search_hit.hpp"
 
 namespace ivfstream::test {
+
+/// Milliseconds since the Unix epoch (the clock of the retrain-status file's timestamps).
+inline std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// A data directory of this process under the temp dir, empty at construction, removed at destruction.
+struct scratch_dir {
+  std::filesystem::path path;
+  explicit scratch_dir(const std::string& tag)
+      : path(std::filesystem::temp_directory_path() / ("ivfstream-" + tag + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+  }
+  ~scratch_dir() { std::filesystem::remove_all(path); }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+};
+
+/// The engine's stats; ends the test with the error's message when they cannot be read.
+inline engine_stats stats_of(const engine& e) {
+  auto s = e.stats();
+  BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
+  return *s;
+}
 
 /// The actor suites' index: d dimensions, 16 lists, 4 sub-vectors of 8 bits.
 inline index_params small_index_params(std::size_t d, std::size_t max_iterations = 10) {

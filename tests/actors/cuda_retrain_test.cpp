@@ -23,14 +23,8 @@
 
 using namespace ivfstream;
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr std::size_t d = 32, n = 16000, nq = 200;
 
@@ -39,14 +33,7 @@ bool gpu_present() {
   return kernels::resolve_accelerator(kernels::accelerator::automatic, {}, &c) && c.used == kernels::accelerator::cuda;
 }
 
-struct scratch_dir {
-  fs::path path;
-  explicit scratch_dir(const std::string& tag)
-      : path(fs::temp_directory_path() / ("ivfstream-cuda-retrain-" + tag + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-  }
-  ~scratch_dir() { fs::remove_all(path); }
-};
+using test::scratch_dir;
 
 index_params params(kernels::accelerator a) {
   index_params p;
@@ -74,11 +61,7 @@ engine_options options(const std::string& dir) {
   return o;
 }
 
-engine_stats stats_of(const engine& e) {
-  auto s = e.stats();
-  BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
-  return *s;
-}
+using test::stats_of;
 
 double engine_recall(const engine& e, const std::vector<float>& x, const std::vector<float>& q) {
   double sum = 0;
@@ -102,7 +85,7 @@ struct retrained {
 
 // One engine: create with `a`, stream the drifting data, one forced retrain (v2), recall@10.
 retrained run(kernels::accelerator a, const std::vector<float>& x, const std::vector<float>& q) {
-  scratch_dir dir(kernels::to_string(a));
+  scratch_dir dir(std::string("cuda-retrain-") + kernels::to_string(a));
   const auto ids = test::iota_ids(n);
   auto e = test::open_engine(options(dir.path.string()));
   BOOST_REQUIRE(e->create_index(params(a)));
@@ -127,7 +110,7 @@ retrained run(kernels::accelerator a, const std::vector<float>& x, const std::ve
   BOOST_TEST_MESSAGE("accelerator=" << kernels::to_string(a) << ": version " << r.stats.codebook_version << ", swaps "
                                     << r.stats.swaps << ", failed " << r.stats.failed_swaps << ", trained on '"
                                     << r.stats.last_train_device << "' in " << r.stats.last_train_ms << " ms\n"
-                                    << actors::describe_retrain_status(r.status, now_unix_ms()));
+                                    << actors::describe_retrain_status(r.status, test::unix_now_ms()));
   r.recall = engine_recall(*e, x, q);
   return r;
 }
@@ -151,7 +134,7 @@ BOOST_AUTO_TEST_CASE(trainer_actor_retrains_on_the_gpu_with_the_recall_of_a_cpu_
   BOOST_CHECK_EQUAL(gpu.codebooks_device, "cuda");
   BOOST_CHECK(gpu.codebooks_accelerator == kernels::accelerator::cuda);
   BOOST_CHECK_EQUAL(gpu.status.at("last_train_device"), "cuda");
-  BOOST_CHECK(actors::describe_retrain_status(gpu.status, now_unix_ms()).find(" ms on cuda, last swap ") != std::string::npos);
+  BOOST_CHECK(actors::describe_retrain_status(gpu.status, test::unix_now_ms()).find(" ms on cuda, last swap ") != std::string::npos);
 
   // The reference: the same engine, stream and seeds (v2: seed 42 + 2, the same reservoir) on the CPU.
   const retrained cpu = run(kernels::accelerator::cpu, x, q);

@@ -63,11 +63,7 @@ std::unique_ptr<engine> open_engine(const engine_options& o) {
   return std::move(*e);
 }
 
-engine_stats stats_of(const engine& e) {
-  auto s = e.stats();
-  BOOST_REQUIRE(s);
-  return *s;
-}
+using test::stats_of;
 
 double engine_recall(const engine& e, const std::vector<float>& x, const std::vector<float>& q, std::size_t nq,
                      const search_params& sp) {

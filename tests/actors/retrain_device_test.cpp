@@ -19,22 +19,12 @@
 
 using namespace ivfstream;
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 constexpr std::size_t d = 16, n = 6000;
 
-struct scratch_dir {
-  fs::path path = fs::temp_directory_path() / ("ivfstream-retrain-device-" + std::to_string(::getpid()));
-  scratch_dir() { fs::remove_all(path); }
-  ~scratch_dir() { fs::remove_all(path); }
-};
+using test::scratch_dir;
 
 engine_options options(const std::string& dir) {
   engine_options o;
@@ -50,11 +40,7 @@ engine_options options(const std::string& dir) {
   return o;
 }
 
-engine_stats stats_of(const engine& e) {
-  auto s = e.stats();
-  BOOST_REQUIRE_MESSAGE(s, (s ? "" : s.error().to_string()));
-  return *s;
-}
+using test::stats_of;
 
 std::shared_ptr<const codebook_set> live_codebooks(const engine& e) {
   auto cb = e.codebooks();
@@ -71,7 +57,7 @@ void retrain(engine& e, std::uint64_t want_version) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(stats_and_status_file_name_the_device_of_the_last_retrain) {
-  scratch_dir dir;
+  scratch_dir dir("retrain-device");
   const auto x = test::drifting_stream(n, d, 8, 51);
   const auto ids = test::iota_ids(n);
   auto e = test::open_engine(options(dir.path.string()));
@@ -94,7 +80,7 @@ BOOST_AUTO_TEST_CASE(stats_and_status_file_name_the_device_of_the_last_retrain) 
       150s);
   BOOST_REQUIRE_MESSAGE(written, "retrain-status never showed version 2 idle");
   BOOST_CHECK_EQUAL(kv["last_train_device"], "cpu");
-  const auto text = actors::describe_retrain_status(kv, now_unix_ms());
+  const auto text = actors::describe_retrain_status(kv, test::unix_now_ms());
   BOOST_TEST_MESSAGE(text);
   BOOST_CHECK(text.find(" ms on cpu, last swap ") != std::string::npos);
 }
@@ -102,7 +88,7 @@ BOOST_AUTO_TEST_CASE(stats_and_status_file_name_the_device_of_the_last_retrain) 
 BOOST_AUTO_TEST_CASE(a_restored_index_retrains_where_create_index_asks) {
   // Before: the retrain job took the live codebooks' params, and restored ones say accelerator=cpu, so a
   // service configured with index.accelerator=cuda retrained on the CPU after every restart.
-  scratch_dir dir;
+  scratch_dir dir("retrain-device");
   const auto x = test::drifting_stream(n, d, 8, 52);
   const auto ids = test::iota_ids(n);
   index_params p = test::small_index_params(d);

@@ -15,6 +15,7 @@
 #include "actors/engine.hpp"
 #include "actors/engine_impl.hpp"
 #include "actors/retrain_status_file.hpp"
+#include "tests/actors/actor_test_support.hpp"
 #include "tests/actors/drift_data.hpp"
 
 using namespace ivfstream;
@@ -25,16 +26,7 @@ namespace {
 
 constexpr std::size_t d = 32;
 
-struct scratch_dir {
-  fs::path path = fs::temp_directory_path() / ("ivfstream-retrain-status-" + std::to_string(::getpid()));
-  scratch_dir() { fs::remove_all(path); }
-  ~scratch_dir() { fs::remove_all(path); }
-};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using test::scratch_dir;
 
 // Polls the status file until pred(kv) holds (or 150 s: ASan, a loaded machine) and returns the last
 // content read.
@@ -55,7 +47,7 @@ std::map<std::string, std::string> wait_status(const std::string& dir, Pred pred
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(no_status_file_is_not_found_with_its_path) {
-  scratch_dir dir;
+  scratch_dir dir("retrain-status");
   fs::create_directories(dir.path);
   auto r = actors::read_retrain_status(dir.path.string());
   BOOST_REQUIRE(!r);
@@ -64,7 +56,7 @@ BOOST_AUTO_TEST_CASE(no_status_file_is_not_found_with_its_path) {
 }
 
 BOOST_AUTO_TEST_CASE(status_shows_live_version_version_being_built_and_drift) {
-  scratch_dir dir;
+  scratch_dir dir("retrain-status");
   constexpr std::size_t n = 16000;
   const auto x = test::drifting_stream(n, d, 16, 41);
   const auto ids = test::iota_ids(n);
@@ -92,14 +84,14 @@ BOOST_AUTO_TEST_CASE(status_shows_live_version_version_being_built_and_drift) {
 
   // The second half of the stream drifted away from what v1 was trained on.
   auto kv = wait_status(o.data_dir, [](auto& s) { return std::stod(s["drift"]) > 1.2; });
-  BOOST_TEST_MESSAGE("idle status:\n" << actors::describe_retrain_status(kv, now_ms()));
+  BOOST_TEST_MESSAGE("idle status:\n" << actors::describe_retrain_status(kv, test::unix_now_ms()));
   BOOST_CHECK_EQUAL(kv["live_version"], "1");
   BOOST_CHECK_EQUAL(kv["phase"], "idle");
   BOOST_CHECK_EQUAL(kv["building_version"], "0");
   BOOST_CHECK_GT(std::stod(kv["drift"]), 1.2);
   BOOST_CHECK_EQUAL(kv["drift_threshold"], "1000");
   BOOST_CHECK_EQUAL(kv["pid"], std::to_string(::getpid()));
-  auto text = actors::describe_retrain_status(kv, now_ms());
+  auto text = actors::describe_retrain_status(kv, test::unix_now_ms());
   BOOST_CHECK(text.find("live version      1") != std::string::npos);
   BOOST_CHECK(text.find("building          none") != std::string::npos);
   BOOST_CHECK(text.find("retrains at 1000") != std::string::npos);
@@ -122,18 +114,18 @@ BOOST_AUTO_TEST_CASE(status_shows_live_version_version_being_built_and_drift) {
   kv = wait_status(o.data_dir, [](auto& s) { return s["phase"] == "building"; });
   seen_building = true;
   staller.join();
-  BOOST_TEST_MESSAGE("during the swap:\n" << actors::describe_retrain_status(kv, now_ms()));
+  BOOST_TEST_MESSAGE("during the swap:\n" << actors::describe_retrain_status(kv, test::unix_now_ms()));
   BOOST_CHECK_EQUAL(kv["phase"], "building");
   BOOST_CHECK_EQUAL(kv["live_version"], "1");
   BOOST_CHECK_EQUAL(kv["building_version"], "2");
-  text = actors::describe_retrain_status(kv, now_ms());
+  text = actors::describe_retrain_status(kv, test::unix_now_ms());
   BOOST_CHECK(text.find("building          version 2 (building, started by forced") != std::string::npos);
   swapper.join();
 
   kv = wait_status(o.data_dir, [](auto& s) { return s["live_version"] == "2" && s["phase"] == "idle"; });
-  BOOST_TEST_MESSAGE("after the swap:\n" << actors::describe_retrain_status(kv, now_ms()));
+  BOOST_TEST_MESSAGE("after the swap:\n" << actors::describe_retrain_status(kv, test::unix_now_ms()));
   BOOST_CHECK_EQUAL(kv["live_version"], "2");
   BOOST_CHECK_EQUAL(kv["building_version"], "0");
   BOOST_CHECK_EQUAL(kv["swaps"], "1");
-  BOOST_CHECK(actors::describe_retrain_status(kv, now_ms()).find("building          none") != std::string::npos);
+  BOOST_CHECK(actors::describe_retrain_status(kv, test::unix_now_ms()).find("building          none") != std::string::npos);
 }
