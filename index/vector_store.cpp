@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,10 +32,8 @@ void put_u64(unsigned char* p, std::uint64_t v) {
 
 }  // namespace
 
-vector_store::vector_store(std::string directory, bool owns_directory, std::size_t dimension,
-                           std::size_t rows_per_segment)
+vector_store::vector_store(std::string directory, std::size_t dimension, std::size_t rows_per_segment)
     : directory_(std::move(directory)),
-      owns_directory_(owns_directory),
       dimension_(dimension),
       rows_per_segment_(rows_per_segment) {}
 
@@ -45,35 +44,20 @@ result<std::unique_ptr<vector_store>> vector_store::create(const std::string& di
   if (segment_bytes < row_bytes)
     return fail(errc::invalid_argument, "segment_bytes=" + std::to_string(segment_bytes) +
                                             ": must be >= one row (" + std::to_string(row_bytes) + " bytes)");
-  std::string dir = directory;
-  bool owns = false;
-  if (dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/ivfstream-vectors-XXXXXX";
-    if (!::mkdtemp(templ.data())) return io_fail("cannot create temporary directory", templ, errno);
-    dir = templ;
-    owns = true;
-  } else {
+  std::unique_ptr<vector_store> store(new vector_store(directory, dimension, segment_bytes / row_bytes));
+  if (!directory.empty()) {
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return fail(errc::io_error, "cannot create storage_dir " + dir + ": " + ec.message());
-  }
-  std::unique_ptr<vector_store> store(new vector_store(dir, owns, dimension, segment_bytes / row_bytes));
-  if (!owns) {
-    std::error_code ec;
+    std::filesystem::create_directories(directory, ec);
+    if (ec) return fail(errc::io_error, "cannot create storage_dir " + directory + ": " + ec.message());
     if (std::filesystem::exists(store->segment_path(0), ec))
-      return fail(errc::invalid_argument, "storage_dir=" + dir + ": already holds vector segments (" +
+      return fail(errc::invalid_argument, "storage_dir=" + directory + ": already holds vector segments (" +
                                               store->segment_path(0) + "); use an empty directory");
   }
   return store;
 }
 
 vector_store::~vector_store() {
-  for (auto& s : segments_) ::munmap(s.base, s.bytes);
-  if (owns_directory_) {
-    std::error_code ec;
-    std::filesystem::remove_all(directory_, ec);  // best effort: nothing to report to in a destructor
-  }
+  for (auto& s : segments_) ::munmap(s.mapping, s.mapping_bytes);
 }
 
 std::string vector_store::segment_path(std::size_t i) const {
@@ -88,10 +72,8 @@ std::size_t vector_store::mapped_bytes() const noexcept {
   return total;
 }
 
-status vector_store::add_segment() {
-  const std::size_t index = segments_.size();
+result<vector_store::segment> vector_store::map_file_segment(std::size_t index, std::size_t bytes) const {
   const std::string path = segment_path(index);
-  const std::size_t bytes = k_vector_segment_header_bytes + rows_per_segment_ * dimension_ * sizeof(float);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return io_fail("cannot create vector segment", path, errno);
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
@@ -103,13 +85,46 @@ status vector_store::add_segment() {
   const int err = errno;
   ::close(fd);  // the mapping keeps the file open
   if (base == MAP_FAILED) return io_fail("cannot mmap vector segment", path, err);
-  auto* header = static_cast<unsigned char*>(base);
+  segment s;
+  s.base = s.mapping = base;
+  s.bytes = s.mapping_bytes = bytes;
+  return s;
+}
+
+result<vector_store::segment> vector_store::map_memory_segment(std::size_t bytes) {
+  // Reserve one huge page more than needed, so the segment can start on a 2 MiB boundary; the
+  // reservation's pages outside [base, base + bytes) are never touched, so they cost no memory.
+  constexpr std::size_t huge = std::size_t{2} << 20;
+  const std::size_t reserve = bytes + huge;
+  void* mapping = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED)
+    return fail(errc::io_error, "cannot map " + std::to_string(reserve) + " bytes for a vector segment: " +
+                                    std::strerror(errno));
+  const auto start = (reinterpret_cast<std::uintptr_t>(mapping) + huge - 1) & ~(huge - 1);
+  void* base = reinterpret_cast<void*>(start);
+  (void)::madvise(base, bytes, MADV_HUGEPAGE);  // advice only: without THP the segment uses 4 KiB pages
+  segment s;
+  s.base = base;
+  s.bytes = bytes;
+  s.mapping = mapping;
+  s.mapping_bytes = reserve;
+  return s;
+}
+
+status vector_store::add_segment() {
+  const std::size_t index = segments_.size();
+  const std::size_t bytes = k_vector_segment_header_bytes + rows_per_segment_ * dimension_ * sizeof(float);
+  auto mapped = in_memory() ? map_memory_segment(bytes) : map_file_segment(index, bytes);
+  if (!mapped) return std::move(mapped).error();
+  segment s = *mapped;
+  auto* header = static_cast<unsigned char*>(s.base);
   std::memcpy(header, k_magic, sizeof(k_magic));
   put_u32(header + 8, k_vector_segment_version);
   put_u32(header + 12, static_cast<std::uint32_t>(dimension_));
   put_u64(header + 16, rows_per_segment_);
   put_u64(header + 24, index);
-  segments_.push_back({base, bytes, reinterpret_cast<float*>(header + k_vector_segment_header_bytes)});
+  s.rows = reinterpret_cast<float*>(header + k_vector_segment_header_bytes);
+  segments_.push_back(s);
   return {};
 }
 
@@ -147,9 +162,10 @@ status vector_store::keep_rows(const std::uint64_t* rows, std::size_t n) {
   const std::size_t keep_segments = (n + rows_per_segment_ - 1) / rows_per_segment_;
   while (segments_.size() > keep_segments) {
     const segment& last = segments_.back();
-    ::munmap(last.base, last.bytes);
-    const std::string path = segment_path(segments_.size() - 1);
+    ::munmap(last.mapping, last.mapping_bytes);
     segments_.pop_back();
+    if (in_memory()) continue;
+    const std::string path = segment_path(segments_.size());
     if (::unlink(path.c_str()) != 0) return io_fail("cannot remove vector segment", path, errno);
   }
   if (keep_segments > 0 && n % rows_per_segment_ != 0) {
@@ -158,7 +174,8 @@ status vector_store::keep_rows(const std::uint64_t* rows, std::size_t n) {
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     const std::size_t used = k_vector_segment_header_bytes + (n % rows_per_segment_) * dimension_ * sizeof(float);
     const std::size_t from = (used + page - 1) / page * page;
-    if (from < last.bytes) ::madvise(static_cast<char*>(last.base) + from, last.bytes - from, MADV_REMOVE);
+    if (from < last.bytes)
+      ::madvise(static_cast<char*>(last.base) + from, last.bytes - from, in_memory() ? MADV_DONTNEED : MADV_REMOVE);
   }
   return {};
 }

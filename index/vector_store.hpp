@@ -14,6 +14,12 @@
 //     offset 32 : 32 bytes reserved, zero
 //   Global row r lives in segment r / rows_per_segment at row r % rows_per_segment. Every file has the
 //   full size from creation (ftruncate: sparse until written); the store grows by adding a segment.
+//
+// A private store (empty directory: a partition actor's, an index without storage_dir) has no files:
+// each segment is anonymous memory with the same layout (64-byte header, then the rows), its start
+// aligned to 2 MiB and advised MADV_HUGEPAGE, so that refine's random row reads each cost one
+// huge-page TLB entry instead of a 4 KiB page walk (file mappings of ext4 never get transparent huge
+// pages). It is resident like the index's codes: it is not paged out to a file under memory pressure.
 //   The files do not record how many rows are valid: the owner (index snapshot, checkpoint
 //   manifest) does. Appends never rewrite a row: a replaced vector leaves its old row as garbage
 //   until the owner collects it with keep_rows (moves the live rows down, drops the freed tail).
@@ -40,8 +46,8 @@ inline constexpr std::size_t k_default_segment_bytes = std::size_t{64} << 20;
 class vector_store {
 public:
   /// Creates an empty store in `directory` (created if missing; it must not already hold segment
-  /// files). An empty directory string makes a private temporary directory that the destructor
-  /// removes with its files. segment_bytes: bytes of rows per segment (≥ one row).
+  /// files). An empty directory string makes a private store in anonymous memory (no files; layout
+  /// above). segment_bytes: bytes of rows per segment (≥ one row).
   static result<std::unique_ptr<vector_store>> create(const std::string& directory, std::size_t dimension,
                                                       std::size_t segment_bytes = k_default_segment_bytes);
   ~vector_store();
@@ -68,23 +74,29 @@ public:
   std::size_t num_segments() const noexcept { return segments_.size(); }
   /// Bytes of rows written (size() × d × 4): what a full read of the store touches.
   std::size_t used_bytes() const noexcept { return size_ * dimension_ * sizeof(float); }
-  /// Bytes mapped (all segment files, headers included).
+  /// Bytes mapped (all segments, headers included).
   std::size_t mapped_bytes() const noexcept;
+  /// The storage directory; empty for a private (anonymous-memory) store.
   const std::string& directory() const noexcept { return directory_; }
-  /// Path of segment i.
+  /// True for a private store (no files).
+  bool in_memory() const noexcept { return directory_.empty(); }
+  /// Path of segment i. @pre !in_memory().
   std::string segment_path(std::size_t i) const;
 
 private:
   struct segment {
-    void* base = nullptr;      // mmap'd file
-    std::size_t bytes = 0;     // file size
+    void* base = nullptr;      // segment start (header); 2 MiB-aligned when in memory
+    std::size_t bytes = 0;     // segment size (header + rows)
     float* rows = nullptr;     // base + header
+    void* mapping = nullptr;   // what to munmap: base for a file; the unaligned reservation in memory
+    std::size_t mapping_bytes = 0;
   };
-  vector_store(std::string directory, bool owns_directory, std::size_t dimension, std::size_t rows_per_segment);
+  vector_store(std::string directory, std::size_t dimension, std::size_t rows_per_segment);
   status add_segment();
+  result<segment> map_file_segment(std::size_t index, std::size_t bytes) const;
+  static result<segment> map_memory_segment(std::size_t bytes);
 
   std::string directory_;
-  bool owns_directory_;
   std::size_t dimension_;
   std::size_t rows_per_segment_;
   std::vector<segment> segments_;

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE vector_store
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -84,17 +85,43 @@ BOOST_AUTO_TEST_CASE(segment_files_follow_the_documented_layout) {
   fs::remove_all(dir);
 }
 
-BOOST_AUTO_TEST_CASE(private_directory_is_removed_on_destruction) {
-  std::string dir;
+BOOST_AUTO_TEST_CASE(private_store_lives_in_memory_and_writes_no_files) {
+  // Where a temporary directory would go: it must stay empty.
+  const fs::path tmp = fresh_dir("private");
+  fs::create_directories(tmp);
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old ? old : "";
+  ::setenv("TMPDIR", tmp.c_str(), 1);
   {
-    auto store = vector_store::create("", 4);
+    const std::size_t d = 7;  // rows of 28 bytes: not a divisor of a page or a huge page
+    auto store = vector_store::create("", d, 1000 * d * sizeof(float));
     BOOST_REQUIRE(store);
-    dir = (*store)->directory();
-    const auto x = rows(2, 4, 0.0f);
-    BOOST_REQUIRE((*store)->append(x.data(), 2));
-    BOOST_TEST(fs::exists(dir));
+    auto& s = **store;
+    BOOST_TEST(s.in_memory());
+    BOOST_TEST(s.directory().empty());
+    const auto x = rows(2500, d, 0.25f);  // 3 segments
+    auto first = s.append(x.data(), 1300);
+    BOOST_REQUIRE(first);
+    BOOST_REQUIRE(s.append(x.data() + 1300 * d, 1200));
+    BOOST_TEST(s.num_segments() == 3u);
+    BOOST_TEST(s.mapped_bytes() == 3 * (k_vector_segment_header_bytes + 1000 * d * sizeof(float)));
+    for (std::size_t r = 0; r < 2500; ++r)
+      BOOST_TEST(std::memcmp(s.row(r), x.data() + r * d, d * sizeof(float)) == 0, "row " << r);
+    std::vector<std::uint64_t> keep;
+    for (std::uint64_t r = 1; r < 2500; r += 2) keep.push_back(r);  // 1250 rows: 2 segments, a freed tail
+    BOOST_REQUIRE(s.keep_rows(keep.data(), keep.size()));
+    BOOST_TEST(s.num_segments() == 2u);
+    for (std::size_t i = 0; i < keep.size(); ++i)
+      BOOST_TEST(std::memcmp(s.row(i), x.data() + keep[i] * d, d * sizeof(float)) == 0, "kept row " << i);
+    BOOST_REQUIRE(s.append(x.data(), 800));  // reuses the freed tail, then a new segment
+    for (std::size_t i = 0; i < 800; ++i)
+      BOOST_TEST(std::memcmp(s.row(keep.size() + i), x.data() + i * d, d * sizeof(float)) == 0, "new row " << i);
+    BOOST_TEST(fs::is_empty(tmp));
   }
-  BOOST_TEST(!fs::exists(dir));
+  if (old) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+  BOOST_TEST(fs::is_empty(tmp));
+  fs::remove_all(tmp);
 }
 
 BOOST_AUTO_TEST_CASE(directory_with_segments_is_refused) {
