@@ -28,7 +28,7 @@ struct topk_entry;
 /// Where and how an index keeps what is not in its lists.
 struct index_options {
   /// Directory of the vector store segments (must not already hold segments). Empty = a private
-  /// temporary directory removed when the index is destroyed.
+  /// store in anonymous memory (huge-page advised; no files), freed with the index.
   std::string storage_dir;
   /// Bytes of rows per vector store segment file.
   std::size_t segment_bytes = k_default_segment_bytes;
