@@ -98,6 +98,10 @@ std::uint64_t codebook_fingerprint(const codebook_set& cb) {
   h = fnv1a_u64(h, p.num_bits);
   h = fnv1a_u64(h, p.opq ? 1 : 0);
   if (p.imi()) h = fnv1a_u64(fnv1a_u64(h, 0x696d69), p.imi_bits);  // flat leaves the hash as before
+  // rq and lsq share one layout (their arrays alone would not tell them apart); pq leaves the hash as
+  // before, so codebook records written by older versions still verify.
+  if (p.additive()) h = fnv1a_u64(fnv1a_u64(h, 0x6171), static_cast<std::uint64_t>(p.quantizer));
+  if (p.polysemous) h = fnv1a_u64(h, 0x706f6c79);  // the permuted codes are searched with a Hamming filter
   h = fnv1a_floats(h, cb.centroids());
   h = fnv1a_floats(h, cb.pq_codebooks());
   if (const local_codebooks* local = cb.local()) {  // LOPQ; without it the hash is as before

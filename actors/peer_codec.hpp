@@ -26,8 +26,11 @@
 namespace ivfstream::actors {
 
 /// FNV-1a 64 over the parameters that shape a code (dimension, metric, num_partitions,
-/// num_sub_vectors, num_bits, opq) and the bytes of the centroids, PQ codebooks and rotation
-/// (little-endian float32, in that order). Costs one pass over the codebooks: cache it per set.
+/// num_sub_vectors, num_bits, opq; then, only where set, imi and imi_bits, the additive quantizer
+/// kind rq|lsq, polysemous) and the bytes of the centroids, PQ codebooks, LOPQ arrays and rotation
+/// (little-endian float32, in that order). A flat, plain-PQ set hashes as it did before the optional
+/// fields existed, so stored codebook records keep verifying. Costs one pass over the codebooks:
+/// cache it per set.
 std::uint64_t codebook_fingerprint(const codebook_set& cb);
 
 /// Which codebooks a node searches with: version 0 = not trained.

@@ -184,6 +184,47 @@ BOOST_AUTO_TEST_CASE(fingerprint_tells_codebooks_apart) {
   BOOST_TEST((*a)->version() == (*b)->version());  // which the version alone would not show
 }
 
+BOOST_AUTO_TEST_CASE(fingerprint_tells_quantizer_kinds_apart_and_keeps_plain_pq_stable) {
+  // Identical arrays under different kinds: rq and lsq share a layout, polysemous only changes how
+  // codes are searched, so the kind itself must be hashed.
+  index_params p;
+  p.dimension = 8;
+  p.num_partitions = 4;
+  p.num_sub_vectors = 2;
+  p.num_bits = 8;
+  p.max_iterations = 3;
+  p.quantizer = quantizer_kind::rq;
+  const auto x = test::clustered_data(600, 8, 6, 1);
+  auto rq = codebook_set::train(p, x.data(), 600);
+  BOOST_REQUIRE(rq);
+  auto as_lsq = p;
+  as_lsq.quantizer = quantizer_kind::lsq;
+  auto lsq = codebook_set::from_parts(as_lsq, 1, (*rq)->centroids(), (*rq)->pq_codebooks());
+  BOOST_REQUIRE_MESSAGE(lsq, (lsq ? "" : lsq.error().to_string()));
+  auto rq_again = codebook_set::from_parts(p, 1, (*rq)->centroids(), (*rq)->pq_codebooks());
+  BOOST_REQUIRE(rq_again);
+  BOOST_TEST(codebook_fingerprint(**rq) == codebook_fingerprint(**rq_again));
+  BOOST_TEST(codebook_fingerprint(**rq) != codebook_fingerprint(**lsq));
+
+  index_params q;
+  q.dimension = 4;
+  q.num_partitions = 2;
+  q.num_sub_vectors = 2;
+  q.num_bits = 8;
+  std::vector<float> centroids(2 * 4), codebooks(2 * 256 * 2);
+  for (std::size_t i = 0; i < centroids.size(); ++i) centroids[i] = 0.5f * static_cast<float>(i);
+  for (std::size_t i = 0; i < codebooks.size(); ++i) codebooks[i] = 0.25f * static_cast<float>(i % 97);
+  auto plain = codebook_set::from_parts(q, 1, centroids, codebooks);
+  auto q_poly = q;
+  q_poly.polysemous = true;
+  auto poly = codebook_set::from_parts(q_poly, 1, centroids, codebooks);
+  BOOST_REQUIRE(plain && poly);
+  BOOST_TEST(codebook_fingerprint(**plain) != codebook_fingerprint(**poly));
+  // A flat plain-PQ set hashes exactly as before the optional fields were added (value computed by
+  // the code at d3859ac): codebook records already on a topic must keep verifying after an upgrade.
+  BOOST_TEST(codebook_fingerprint(**plain) == 0xbf6cf2e8e2cdca9aULL);
+}
+
 // Found by fuzz_peer_message (scripts/fuzz.sh, 2026-11-27): a reply (2 queries, up to 10 candidates
 // each) whose ids vector starts 4 bytes off 8-byte alignment. The FlatBuffers Verifier checks only the
 // vector's 4-byte length prefix, so the decoder read the ids with misaligned 8-byte loads (UBSan:
