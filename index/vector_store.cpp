@@ -57,7 +57,7 @@ result<std::unique_ptr<vector_store>> vector_store::create(const std::string& di
 }
 
 vector_store::~vector_store() {
-  for (auto& s : segments_) ::munmap(s.mapping, s.mapping_bytes);
+  for (auto& s : segments_) ::munmap(s.base, s.bytes);
 }
 
 std::string vector_store::segment_path(std::size_t i) const {
@@ -86,28 +86,27 @@ result<vector_store::segment> vector_store::map_file_segment(std::size_t index, 
   ::close(fd);  // the mapping keeps the file open
   if (base == MAP_FAILED) return io_fail("cannot mmap vector segment", path, err);
   segment s;
-  s.base = s.mapping = base;
-  s.bytes = s.mapping_bytes = bytes;
+  s.base = base;
+  s.bytes = bytes;
   return s;
 }
 
 result<vector_store::segment> vector_store::map_memory_segment(std::size_t bytes) {
-  // Reserve one huge page more than needed, so the segment can start on a 2 MiB boundary; the
-  // reservation's pages outside [base, base + bytes) are never touched, so they cost no memory.
+  // Reserve one huge page more than needed, keep the 2 MiB-aligned part and give the rest back.
   constexpr std::size_t huge = std::size_t{2} << 20;
   const std::size_t reserve = bytes + huge;
   void* mapping = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapping == MAP_FAILED)
     return fail(errc::io_error, "cannot map " + std::to_string(reserve) + " bytes for a vector segment: " +
                                     std::strerror(errno));
-  const auto start = (reinterpret_cast<std::uintptr_t>(mapping) + huge - 1) & ~(huge - 1);
-  void* base = reinterpret_cast<void*>(start);
+  auto* first = static_cast<char*>(mapping);
+  auto* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(first) + huge - 1) & ~(huge - 1));
+  if (base > first) ::munmap(first, static_cast<std::size_t>(base - first));
+  if (first + reserve > base + bytes) ::munmap(base + bytes, static_cast<std::size_t>(first + reserve - (base + bytes)));
   (void)::madvise(base, bytes, MADV_HUGEPAGE);  // advice only: without THP the segment uses 4 KiB pages
   segment s;
   s.base = base;
   s.bytes = bytes;
-  s.mapping = mapping;
-  s.mapping_bytes = reserve;
   return s;
 }
 
@@ -162,7 +161,7 @@ status vector_store::keep_rows(const std::uint64_t* rows, std::size_t n) {
   const std::size_t keep_segments = (n + rows_per_segment_ - 1) / rows_per_segment_;
   while (segments_.size() > keep_segments) {
     const segment& last = segments_.back();
-    ::munmap(last.mapping, last.mapping_bytes);
+    ::munmap(last.base, last.bytes);
     segments_.pop_back();
     if (in_memory()) continue;
     const std::string path = segment_path(segments_.size());

@@ -85,11 +85,9 @@ public:
 
 private:
   struct segment {
-    void* base = nullptr;      // segment start (header); 2 MiB-aligned when in memory
-    std::size_t bytes = 0;     // segment size (header + rows)
+    void* base = nullptr;      // mapping start (header); 2 MiB-aligned when in memory
+    std::size_t bytes = 0;     // mapping size (header + rows)
     float* rows = nullptr;     // base + header
-    void* mapping = nullptr;   // what to munmap: base for a file; the unaligned reservation in memory
-    std::size_t mapping_bytes = 0;
   };
   vector_store(std::string directory, std::size_t dimension, std::size_t rows_per_segment);
   status add_segment();
