@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(followers_install_the_leaders_codebooks_and_the_cluster_ans
     followers.push_back(std::move(*f));
   }
   for (auto& f : followers)
-    BOOST_REQUIRE_MESSAGE(wait_for([&] { return f->version() == 1; }, 60s), "follower did not install: " << f->last_error());
+    BOOST_REQUIRE_MESSAGE(wait_for([&] { return f->version() == 1; }, 150s), "follower did not install: " << f->last_error());
   auto leader_cb = nodes[0]->codebooks();
   BOOST_REQUIRE(leader_cb && *leader_cb);
   for (int i = 1; i < 3; ++i) {

@@ -15,11 +15,11 @@ BOOST_AUTO_TEST_CASE(starts_on_an_ephemeral_local_port_with_the_requested_topics
   BOOST_TEST(bs.find(',') != std::string::npos, bs);  // two brokers
   BOOST_TEST(broker->broker_count() == 2);
   auto producer = make_producer(bs);
-  auto a = producer->partition_count("a", 5s);
+  auto a = producer->partition_count("a", 30s);
   BOOST_REQUIRE_MESSAGE(a.has_value(), (a ? std::string() : a.error().to_string()));
   BOOST_TEST(*a == 3);
   BOOST_REQUIRE(broker->create_topic("c", 5));
-  auto c = producer->partition_count("c", 5s);
+  auto c = producer->partition_count("c", 30s);
   BOOST_REQUIRE(c.has_value());
   BOOST_TEST(*c == 5);
 }
@@ -33,7 +33,7 @@ BOOST_AUTO_TEST_CASE(two_brokers_run_side_by_side) {
   auto c2 = make_consumer(two->bootstrap_servers());
   BOOST_REQUIRE(c2->assign({{"t", 0, k_offset_beginning}}));
   BOOST_TEST(consume_n(*c2, 1, 500ms).empty());  // separate clusters
-  auto wm = c2->watermarks("t", 0, 5s);
+  auto wm = c2->watermarks("t", 0, 30s);
   BOOST_REQUIRE(wm.has_value());
   BOOST_TEST(wm->second == 0);
 }
@@ -45,10 +45,10 @@ BOOST_AUTO_TEST_CASE(service_topics_follow_the_configuration) {
   auto broker = embedded_broker::start(config);
   BOOST_REQUIRE_MESSAGE(broker.has_value(), (broker ? std::string() : broker.error().to_string()));
   auto producer = make_producer((*broker)->bootstrap_servers());
-  BOOST_TEST(*producer->partition_count("vv", 5s) == 6);
-  BOOST_TEST(*producer->partition_count(config.kafka.topics.queries, 5s) == 6);
-  BOOST_TEST(*producer->partition_count(config.kafka.topics.dead_letter, 5s) == 6);
-  BOOST_TEST(*producer->partition_count(config.kafka.topics.codebooks, 5s) == 1);
+  BOOST_TEST(*producer->partition_count("vv", 30s) == 6);
+  BOOST_TEST(*producer->partition_count(config.kafka.topics.queries, 30s) == 6);
+  BOOST_TEST(*producer->partition_count(config.kafka.topics.dead_letter, 30s) == 6);
+  BOOST_TEST(*producer->partition_count(config.kafka.topics.codebooks, 30s) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(bad_arguments_are_errors) {
@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(each_partition_keeps_only_its_newest_records_beyond_about_5
   for (int i = 0; i < 20; ++i) BOOST_REQUIRE(producer->produce("v", nullptr, 0, rec.data(), rec.size(), 0));
   BOOST_REQUIRE(producer->flush(20s));
   auto consumer = make_consumer(broker->bootstrap_servers());
-  auto wm = consumer->watermarks("v", 0, 5s);
+  auto wm = consumer->watermarks("v", 0, 30s);
   BOOST_REQUIRE(wm.has_value());
   BOOST_TEST(wm->second == 20);
   BOOST_TEST(wm->first > 0);  // the oldest records are gone
