@@ -20,7 +20,7 @@ struct memory_stats {
   std::size_t id_map_bytes = 0;             ///< id → location map (id_map::memory_bytes)
   std::size_t codebook_bytes = 0;           ///< centroids, PQ codebooks, precomputed tables
   std::size_t vector_store_used_bytes = 0;  ///< raw vector rows written (incl. rows of replaced vectors)
-  std::size_t vector_store_mapped_bytes = 0;///< segment files mapped (virtual; resident only as touched)
+  std::size_t vector_store_mapped_bytes = 0;///< segments mapped, files or anonymous memory (virtual: resident as touched, 2 MiB at a time under THP)
 
   /// (code_bytes + id_bytes + tombstone_bytes) / vectors: the index "with ids"; 0 for an empty index.
   double resident_bytes_per_vector() const noexcept { return per_vector(code_bytes + id_bytes + tombstone_bytes); }
