@@ -64,6 +64,24 @@ inline index_params small_index_params(std::size_t d, std::size_t max_iterations
   return p;
 }
 
+/// An engine in `dir` that trains first after `train_after` vectors and then retrains only when a test
+/// calls retrain(): 2 partition actors, 1 query actor, 2 scheduler threads, a reservoir of `reservoir`
+/// vectors, no drift trigger, the trainer at normal priority (so a retrain is not starved on 2 cores).
+inline engine_options explicit_retrain_options(const std::string& dir, std::size_t train_after,
+                                               std::size_t reservoir) {
+  engine_options o;
+  o.partition_actors = 2;
+  o.query_actors = 1;
+  o.scheduler_threads = 2;
+  o.data_dir = dir;
+  o.train_after = train_after;
+  o.retrain.enabled = true;
+  o.retrain.reservoir_size = reservoir;
+  o.retrain.drift_threshold = 0;
+  o.retrain.background_nice = 0;
+  return o;
+}
+
 /// engine::open(o), failing the test with the error if it fails.
 inline std::unique_ptr<engine> open_engine(const engine_options& o) {
   auto e = engine::open(o);

@@ -23,19 +23,9 @@ namespace {
 
 constexpr std::size_t d = 16, n = 6000, nq = 100, k = 10, nprobes = 4;
 
-engine_options options(const std::string& dir) {
-  engine_options o;
-  o.partition_actors = 2;
-  o.query_actors = 1;
-  o.scheduler_threads = 2;
-  o.data_dir = dir;
-  o.train_after = 2000;  // v1 is trained on the first 2000 vectors: before the drift
-  o.retrain.enabled = true;
-  o.retrain.reservoir_size = n;  // the retrain sees every vector, as the from-scratch index does
-  o.retrain.drift_threshold = 0;  // only the explicit retrain below
-  o.retrain.background_nice = 0;
-  return o;
-}
+// v1 is trained on the first 2000 vectors (before the drift); the retrain samples every vector, as
+// the from-scratch index does.
+engine_options options(const std::string& dir) { return test::explicit_retrain_options(dir, 2000, n); }
 
 struct variant {
   const char* name;

@@ -26,19 +26,7 @@ constexpr std::size_t d = 16, n = 6000;
 
 using test::scratch_dir;
 
-engine_options options(const std::string& dir) {
-  engine_options o;
-  o.partition_actors = 2;
-  o.query_actors = 1;
-  o.scheduler_threads = 2;
-  o.data_dir = dir;
-  o.train_after = 2000;
-  o.retrain.enabled = true;
-  o.retrain.reservoir_size = n;
-  o.retrain.drift_threshold = 0;  // only the explicit retrains below
-  o.retrain.background_nice = 0;
-  return o;
-}
+engine_options options(const std::string& dir) { return test::explicit_retrain_options(dir, 2000, n); }
 
 using test::stats_of;
 
