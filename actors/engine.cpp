@@ -62,6 +62,12 @@ engine_options engine_options::from(const service_config& cfg) {
   o.retrain.background_nice = static_cast<int>(cfg.retrain.background_nice);  // validated: 0..19
   o.max_pending_vectors = cfg.engine.max_pending_vectors;
   o.network = cfg.peers.enabled;
+  o.peer_tls.enabled = cfg.peers.enabled && cfg.peers.tls;
+  o.peer_tls.certificate = cfg.peers.tls_certificate;
+  o.peer_tls.key = cfg.peers.tls_key;
+  o.peer_tls.key_passphrase = cfg.peers.tls_key_passphrase;
+  o.peer_tls.cafile = cfg.peers.tls_cafile;
+  o.peer_tls.capath = cfg.peers.tls_capath;
   return o;
 }
 
@@ -78,6 +84,10 @@ status engine_options::validate() const {
   if (caps.max_inflight_queries < 1)
     return fail(errc::invalid_argument, "caps.max_inflight_queries=0: must be >= 1");
   IVF_TRY(actors::query_admission(caps).check(default_search));
+  if (peer_tls.enabled && !network)
+    return fail(errc::invalid_argument, "peer_tls.enabled=true with network=false: TLS applies to the peer links, "
+                                        "which need network = true (peers.enabled)");
+  IVF_TRY(peer_tls.validate());
   return default_search.validate();
 }
 
@@ -136,7 +146,10 @@ result<std::unique_ptr<engine>> engine::open(const engine_options& options) {
       options.scheduler_threads ? options.scheduler_threads : std::max(2u, std::thread::hardware_concurrency());
   im->config->set("scheduler.max-threads", threads);
   im->config->set("logger.verbosity", caf::atom("quiet"));
-  if (options.network) im->config->load<caf::io::middleman>();  // peer links (actors/peer_service.hpp)
+  if (options.network) {
+    im->config->load<caf::io::middleman>();  // peer links (actors/peer_service.hpp)
+    if (options.peer_tls.enabled) options.peer_tls.apply(*im->config);
+  }
   const std::uint32_t P = options.partition_actors;
 
   // Restore the newest complete checkpoint, in plain code, before any actor runs.

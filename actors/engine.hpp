@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "actors/peer_tls.hpp"
 #include "actors/query_admission.hpp"
 #include "index/error.hpp"
 #include "index/index_params.hpp"
@@ -54,6 +55,8 @@ struct engine_options {
   /// Load CAF's middleman (caf::io) so that a peer_service can publish this node and reach its peers
   /// (scale-out, actors/peer_service.hpp). Off: no network thread, nothing listens.
   bool network = false;
+  /// Mutual TLS on those peer links (actors/peer_tls.hpp); needs network = true. Off: plain TCP.
+  actors::peer_tls_options peer_tls;
 
   /// The engine part of a service configuration ([engine], [search]).
   static engine_options from(const service_config& cfg);

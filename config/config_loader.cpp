@@ -379,6 +379,12 @@ const std::vector<key_entry>& registry() {
     v.push_back(string_key("peers.bind", "address the peer port binds to (loopback unless configured)", IVF_FIELD(peers.bind)));
     v.push_back(unsigned_key("peers.port", "peer port (0 = any free port)", IVF_FIELD(peers.port)));
     v.push_back(string_list_key("peers.nodes", "the other nodes, host:port ([ipv6]:port); this node's own entry is skipped", IVF_FIELD(peers.nodes)));
+    v.push_back(bool_key("peers.tls", "mutual TLS on the peer links (needs tls_certificate, tls_key and tls_cafile or tls_capath)", IVF_FIELD(peers.tls)));
+    v.push_back(string_key("peers.tls_certificate", "PEM certificate (chain) this node presents to its peers", IVF_FIELD(peers.tls_certificate)));
+    v.push_back(string_key("peers.tls_key", "PEM private key of peers.tls_certificate", IVF_FIELD(peers.tls_key)));
+    v.push_back(string_key("peers.tls_key_passphrase", "passphrase of an encrypted peers.tls_key (empty = none)", IVF_FIELD(peers.tls_key_passphrase)));
+    v.push_back(string_key("peers.tls_cafile", "PEM file of the CA(s) a peer's certificate must chain to", IVF_FIELD(peers.tls_cafile)));
+    v.push_back(string_key("peers.tls_capath", "directory of CA certificates (c_rehash layout), instead of or beside tls_cafile", IVF_FIELD(peers.tls_capath)));
     return v;
   }();
   return entries;
@@ -573,7 +579,10 @@ std::string dump_config(const service_config& config) {
       os << (section.empty() ? "" : "\n") << "[" << sec << "]\n";
       section = sec;
     }
-    os << e.key.substr(dot + 1) << " = " << e.get_text(config) << "\n";
+    const std::string text = e.get_text(config);
+    // A secret (peers.tls_key_passphrase) is masked like a secret librdkafka property; an unset one stays "".
+    const bool mask = text != "\"\"" && is_secret_property(e.key);
+    os << e.key.substr(dot + 1) << " = " << (mask ? quote("********") : text) << "\n";
   }
   if (!config.kafka.properties.empty()) {
     os << "\n[kafka.properties]\n";

@@ -149,6 +149,16 @@ status service_config::validate() const {
   for (const std::string& node : peers.nodes) {
     if (auto a = parse_host_port(node); !a) return fail(a.error().code(), "peers." + a.error().message());
   }
+  if (peers.tls) {
+    // The files themselves are checked when the engine opens (actors/peer_tls.cpp loads them).
+    if (peers.tls_certificate.empty() || peers.tls_key.empty())
+      return fail(errc::invalid_argument, "peers.tls = true needs peers.tls_certificate and peers.tls_key (got '" +
+                                              peers.tls_certificate + "', '" + peers.tls_key + "')");
+    if (peers.tls_cafile.empty() && peers.tls_capath.empty())
+      return fail(errc::invalid_argument,
+                  "peers.tls = true needs peers.tls_cafile or peers.tls_capath: the CA that signs the nodes' certificates");
+  }
+
   if (engine.train_after < index.num_partitions) {
     return fail(errc::invalid_argument, "engine.train_after=" + str(engine.train_after) +
                                             ": must be >= index.num_partitions=" + str(index.num_partitions) +
@@ -195,6 +205,7 @@ bool is_secret_property(std::string_view key) noexcept {
   std::string lower(key);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return lower.find("password") != std::string::npos || lower.find("secret") != std::string::npos ||
+         lower.find("passphrase") != std::string::npos ||
          lower == "ssl.key.pem" || lower == "sasl.oauthbearer.config";
 }
 

@@ -101,6 +101,14 @@ struct peers_config {
   std::uint32_t port = 7400;       ///< peer port, 0..65535 (0 = any free port, printed at start)
   /// The other nodes, "host:port" ("[ipv6]:port"); an entry equal to this node's bind:port is skipped.
   std::vector<std::string> nodes;
+  /// Mutual TLS on the peer links (actors/peer_tls.hpp): every node presents tls_certificate/tls_key
+  /// and accepts only peers whose certificate chains to tls_cafile/tls_capath. Off: plain TCP.
+  bool tls = false;
+  std::string tls_certificate;     ///< PEM certificate (chain) of this node
+  std::string tls_key;             ///< PEM private key of this node
+  std::string tls_key_passphrase;  ///< passphrase of an encrypted tls_key ("" = none)
+  std::string tls_cafile;          ///< PEM file of the cluster CA(s)
+  std::string tls_capath;          ///< or a directory of CA certificates (c_rehash layout)
 };
 
 /// Everything a service needs. Build with config_loader.hpp, then call validate().

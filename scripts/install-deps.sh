@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libcaf-dev                      # CAF 0.17.6 (actors, caf::io)
+  libcaf-dev                      # CAF 0.17.6 (actors, caf::io, caf::openssl)
+  libssl-dev openssl              # peer-link TLS; the openssl tool makes the test certificates
   librdkafka-dev                  # librdkafka 2.0.2 (+ mock cluster)
   libflatbuffers-dev flatbuffers-compiler
   libeigen3-dev
