@@ -33,5 +33,6 @@ using encode_atom = caf::atom_constant<caf::atom("encode")>;        ///< partiti
 // Scale-out search over peer nodes (actors/peer_service.hpp).
 using peer_search_atom = caf::atom_constant<caf::atom("peersearch")>;  ///< node → node: FlatBuffers query batch
 using peer_link_atom = caf::atom_constant<caf::atom("peerlink")>;      ///< self-tick: (re)connect a peer
+using peer_hello_atom = caf::atom_constant<caf::atom("peerhello")>;    ///< TLS: a dialing node introduces itself
 
 }  // namespace ivfstream::actors

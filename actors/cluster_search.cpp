@@ -4,6 +4,7 @@
 #include <functional>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include "actors/query_state.hpp"
 
@@ -122,9 +123,10 @@ void retry_later(self_pointer self, std::uint32_t i) {
 
 void connect_peer(self_pointer self, std::uint32_t i) {
   auto& link = self->state.links[i];
-  if (link.handle || link.connecting) return;
+  if (link.handle || link.connecting || !link.dials) return;
   link.connecting = true;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = self->state.setup.tls ? self->system().openssl_manager().actor_handle()
+                                  : self->system().middleman().actor_handle();
   self->request(mm, caf::duration{self->state.setup.connect_timeout}, caf::connect_atom::value, link.address.host,
                 link.address.port)
       .then(
@@ -143,6 +145,12 @@ void connect_peer(self_pointer self, std::uint32_t i) {
             link.handle = caf::actor_cast<peer_search_actor>(ptr);
             link.status.connected = true;
             self->monitor(link.handle);
+            if (self->state.setup.tls) {
+              // The peer searches this node over this connection instead of dialing back.
+              self->send(link.handle, peer_hello_atom::value,
+                         caf::actor_cast<caf::strong_actor_ptr>(self->state.setup.local),
+                         self->state.setup.self.name());
+            }
           },
           [self, i](caf::error& e) {
             auto& link = self->state.links[i];
@@ -261,6 +269,11 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
     cluster_link l;
     l.address = a;
     l.status.name = a.name();
+    if (st.setup.tls && std::tie(a.host, a.port) < std::tie(st.setup.self.host, st.setup.self.port)) {
+      l.dials = false;
+      l.status.last_error = "TLS: waiting for " + a.name() + " to dial this node (of two nodes, the one whose "
+                            "address sorts first dials)";
+    }
     st.links.push_back(std::move(l));
   }
   self->set_down_handler([self](caf::down_msg& dm) {
@@ -270,6 +283,7 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
         link.handle = nullptr;
         link.status.connected = false;
         link.status.last_error = link.address.name() + " went down: " + caf::to_string(dm.reason);
+        if (!link.dials) link.status.last_error += " (TLS: waiting for it to dial this node again)";
         retry_later(self, i);
       }
     }
@@ -313,6 +327,21 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
       },
       [self](peer_link_atom, std::uint32_t i) {
         if (i < self->state.links.size()) connect_peer(self, i);
+      },
+      [self](peer_hello_atom, caf::strong_actor_ptr& introduced, std::string& from) {
+        // Only a peer this node waits for (TLS, its address sorts first) is taken, and only as the
+        // peer search it claims to be; anything else is ignored. TLS already authenticated the node.
+        if (!introduced) return;
+        for (auto& link : self->state.links) {
+          if (link.dials || link.address.name() != from) continue;  // both sides parsed the same peers.nodes
+          auto handle = caf::actor_cast<peer_search_actor>(std::move(introduced));
+          if (link.handle == handle) return;
+          if (link.handle) self->demonitor(link.handle.address());
+          link.handle = std::move(handle);
+          link.status.connected = true;
+          self->monitor(link.handle);
+          return;
+        }
       },
       [self](stats_atom) {
         cluster_stats out = self->state.stats;

@@ -18,7 +18,7 @@
 // answered, this node's included, report between them every partition of the vectors topic
 // (actors/shard_coverage.hpp), the peers left out held nothing that is missing; they are not named and
 // do not make the answer partial. Peer links are made through CAF's
-// middleman asynchronously, watched (down_msg), and remade every reconnect_interval while down.
+// middleman (its OpenSSL one with setup.tls) asynchronously, watched (down_msg), and remade every reconnect_interval while down.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -61,6 +61,8 @@ struct cluster_stats {
 using cluster_search_actor = query_actor::extend<
     /// (Re)connect peer i if it is not connected (sent to itself).
     caf::reacts_to<peer_link_atom, std::uint32_t>,
+    /// TLS: a peer that dialed this node introduces its peer search (forwarded by the local shard).
+    caf::reacts_to<peer_hello_atom, caf::strong_actor_ptr, std::string>,
     /// Counters and link states.
     caf::replies_to<stats_atom>::with<cluster_stats>>;
 
@@ -72,11 +74,21 @@ struct cluster_search_setup {
   peer_limits limits;               ///< bounds on peer replies
   std::chrono::milliseconds reconnect_interval{500};  ///< retry period of a link that is down
   std::chrono::milliseconds connect_timeout{5000};    ///< one connection attempt at most
+  /// Connect through CAF's OpenSSL middleman (actors/peer_tls.hpp; the module must be loaded) instead of
+  /// the plain one. Then there is one connection per pair of nodes: of two nodes, the one whose
+  /// address (`self`) sorts first (host, then port) dials and sends peer_hello with its own peer search;
+  /// the other never dials it and searches it over that connection. (Plain links: each node dials
+  /// every peer. Over CAF 0.17.6's OpenSSL module, a second connection between two nodes — each
+  /// dialing the other — breaks both, so TLS cannot do that.)
+  bool tls = false;
+  /// With tls: this node's own entry of peers.nodes, as the peers name it.
+  peer_address self;
 };
 
 struct cluster_link {
   peer_address address;
   peer_search_actor handle;  ///< null while not connected
+  bool dials = true;         ///< false (TLS, the peer's address sorts first): wait for its peer_hello
   bool connecting = false;
   peer_link_status status;
 };

@@ -1,9 +1,12 @@
 #include "actors/peer_service.hpp"
 
+#include <optional>
 #include <thread>
 #include <tuple>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/engine_impl.hpp"
@@ -79,11 +82,21 @@ result<std::unique_ptr<peer_service>> peer_service::start(engine& e, const peer_
                 "(peers.enabled = true) so that CAF's middleman is loaded");
   auto& im = e.internals();
   auto& sys = *im.system;
+  const bool tls = e.options().peer_tls.enabled;
   std::vector<actors::peer_address> peers;
+  std::optional<actors::peer_address> self_entry;
   for (const auto& n : options.nodes) {
     auto a = parse_peer_address(n);
-    if (!is_self(*a, options)) peers.push_back(std::move(*a));
+    if (is_self(*a, options))
+      self_entry = std::move(*a);
+    else
+      peers.push_back(std::move(*a));
   }
+  if (tls && !self_entry && !peers.empty())
+    return fail(errc::invalid_argument,
+                "peers.tls: this node (" + options.bind + ":" + std::to_string(options.port) +
+                    ") is not in peers.nodes; with TLS every node must be given the same list, its own entry "
+                    "included, so that of two nodes exactly one dials the other");
   actors::peer_limits limits;
   limits.caps = e.options().caps;
   limits.max_request_bytes = k_max_peer_message_bytes;
@@ -98,30 +111,45 @@ result<std::unique_ptr<peer_service>> peer_service::start(engine& e, const peer_
   shard.admission = im.admission.get();
   shard.coverage = im.coverage;
   s->shard_ = sys.spawn(actors::shard_search, std::move(shard));
-  if (options.publish) {
-    // reuse = true: a restarted node can bind its port again while old connections linger in TIME_WAIT.
-    auto port = sys.middleman().publish(actors::peer_search_actor{s->shard_}, options.port, options.bind.c_str(), true);
-    if (!port) {
-      caf::anon_send_exit(s->shard_, caf::exit_reason::user_shutdown);
-      return fail(errc::unavailable, "peers: cannot listen on " + options.bind + ":" + std::to_string(options.port) +
-                                         ": " + sys.render(port.error()));
-    }
-    s->port_ = *port;
-  }
   actors::cluster_search_setup cs;
   cs.local = s->shard_;
   cs.codebook_source = im.queries.front();
   cs.peers = std::move(peers);
   cs.limits = limits;
   cs.reconnect_interval = options.reconnect_interval;
+  cs.tls = tls;
+  if (self_entry) cs.self = *self_entry;
   s->coordinator_ = sys.spawn(actors::cluster_search, std::move(cs));
+  // Before publishing: a hello that arrives once the port is open must find its sink.
+  caf::anon_send(s->shard_, actors::peer_link_atom::value, caf::actor_cast<actors::peer_hello_sink>(s->coordinator_));
+  if (options.publish) {
+    // reuse = true: a restarted node can bind its port again while old connections linger in TIME_WAIT.
+    const actors::peer_search_actor handle{s->shard_};
+    auto port = tls ? caf::openssl::publish(handle, options.port, options.bind.c_str(), true)
+                    : sys.middleman().publish(handle, options.port, options.bind.c_str(), true);
+    if (!port) {
+      caf::anon_send_exit(s->coordinator_, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(s->shard_, caf::exit_reason::user_shutdown);
+      return fail(errc::unavailable, "peers: cannot listen on " + options.bind + ":" + std::to_string(options.port) +
+                                         ": " + sys.render(port.error()));
+    }
+    s->port_ = *port;
+  }
   return s;
 }
 
 peer_service::~peer_service() {
   if (!engine_) return;
   auto& sys = engine_->system();
-  if (port_ != 0) (void)sys.middleman().unpublish(actors::peer_search_actor{shard_}, port_);
+  if (port_ != 0) {
+    if (engine_->options().peer_tls.enabled) {
+      // caf::openssl::unpublish does not compile against 0.17.6's atoms; this is the message it would send.
+      caf::anon_send(sys.openssl_manager().actor_handle(), caf::unpublish_atom::value,
+                     caf::actor_cast<caf::actor_addr>(shard_), port_);
+    } else {
+      (void)sys.middleman().unpublish(actors::peer_search_actor{shard_}, port_);
+    }
+  }
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(shard_, caf::exit_reason::user_shutdown);
 }

@@ -6,6 +6,8 @@
 //   - runs the coordinator (actors/cluster_search.hpp) that scatters a search to the peers named in
 //     peers.nodes plus this node's own partitions and merges top-k; a peer that is down or late is
 //     reported in the answer (partial, missing_peers), never waited on past the deadline.
+// The links are plain TCP unless the engine was opened with engine_options::peer_tls (mutual TLS,
+// actors/peer_tls.hpp; one connection per pair of nodes, see actors/cluster_search.hpp).
 // Messages on the wire are FlatBuffers bytes (schemas/peer.fbs). Codebooks: every node must serve the
 // same version with the same contents (checked per request by version and fingerprint,
 // actors/peer_codec.hpp); a node on other codebooks answers version_mismatch and is left out.

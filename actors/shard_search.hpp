@@ -36,12 +36,20 @@ struct shard_request {
 
 /// What a node publishes to its peers: FlatBuffers bytes in, FlatBuffers bytes out
 /// (PeerSearchRequest → PeerSearchReply, actors/peer_codec.hpp). Failures travel in the reply.
+/// peer_hello (TLS links, actors/cluster_search.hpp): a node that dialed this one introduces its own
+/// peer search (a handle, as strong_actor_ptr) and its entry of peers.nodes ("host:port"), so that this
+/// node searches it over the same connection instead of dialing back.
 using peer_search_actor =
-    caf::typed_actor<caf::replies_to<peer_search_atom, std::vector<char>>::with<std::vector<char>>>;
+    caf::typed_actor<caf::replies_to<peer_search_atom, std::vector<char>>::with<std::vector<char>>,
+                     caf::reacts_to<peer_hello_atom, caf::strong_actor_ptr, std::string>>;
 
-/// The shard search actor: the peer interface plus the in-process one.
+/// Where a shard forwards the peer_hello messages it receives: the node's coordinator.
+using peer_hello_sink = caf::typed_actor<caf::reacts_to<peer_hello_atom, caf::strong_actor_ptr, std::string>>;
+
+/// The shard search actor: the peer interface plus the in-process one (and, once, the hello sink).
 using shard_search_actor =
-    peer_search_actor::extend<caf::replies_to<search_atom, shard_request>::with<peer_reply>>;
+    peer_search_actor::extend<caf::replies_to<search_atom, shard_request>::with<peer_reply>,
+                              caf::reacts_to<peer_link_atom, peer_hello_sink>>;
 
 /// Everything a shard search needs.
 struct shard_search_setup {
@@ -60,6 +68,7 @@ struct shard_search_state {
   /// Fingerprint of the last codebooks seen (computed once per set).
   std::shared_ptr<const codebook_set> fingerprinted;
   std::uint64_t fingerprint = 0;
+  peer_hello_sink hello_sink;  ///< the coordinator; null until set (hellos are then dropped)
   static inline const char* name = "ivfstream.shard_search";
 };
 
