@@ -17,6 +17,7 @@
 //      is configured, but the survivors hold every vectors-topic partition between them);
 //   4. the killed node restarts on its data directory (restores its checkpoint, rejoins the group):
 //      whole answers, equal to the reference.
+//   5. the whole scenario again over mutual TLS peer links (peers.tls, tests/actors/test_certificates.hpp).
 // Waits are on conditions with generous limits; no assertion on timing. Slow under ASan (three
 // sanitized servers on two cores): .ci/run leaves it out of the sanitizer stage.
 #define BOOST_TEST_MODULE cluster_process_test
@@ -48,6 +49,7 @@
 #include "connectors/kafka_producer.hpp"
 #include "connectors/record_codec.hpp"
 #include "tests/actors/serve_process.hpp"
+#include "tests/actors/test_certificates.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -110,8 +112,9 @@ std::string slurp(const std::string& path) {
 }
 
 /// The command line of node i after "serve".
+/// With `tls`, the peer links run over mutual TLS with node<i>'s certificate (peers.tls_*).
 std::vector<std::string> node_args(const std::string& bootstrap, const fs::path& dir, std::uint16_t port,
-                                   const std::string& nodes) {
+                                   const std::string& nodes, const actors::peer_tls_options& tls) {
   // A stats line every 2 s in the node's log (vectors, buffered, records, codebook version, last error):
   // what a failed run's logs show of each node's progress.
   std::vector<std::string> a = {"--brokers", bootstrap, "--data-dir", dir.string(), "--stats-interval", "2"};
@@ -125,6 +128,13 @@ std::vector<std::string> node_args(const std::string& bootstrap, const fs::path&
         "peers.port=" + std::to_string(port), "peers.nodes=" + nodes}) {
     a.push_back("--set");
     a.push_back(kv);
+  }
+  if (tls.enabled) {
+    for (const std::string& kv : {std::string("peers.tls=true"), "peers.tls_certificate=" + tls.certificate,
+                                  "peers.tls_key=" + tls.key, "peers.tls_cafile=" + tls.cafile}) {
+      a.push_back("--set");
+      a.push_back(kv);
+    }
   }
   return a;
 }
@@ -361,7 +371,8 @@ std::string describe(const connectors::query_response& r) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill) {
+// The scenario of the file comment; with `certs`, node i presents node<i>.pem over mutual TLS.
+void three_serve_processes_scenario(const test::test_certificates* certs) {
   const std::string binary = std::string(IVFSTREAM_BINARY_DIR) + "/apps/ivfstream";
   const auto c = make_config();
   auto broker = connectors::embedded_broker::start(c);
@@ -385,7 +396,8 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
   std::vector<std::unique_ptr<test::serve_process>> nodes;
   for (std::size_t i = 0; i < k_nodes; ++i) {
     const fs::path dir = tmp.path / ("node" + std::to_string(i));
-    nodes.push_back(std::make_unique<test::serve_process>(binary, node_args(bootstrap, dir, ports[i], nodes_list),
+    const auto tls = certs ? certs->tls("node" + std::to_string(i)) : actors::peer_tls_options{};
+    nodes.push_back(std::make_unique<test::serve_process>(binary, node_args(bootstrap, dir, ports[i], nodes_list, tls),
                                                           dir.string() + ".stats", dir.string() + ".log"));
     BOOST_REQUIRE_MESSAGE(nodes.back()->start(), "cannot start " << binary);
   }
@@ -527,4 +539,15 @@ BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill
   }
   for (auto& n : nodes) BOOST_TEST(n->stop() == 0);
   tmp.keep = !boost::unit_test::results_collector.results(boost::unit_test::framework::current_test_case().p_id).passed();
+}
+
+BOOST_AUTO_TEST_CASE(three_serve_processes_answer_as_one_node_and_survive_a_kill) {
+  three_serve_processes_scenario(nullptr);
+}
+
+// The same over mutual TLS (peers.tls): one link per pair of nodes, and a node killed without a TLS
+// close must not take the survivors' link down with it (actors/openssl_io_guard.cpp).
+BOOST_AUTO_TEST_CASE(the_same_over_tls_peer_links) {
+  test::test_certificates certs(k_nodes, "cluster-process-tls");
+  three_serve_processes_scenario(&certs);
 }

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 
 #include "actors/engine.hpp"
@@ -22,6 +21,7 @@
 #include "config/config_loader.hpp"
 #include "config/service_config.hpp"
 #include "tests/actors/actor_test_support.hpp"
+#include "tests/actors/test_certificates.hpp"
 #include "tests/index/synthetic_data.hpp"
 
 using namespace ivfstream;
@@ -33,43 +33,6 @@ constexpr std::size_t d = 16, n = 2000;
 // Generous: the suite must pass on a loaded 2-core machine and under ASan.
 constexpr auto k_deadline = std::chrono::milliseconds(20000);
 constexpr auto k_connect = 30s;
-
-// PEM files of one test run: ca.pem signs node0..node2; rogue.pem is self-signed (its own CA).
-struct certificates {
-  test::scratch_dir dir{"tls"};
-  std::string path(const std::string& name) const { return (dir.path / name).string(); }
-
-  certificates() {
-    std::filesystem::create_directories(dir.path);
-    const std::string d = dir.path.string();
-    const std::string quiet = " >/dev/null 2>&1";
-    auto run = [&](const std::string& cmd) {
-      const int rc = std::system((cmd + quiet).c_str());
-      BOOST_REQUIRE_MESSAGE(rc == 0, "needs the openssl tool (scripts/install-deps.sh installs it); failed: " + cmd);
-    };
-    run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ivfstream-test-ca -keyout " + d +
-        "/ca.key -out " + d + "/ca.pem");
-    for (const char* node : {"node0", "node1", "node2"}) {
-      const std::string base = d + "/" + node;
-      run("openssl req -newkey rsa:2048 -nodes -subj /CN=" + std::string(node) + " -keyout " + base + ".key -out " +
-          base + ".csr");
-      run("openssl x509 -req -days 2 -in " + base + ".csr -CA " + d + "/ca.pem -CAkey " + d +
-          "/ca.key -CAcreateserial -out " + base + ".pem");
-    }
-    run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue -keyout " + d + "/rogue.key -out " + d +
-        "/rogue.pem");
-  }
-
-  // TLS settings of node `name` trusting `ca`.
-  actors::peer_tls_options tls(const std::string& name, const std::string& ca = "ca") const {
-    actors::peer_tls_options t;
-    t.enabled = true;
-    t.certificate = path(name + ".pem");
-    t.key = path(name + ".key");
-    t.cafile = path(ca + ".pem");
-    return t;
-  }
-};
 
 engine_options options(bool network, actors::peer_tls_options tls = {}) {
   engine_options o;
@@ -91,7 +54,7 @@ struct node {
 };
 
 struct tls_fixture {
-  certificates certs;
+  test::test_certificates certs{3};
   std::vector<float> x = test::clustered_data(n, d, 20, 21);
   std::vector<float> queries = test::clustered_data(12, d, 20, 22);
   std::vector<std::string> addresses;
@@ -229,7 +192,7 @@ BOOST_AUTO_TEST_CASE(a_node_outside_the_cluster_ca_or_without_tls_gets_no_link) 
 }
 
 BOOST_AUTO_TEST_CASE(bad_tls_settings_are_refused_naming_the_setting_and_the_file) {
-  certificates certs;
+  test::test_certificates certs{3};
   {  // TLS without the network
     auto e = open_error(certs.tls("node0"), false);
     BOOST_TEST(e.code() == errc::invalid_argument);
