@@ -82,6 +82,20 @@ inline engine_options explicit_retrain_options(const std::string& dir, std::size
   return o;
 }
 
+/// Node `share`'s part of a data set split over `shares` nodes: upserts the rows r of x (row-major,
+/// d floats each) with r % shares == share, under id r; fails the test if the upsert fails.
+inline void upsert_share(engine& e, const std::vector<float>& x, std::size_t d, std::size_t share,
+                         std::size_t shares) {
+  std::vector<std::uint64_t> ids;
+  std::vector<float> rows;
+  for (std::size_t r = share; r < x.size() / d; r += shares) {
+    ids.push_back(r);
+    rows.insert(rows.end(), x.begin() + r * d, x.begin() + (r + 1) * d);
+  }
+  auto st = e.upsert(ids.data(), rows.data(), ids.size());
+  BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
+}
+
 /// engine::open(o), failing the test with the error if it fails.
 inline std::unique_ptr<engine> open_engine(const engine_options& o) {
   auto e = engine::open(o);

@@ -60,22 +60,11 @@ struct cluster_fixture {
   cluster_fixture() {
     single = test::open_engine(options(false));
     BOOST_REQUIRE(single->create_index(params(), x.data(), n));
-    upsert_share(*single, 0, 1);
+    test::upsert_share(*single, x, d, 0, 1);
     for (std::size_t i = 0; i < num_nodes; ++i) {
       ports.push_back(test::free_loopback_port());
       addresses.push_back("127.0.0.1:" + std::to_string(ports.back()));
     }
-  }
-
-  // Upserts rows r with r % shares == share, id = r.
-  void upsert_share(engine& e, std::size_t share, std::size_t shares) {
-    std::vector<std::uint64_t> ids;
-    std::vector<float> rows;
-    for (std::size_t r = share; r < n; r += shares) {
-      ids.push_back(r);
-      rows.insert(rows.end(), x.begin() + r * d, x.begin() + (r + 1) * d);
-    }
-    BOOST_REQUIRE(e.upsert(ids.data(), rows.data(), ids.size()));
   }
 
   // Node i: the same codebooks as `single` (same training set and seed), a third of the rows, and every
@@ -84,7 +73,7 @@ struct cluster_fixture {
     node nd;
     nd.e = test::open_engine(options(true));
     BOOST_REQUIRE(nd.e->create_index(params(), training.data(), n));
-    upsert_share(*nd.e, i, num_nodes);
+    test::upsert_share(*nd.e, x, d, i, num_nodes);
     peer_options po;
     po.port = ports[i];
     po.nodes = addresses;

@@ -51,16 +51,6 @@ std::unique_ptr<engine> open_engine(bool network, bool retrain) {
   return test::open_engine(o);
 }
 
-void upsert_share(engine& e, const std::vector<float>& x, std::size_t share, std::size_t shares) {
-  std::vector<std::uint64_t> ids;
-  std::vector<float> rows;
-  for (std::size_t r = share; r < n; r += shares) {
-    ids.push_back(r);
-    rows.insert(rows.end(), x.begin() + r * d, x.begin() + (r + 1) * d);
-  }
-  BOOST_REQUIRE(e.upsert(ids.data(), rows.data(), ids.size()));
-}
-
 using test::wait_for;
 
 std::uint64_t version_of(const engine& e) {
@@ -77,7 +67,7 @@ std::vector<hits> reference_answers(std::shared_ptr<const codebook_set> cb, cons
   auto ref = open_engine(false, false);
   BOOST_REQUIRE(ref->create_index(params()));
   BOOST_REQUIRE(ref->install_codebooks(std::move(cb)));
-  upsert_share(*ref, x, 0, 1);
+  test::upsert_share(*ref, x, d, 0, 1);
   std::vector<hits> out;
   for (std::size_t i = 0; i < k_queries; ++i) {
     auto r = ref->search(q.data() + i * d, d).nprobes(6).limit(10).deadline(20000ms).to_list();
@@ -111,7 +101,7 @@ BOOST_AUTO_TEST_CASE(followers_swap_to_the_leaders_retrained_version_and_answers
   for (std::size_t r = 0; r < n; r += 3) third.insert(third.end(), x.begin() + r * d, x.begin() + (r + 1) * d);
   BOOST_REQUIRE(nodes[0]->create_index(params(), third.data(), third.size() / d));
   for (int i = 1; i < 3; ++i) BOOST_REQUIRE(nodes[i]->create_index(params()));
-  for (int i = 0; i < 3; ++i) upsert_share(*nodes[i], x, i, 3);
+  for (int i = 0; i < 3; ++i) test::upsert_share(*nodes[i], x, d, i, 3);
   std::vector<std::unique_ptr<codebook_sync>> syncs;
   for (int i = 0; i < 3; ++i) {
     auto s = codebook_sync::start(*nodes[i], cfg, bootstrap, i == 0, "node-" + std::to_string(i), 100ms);

@@ -44,16 +44,6 @@ std::unique_ptr<engine> open_engine(bool network) {
   return test::open_engine(o);
 }
 
-void upsert_share(engine& e, const std::vector<float>& x, std::size_t share, std::size_t shares) {
-  std::vector<std::uint64_t> ids;
-  std::vector<float> rows;
-  for (std::size_t r = share; r < n; r += shares) {
-    ids.push_back(r);
-    rows.insert(rows.end(), x.begin() + r * d, x.begin() + (r + 1) * d);
-  }
-  BOOST_REQUIRE(e.upsert(ids.data(), rows.data(), ids.size()));
-}
-
 using test::wait_for;
 
 }  // namespace
@@ -106,7 +96,7 @@ BOOST_AUTO_TEST_CASE(followers_install_the_leaders_codebooks_and_the_cluster_ans
   for (std::size_t r = 0; r < n; r += 3) third.insert(third.end(), x.begin() + r * d, x.begin() + (r + 1) * d);
   BOOST_REQUIRE(nodes[0]->create_index(params(), third.data(), third.size() / d));
   for (int i = 1; i < 3; ++i) BOOST_REQUIRE(nodes[i]->create_index(params()));
-  for (int i = 0; i < 3; ++i) upsert_share(*nodes[i], x, i, 3);
+  for (int i = 0; i < 3; ++i) test::upsert_share(*nodes[i], x, d, i, 3);
   auto leader = codebook_sync::start(*nodes[0], cfg, bootstrap, true, "node-0", 100ms);
   BOOST_REQUIRE_MESSAGE(leader, (leader ? "" : leader.error().to_string()));
   std::vector<std::unique_ptr<codebook_sync>> followers;
@@ -133,7 +123,7 @@ BOOST_AUTO_TEST_CASE(followers_install_the_leaders_codebooks_and_the_cluster_ans
   auto reference = open_engine(false);
   BOOST_REQUIRE(reference->create_index(params()));
   BOOST_REQUIRE(reference->install_codebooks(*leader_cb));
-  upsert_share(*reference, x, 0, 1);
+  test::upsert_share(*reference, x, d, 0, 1);
   std::vector<std::string> addrs;
   std::vector<std::uint16_t> ports;
   for (int i = 0; i < 3; ++i) {
@@ -309,8 +299,8 @@ BOOST_AUTO_TEST_CASE(published_codebooks_of_another_quantizer_are_refused_on_ins
   auto fresh = open_engine(false), serving = open_engine(false);
   BOOST_REQUIRE(fresh->create_index(params()));
   BOOST_REQUIRE(serving->create_index(params(), x.data(), n));
-  upsert_share(*fresh, x, 0, 2);
-  upsert_share(*serving, x, 1, 2);
+  test::upsert_share(*fresh, x, d, 0, 2);
+  test::upsert_share(*serving, x, d, 1, 2);
   std::vector<std::unique_ptr<codebook_sync>> syncs;
   for (engine* e : {fresh.get(), serving.get()}) {
     auto s = codebook_sync::start(*e, cfg, bootstrap, false, "follower", 100ms);

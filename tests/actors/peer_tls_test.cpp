@@ -59,23 +59,12 @@ struct tls_fixture {
   std::vector<float> queries = test::clustered_data(12, d, 20, 22);
   std::vector<std::string> addresses;
 
-  // Upserts rows r with r % shares == share, id = r.
-  void upsert_share(engine& e, std::size_t share, std::size_t shares) const {
-    std::vector<std::uint64_t> ids;
-    std::vector<float> rows;
-    for (std::size_t r = share; r < n; r += shares) {
-      ids.push_back(r);
-      rows.insert(rows.end(), x.begin() + r * d, x.begin() + (r + 1) * d);
-    }
-    BOOST_REQUIRE(e.upsert(ids.data(), rows.data(), ids.size()));
-  }
-
   // Node i of `count` on addresses[i], holding share i of the rows, codebooks trained on all of x.
   std::unique_ptr<node> start(std::size_t i, std::size_t count, actors::peer_tls_options tls) {
     auto nd = std::make_unique<node>();
     nd->e = test::open_engine(options(true, std::move(tls)));
     BOOST_REQUIRE(nd->e->create_index(test::small_index_params(d), x.data(), n));
-    upsert_share(*nd->e, i, count);
+    test::upsert_share(*nd->e, x, d, i, count);
     peer_options po;
     auto a = parse_peer_address(addresses.at(i));
     BOOST_REQUIRE(a);
@@ -112,7 +101,7 @@ BOOST_AUTO_TEST_CASE(three_tls_nodes_answer_what_one_node_holding_all_the_data_a
   tls_fixture f;
   auto single = test::open_engine(options(false));
   BOOST_REQUIRE(single->create_index(test::small_index_params(d), f.x.data(), n));
-  f.upsert_share(*single, 0, 1);
+  test::upsert_share(*single, f.x, d, 0, 1);
 
   constexpr std::size_t count = 3;
   f.make_addresses(count);
