@@ -225,7 +225,7 @@ BOOST_AUTO_TEST_CASE(dump_round_trips_through_the_loader) {
 }
 
 BOOST_AUTO_TEST_CASE(example_files_load_and_validate) {
-  for (const char* name : {"embedded_demo.toml", "sasl_ssl.toml", "retrain.toml"}) {
+  for (const char* name : {"embedded_demo.toml", "sasl_ssl.toml", "retrain.toml", "cluster_tls.toml"}) {
     config_cli_options opts;
     opts.config_file = std::string(IVFSTREAM_SOURCE_DIR) + "/config/examples/" + name;
     auto c = load_service_config(opts);
@@ -237,6 +237,12 @@ BOOST_AUTO_TEST_CASE(example_files_load_and_validate) {
   BOOST_REQUIRE(c.has_value());
   BOOST_TEST(c->kafka.properties.at("security.protocol") == "SASL_SSL");
   BOOST_TEST(!contains(dump_config(*c), "change-me"));
+  opts.config_file = std::string(IVFSTREAM_SOURCE_DIR) + "/config/examples/cluster_tls.toml";
+  auto tls = load_service_config(opts);
+  BOOST_REQUIRE_MESSAGE(tls.has_value(), error_of(tls));
+  BOOST_TEST(tls->peers.tls);
+  BOOST_TEST(tls->peers.tls_cafile == "/etc/ivfstream/tls/cluster-ca.pem");
+  BOOST_TEST(tls->peers.nodes.size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(retrain_keys_are_applied_and_validated) {
