@@ -17,8 +17,8 @@
 // deadline is named too. Nothing waits past the deadline. Exception (a takeover): when the shards that
 // answered, this node's included, report between them every partition of the vectors topic
 // (actors/shard_coverage.hpp), the peers left out held nothing that is missing; they are not named and
-// do not make the answer partial. Peer links are made through CAF's
-// middleman (its OpenSSL one with setup.tls) asynchronously, watched (down_msg), and remade every reconnect_interval while down.
+// do not make the answer partial. Peer links are made through CAF's middleman (its OpenSSL one with
+// setup.tls) asynchronously, watched (down_msg), and remade every reconnect_interval while down.
 #include <chrono>
 #include <cstdint>
 #include <memory>

@@ -154,7 +154,8 @@ shard_search_actor::behavior_type shard_search(shard_search_actor::stateful_poin
   return {
       [self](peer_link_atom, peer_hello_sink& sink) { self->state.hello_sink = std::move(sink); },
       [self](peer_hello_atom, caf::strong_actor_ptr& introduced, std::string& from) {
-        if (self->state.hello_sink) self->send(self->state.hello_sink, peer_hello_atom::value, std::move(introduced), std::move(from));
+        if (self->state.hello_sink)
+          self->send(self->state.hello_sink, peer_hello_atom::value, std::move(introduced), std::move(from));
       },
       [self](search_atom, shard_request& r) -> caf::result<peer_reply> {
         auto rp = self->make_response_promise<peer_reply>();

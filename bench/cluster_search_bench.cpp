@@ -164,7 +164,8 @@ int main(int argc, char** argv) {
   auto lonely = peer_service::start(*lonely_engine, lonely_opts);
   if (!lonely) die(lonely.error().to_string());
   std::fprintf(stderr, "setup %.1f s (n=%zu d=%zu, %zu engines trained and loaded)\n",
-               std::chrono::duration<double>(clk::now() - t0).count(), n, d, tls_dir.empty() ? std::size_t{5} : std::size_t{8});
+               std::chrono::duration<double>(clk::now() - t0).count(), n, d,
+               tls_dir.empty() ? std::size_t{5} : std::size_t{8});
 
   const search_params sp{k, nprobes, 0};
   const auto deadline = std::chrono::milliseconds(5000);

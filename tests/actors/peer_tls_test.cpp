@@ -79,7 +79,8 @@ struct tls_fixture {
 
   void make_addresses(std::size_t count) {
     addresses.clear();
-    for (std::size_t i = 0; i < count; ++i) addresses.push_back("127.0.0.1:" + std::to_string(test::free_loopback_port()));
+    for (std::size_t i = 0; i < count; ++i)
+      addresses.push_back("127.0.0.1:" + std::to_string(test::free_loopback_port()));
   }
 
   std::vector<float> query(std::size_t i) const { return {queries.begin() + i * d, queries.begin() + (i + 1) * d}; }
@@ -139,7 +140,8 @@ BOOST_AUTO_TEST_CASE(three_tls_nodes_answer_what_one_node_holding_all_the_data_a
     BOOST_TEST(got->partial);
     BOOST_REQUIRE_EQUAL(got->missing_peers.size(), 1u);
     BOOST_TEST(got->missing_peers.front() == f.addresses[1]);
-    BOOST_TEST((std::chrono::steady_clock::now() - start < k_deadline / 2), "node " << survivor << " waited for a peer");
+    BOOST_TEST((std::chrono::steady_clock::now() - start < k_deadline / 2),
+               "node " << survivor << " waited for a peer");
   }
   nodes[1] = f.start(1, count, f.certs.tls("node1"));
   check_all("after node 1 restarted");
