@@ -58,11 +58,11 @@ BOOST_AUTO_TEST_CASE(thread_count_does_not_change_the_codebooks) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(auto_falls_back_to_the_cpu_and_cuda_says_why_it_cannot) {
-  if (gpu_present()) {
-    BOOST_TEST_MESSAGE("a GPU is present: the fallback is not exercised here (tests/gpu/check.sh covers the GPU)");
-    return;
-  }
+// Where a GPU is present the fallback cannot be exercised: the case is reported as skipped there.
+BOOST_AUTO_TEST_CASE(auto_falls_back_to_the_cpu_and_cuda_says_why_it_cannot,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       return boost::test_tools::assertion_result(!gpu_present());
+                     })) {
   const auto x = test::clustered_data(k_n, k_d, 30, 12);
   index_params p = params();
   p.accelerator = kernels::accelerator::cpu;

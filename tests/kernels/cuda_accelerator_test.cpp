@@ -42,6 +42,10 @@ struct log_capture {
 
 }  // namespace
 
+// Preconditions: a case that needs (or needs the absence of) a GPU is reported as skipped elsewhere.
+boost::test_tools::assertion_result needs_gpu(boost::unit_test::test_unit_id) { return gpu_present(); }
+boost::test_tools::assertion_result needs_no_gpu(boost::unit_test::test_unit_id) { return !gpu_present(); }
+
 BOOST_AUTO_TEST_CASE(names_round_trip_and_unknown_names_are_rejected) {
   for (auto a : {k::accelerator::cpu, k::accelerator::cuda, k::accelerator::automatic}) {
     const auto parsed = k::parse_accelerator(k::to_string(a));
@@ -81,8 +85,7 @@ BOOST_AUTO_TEST_CASE(auto_without_gpu_falls_back_to_cpu_with_one_log_line) {
     BOOST_TEST(log.lines[0].find("no CUDA support") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(cuda_without_gpu_is_an_error_naming_the_problem) {
-  if (gpu_present()) return;
+BOOST_AUTO_TEST_CASE(cuda_without_gpu_is_an_error_naming_the_problem, *boost::unit_test::precondition(needs_no_gpu)) {
   log_capture log;
   k::accelerator_choice c;
   const k::device_status s = k::resolve_accelerator(k::accelerator::cuda, log.sink(), &c);
@@ -95,8 +98,7 @@ BOOST_AUTO_TEST_CASE(cuda_without_gpu_is_an_error_naming_the_problem) {
   BOOST_TEST(log.lines.empty());
 }
 
-BOOST_AUTO_TEST_CASE(auto_kmeans_matches_cpu_kmeans_without_gpu) {
-  if (gpu_present()) return;
+BOOST_AUTO_TEST_CASE(auto_kmeans_matches_cpu_kmeans_without_gpu, *boost::unit_test::precondition(needs_no_gpu)) {
   const std::size_t n = 3000, d = 16, kc = 12;
   const std::vector<float> x = gaussian_blobs(n, d, kc, 7);
   k::kmeans_options opt;
@@ -115,8 +117,7 @@ BOOST_AUTO_TEST_CASE(auto_kmeans_matches_cpu_kmeans_without_gpu) {
   BOOST_TEST(log.lines.size() == 1u);  // the resolve line only; training adds none
 }
 
-BOOST_AUTO_TEST_CASE(auto_pq_codebooks_match_cpu_codebooks_without_gpu) {
-  if (gpu_present()) return;
+BOOST_AUTO_TEST_CASE(auto_pq_codebooks_match_cpu_codebooks_without_gpu, *boost::unit_test::precondition(needs_no_gpu)) {
   const std::size_t n = 2048, d = 16, M = 4, ksub = 16;
   const std::vector<float> x = gaussian_blobs(n, d, 32, 11);
   k::kmeans_options opt;
@@ -170,7 +171,6 @@ BOOST_AUTO_TEST_CASE(bad_sizes_are_errors_not_aborts) {
 namespace {
 
 // Reported as skipped where no GPU is present (CI): the cases below need one (tests/gpu/device_check.sh).
-boost::test_tools::assertion_result needs_gpu(boost::unit_test::test_unit_id) { return gpu_present(); }
 
 // Σ over rows and sub-spaces of the squared distance to the nearest codeword. books: M × ksub × dsub.
 double pq_distortion(const std::vector<float>& x, std::size_t n, std::size_t d, std::size_t M, std::size_t ksub,
