@@ -23,6 +23,23 @@ struct entry {
 
 }  // namespace
 
+status check_rebalance_settings(const index_params& p, const rebalance_options& opt) {
+  // IMI: the cells are the fixed K × K grid of the two half codebooks; a list cannot be split or merged.
+  if (p.imi())
+    return fail(errc::invalid_argument, "rebalance_lists: coarse_quantizer=imi is not supported (its K² cells are "
+                                        "fixed by the two half codebooks)");
+  // LOPQ: a split or merge changes the lists, and with them the groups and their training sets; not done.
+  if (p.lopq)
+    return fail(errc::invalid_argument, "rebalance_lists: lopq=true is not supported (the per-group codebooks "
+                                        "would have to be retrained); retrain instead");
+  if (!(opt.split_factor > 1.0))
+    return fail(errc::invalid_argument, "split_factor=" + std::to_string(opt.split_factor) + ": must be > 1");
+  if (!(opt.merge_factor >= 0.0 && opt.merge_factor * 4.0 < opt.split_factor))
+    return fail(errc::invalid_argument, "merge_factor=" + std::to_string(opt.merge_factor) +
+                                            ": must be >= 0 and < split_factor / 4 (else a split's halves merge back)");
+  return {};
+}
+
 /// Friend of ivfpq_index: the split and merge steps (see list_rebalance.hpp).
 class list_rebalancer {
 public:
@@ -31,22 +48,10 @@ public:
 
   result<rebalance_report> run() {
     if (!ix_.trained()) return fail(errc::not_trained, "rebalance_lists before train: call train() first");
-    // IMI: the cells are the fixed K × K grid of the two half codebooks; a list cannot be split or merged.
-    if (ix_.params_.imi())
-      return fail(errc::invalid_argument, "rebalance_lists: coarse_quantizer=imi is not supported (its K² cells are "
-                                          "fixed by the two half codebooks)");
-    // LOPQ: a split or merge changes the lists, and with them the groups and their training sets; not done.
-    if (ix_.params_.lopq)
-      return fail(errc::invalid_argument, "rebalance_lists: lopq=true is not supported (the per-group codebooks "
-                                          "would have to be retrained); retrain instead");
+    IVF_TRY(check_rebalance_settings(ix_.params_, opt_));
     if (!ix_.store_ && ix_.size() > 0)
       return fail(errc::invalid_argument, "rebalance_lists: the index holds " + str(ix_.size()) +
                                               " vectors and keep_raw_vectors=false, so they cannot be re-encoded");
-    if (!(opt_.split_factor > 1.0))
-      return fail(errc::invalid_argument, "split_factor=" + std::to_string(opt_.split_factor) + ": must be > 1");
-    if (!(opt_.merge_factor >= 0.0 && opt_.merge_factor * 4.0 < opt_.split_factor))
-      return fail(errc::invalid_argument, "merge_factor=" + std::to_string(opt_.merge_factor) +
-                                              ": must be >= 0 and < split_factor / 4 (else a split's halves merge back)");
     rep_.target = opt_.target_list_size != 0 ? opt_.target_list_size
                                              : std::max<std::size_t>(1, ix_.size() / ix_.lists_.size());
     const double hi = opt_.split_factor * double(rep_.target), lo = opt_.merge_factor * double(rep_.target);

@@ -48,6 +48,11 @@ struct rebalance_report {
   std::size_t target = 0;      ///< the target list size used
 };
 
+/// The checks both rebalancers share: coarse_quantizer=imi and lopq=true are refused (their lists are
+/// fixed by the quantizer, or own codebooks that would need retraining); split_factor must be > 1 and
+/// merge_factor in [0, split_factor / 4). Messages name the setting and the allowed range.
+status check_rebalance_settings(const index_params& p, const rebalance_options& opt);
+
 /// Splits and merges lists of `index` until every list is within [merge_factor, split_factor] × target
 /// or max_steps is reached. Never lowers num_partitions below 1. Needs exclusive access to index.
 /// Errors: not_trained; invalid_argument (keep_raw_vectors=false with vectors held, factors out of
