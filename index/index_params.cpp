@@ -173,7 +173,7 @@ status check_codebook_layout(const index_params& trained, const index_params& in
   const index_params &t = trained, &i = index;
   field("dimension", str(t.dimension), str(i.dimension));
   field("metric", to_string(t.metric), to_string(i.metric));
-  field("num_partitions", str(t.num_partitions), str(i.num_partitions));
+  if (t.imi() || i.imi() || t.lopq || i.lopq) field("num_partitions", str(t.num_partitions), str(i.num_partitions));
   field("num_sub_vectors", str(t.num_sub_vectors), str(i.num_sub_vectors));
   field("num_bits", str(t.num_bits), str(i.num_bits));
   field("keep_raw_vectors", flag(t.keep_raw_vectors), flag(i.keep_raw_vectors));

@@ -116,9 +116,12 @@ struct index_params {
 /// The one comparison of the parameters that codebooks were trained with (`trained`, codebook_set::params())
 /// against an index's own (`index`): codebooks serve an index only if every field that fixes the code
 /// layout, the encoding of new vectors or the search agrees. Compared:
-///   dimension, metric, num_partitions, num_sub_vectors, num_bits, keep_raw_vectors (refine), quantizer,
+///   dimension, metric, num_sub_vectors, num_bits, keep_raw_vectors (refine), quantizer,
 ///   rq_beam_size (both rq/lsq), lsq_icm_iterations (both lsq), coarse_quantizer, imi_bits (both imi), opq,
-///   lopq, lopq_groups (both lopq), polysemous.
+///   lopq, lopq_groups (both lopq), polysemous; num_partitions when either side is imi or lopq.
+/// With flat lists (neither imi nor lopq) num_partitions is the list count the index was created with, not
+/// part of the layout: list rebalancing (index/centroid_rebalance.hpp) splits and merges lists, so a
+/// rebalanced version, its checkpoint and its copies on the codebooks topic have another count.
 /// Not compared (training only, the result is in the codebooks; or runtime only): max_iterations,
 /// sample_rate, seed, opq_iterations, polysemous_iterations, lsq_iterations, lopq_iterations,
 /// lopq_min_points, train_threads, accelerator, polysemous_objective.

@@ -164,14 +164,36 @@ BOOST_AUTO_TEST_CASE(installing_codebooks_of_another_shape_is_refused) {
   const auto x = test::clustered_data(n, d, 25, 11);
   auto e = open_engine(false);
   auto other = params();
-  other.num_partitions = 8;
+  other.num_bits = 6;
   auto cb = codebook_set::train(other, x.data(), n);
   BOOST_REQUIRE(cb);
   BOOST_REQUIRE(e->create_index(params()));
   auto st = e->install_codebooks(*cb);
   BOOST_REQUIRE(!st);
   BOOST_TEST(st.error().code() == errc::invalid_argument);
-  BOOST_TEST(st.error().message().find("num_partitions=8") != std::string::npos, st.error().message());
+  BOOST_TEST(st.error().message().find("num_bits=6") != std::string::npos, st.error().message());
+}
+
+// A leader that rebalanced its lists (retrain.rebalance) publishes a version with another list count:
+// a follower configured with the original index.num_partitions installs it and serves every vector.
+BOOST_AUTO_TEST_CASE(codebooks_with_another_list_count_install) {
+  const auto x = test::clustered_data(n, d, 25, 11);
+  auto e = open_engine(false);
+  auto rebalanced = params();
+  rebalanced.num_partitions = 11;
+  auto cb = codebook_set::train(rebalanced, x.data(), n);
+  BOOST_REQUIRE(cb);
+  BOOST_REQUIRE(e->create_index(params()));
+  auto st = e->install_codebooks(*cb);
+  BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
+  test::upsert_share(*e, x, d, 0, 1);
+  BOOST_TEST(test::stats_of(*e).vectors == n);
+  BOOST_TEST(test::stats_of(*e).list_sizes.size() == 11u);
+  std::vector<float> q0(x.begin(), x.begin() + d);
+  auto r = e->search(q0).nprobes(11).limit(1).refine_factor(20).to_list();
+  BOOST_REQUIRE(r);
+  BOOST_REQUIRE_EQUAL(r->hits.size(), 1u);
+  BOOST_TEST(r->hits[0].id == 0u);  // all lists probed, exact distances: the row itself comes first
 }
 
 namespace {
