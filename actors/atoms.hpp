@@ -22,6 +22,7 @@ using attach_atom = caf::atom_constant<caf::atom("attach")>;        ///< hand a 
 using stop_atom = caf::atom_constant<caf::atom("stop")>;            ///< orderly shutdown of a loop
 // Continuous retraining and hot swap (actors/swap_protocol.hpp).
 using retrain_atom = caf::atom_constant<caf::atom("retrain")>;      ///< client → ingest: retrain now
+using rebalance_atom = caf::atom_constant<caf::atom("rebalance")>;  ///< client → ingest: rebalance lists now
 using rtick_atom = caf::atom_constant<caf::atom("rtick")>;          ///< self-tick of the retrain schedule
 using shadow_atom = caf::atom_constant<caf::atom("shadow")>;        ///< ingest → partition: build a shadow
 using migrate_atom = caf::atom_constant<caf::atom("migrate")>;      ///< ingest → partition: emigrants

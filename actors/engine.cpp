@@ -60,6 +60,10 @@ engine_options engine_options::from(const service_config& cfg) {
   o.retrain.error_sample_every = cfg.retrain.error_sample_every;
   o.retrain.refresh_centroids = cfg.retrain.refresh_centroids;
   o.retrain.background_nice = static_cast<int>(cfg.retrain.background_nice);  // validated: 0..19
+  o.retrain.rebalance = cfg.retrain.rebalance;
+  o.retrain.rebalance_split = cfg.retrain.rebalance_split;
+  o.retrain.rebalance_merge = cfg.retrain.rebalance_merge;
+  o.retrain.rebalance_check_ms = cfg.retrain.rebalance_check_ms;
   o.max_pending_vectors = cfg.engine.max_pending_vectors;
   o.network = cfg.peers.enabled;
   o.peer_tls.enabled = cfg.peers.enabled && cfg.peers.tls;
@@ -268,6 +272,12 @@ result<std::uint64_t> engine::retrain() {
   return version;
 }
 
+result<std::uint64_t> engine::rebalance() {
+  std::uint64_t version = 0;
+  IVF_TRY(ingest_call(*impl_, "rebalance", &version, actors::rebalance_atom::value));
+  return version;
+}
+
 status engine::install_codebooks(std::shared_ptr<const codebook_set> codebooks) {
   return ingest_call(*impl_, "install_codebooks", nullptr, actors::codebooks_atom::value, std::move(codebooks));
 }
@@ -333,6 +343,8 @@ result<engine_stats> engine::stats() const {
             out.inserts_since_training = s.retrain.inserts_since_training;
             out.swaps = s.retrain.swaps;
             out.failed_swaps = s.retrain.failed_swaps;
+            out.rebalances = s.retrain.rebalances;
+            out.last_rebalance = s.retrain.last_rebalance;
             out.last_train_ms = s.retrain.last_train_ms;
             out.last_train_device = s.retrain.last_train_device;
             out.last_swap_ms = s.retrain.last_swap_ms;

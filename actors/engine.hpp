@@ -103,6 +103,8 @@ struct engine_stats {
   std::uint64_t reservoir_vectors = 0;         ///< vectors in the trainer's reservoir sample
   std::uint64_t inserts_since_training = 0;    ///< inserts since the last training started (0: it saw them all)
   std::uint64_t swaps = 0, failed_swaps = 0;   ///< completed / abandoned hot swaps
+  std::uint64_t rebalances = 0;                ///< completed swaps that split or merged lists (retrain.rebalance)
+  std::string last_rebalance;                  ///< what the last rebalance plan did, "" if none ran
   double last_train_ms = 0, last_swap_ms = 0;  ///< training time and swap time of the last version
   std::string last_train_device;               ///< where the last retrain trained: cpu | cuda ("" = none yet)
   std::uint64_t shadow_bytes = 0;              ///< shadow lists held now (codes, ids, id maps), all partitions
@@ -168,6 +170,12 @@ public:
   /// running on the current one meanwhile); returns the new version once it serves every query.
   /// Needs options().retrain.enabled. Errors: not trained, reservoir too small, swap failed.
   result<std::uint64_t> retrain();
+  /// Reads the lists' sizes now and splits / merges those outside [retrain.rebalance_split,
+  /// retrain.rebalance_merge] × the mean (index/centroid_rebalance.hpp), through the same hot swap as a
+  /// retrain; returns the version serving afterwards (the live one when nothing could be split or merged).
+  /// Works whether or not retrain.rebalance checks by itself. Needs options().retrain.enabled (the plan is
+  /// made on the reservoir). Errors: not trained, imi / lopq lists (fixed), a swap that failed.
+  result<std::uint64_t> rebalance();
   /// Installs codebooks trained elsewhere (the codebooks topic of a scale-out cluster,
   /// actors/codebook_topic.hpp) instead of training; what was buffered becomes searchable. @pre
   /// create_index() with the same shape. On an index that is trained already, hot-swaps to them when

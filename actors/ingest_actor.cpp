@@ -458,6 +458,11 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         internal::retrain_now(self, [rp](ack_reply r) mutable { rp.deliver(std::move(r)); });
         return rp;
       },
+      [self](rebalance_atom) -> caf::result<ack_reply> {
+        auto rp = self->make_response_promise<ack_reply>();
+        internal::rebalance_now(self, [rp](ack_reply r) mutable { rp.deliver(std::move(r)); });
+        return rp;
+      },
       [self](rtick_atom) { internal::retrain_tick(self); },
       [self](poll_atom) {
         if (self->state.feed) kafka_round(self);

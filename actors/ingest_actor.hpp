@@ -73,6 +73,7 @@ using ingest_actor = caf::typed_actor<
     caf::reacts_to<poll_atom>,
     /// Retrains now and hot-swaps the new version in (swap_protocol.hpp); count = the new version.
     caf::replies_to<retrain_atom>::with<ack_reply>,
+    caf::replies_to<rebalance_atom>::with<ack_reply>,
     /// Self-tick of the retrain time schedule.
     caf::reacts_to<rtick_atom>>;
 

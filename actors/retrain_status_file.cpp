@@ -39,7 +39,8 @@ std::string format_retrain_status(const retrain_status& s, std::uint64_t live_ve
     << "\nfailed_swaps=" << s.failed_swaps << "\nlast_reason=" << clean(s.last_reason)
     << "\nlast_train_ms=" << num(s.last_train_ms) << "\nlast_swap_ms=" << num(s.last_swap_ms)
     << "\nshadow_bytes=" << s.shadow_bytes << "\npeak_shadow_bytes=" << s.peak_shadow_bytes
-    << "\nlast_error=" << clean(s.last_error) << "\nlast_train_device=" << clean(s.last_train_device) << "\n";
+    << "\nlast_error=" << clean(s.last_error) << "\nlast_train_device=" << clean(s.last_train_device)
+    << "\nrebalances=" << s.rebalances << "\nlast_rebalance=" << clean(s.last_rebalance) << "\n";
   return o.str();
 }
 
@@ -93,6 +94,9 @@ std::string describe_retrain_status(const std::map<std::string, std::string>& kv
     << " ms; reservoir " << get(kv, "reservoir_vectors", "0") << " vectors\n";
   const std::string err = get(kv, "last_error");
   if (!err.empty()) o << "last swap error   " << err << "\n";
+  const std::string rebalance = get(kv, "last_rebalance");
+  if (!rebalance.empty())
+    o << "rebalances        " << get(kv, "rebalances", "0") << " swapped; last plan " << rebalance << "\n";
   return o.str();
 }
 

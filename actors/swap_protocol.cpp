@@ -7,6 +7,7 @@
 #include "actors/internal/retrain_hooks.hpp"
 #include "actors/retrain_status_file.hpp"
 #include "actors/thread_priority.hpp"
+#include "index/centroid_rebalance.hpp"
 
 #include <unistd.h>
 
@@ -39,12 +40,18 @@ struct train_job {
   std::vector<float> sample;  // n × d prepared vectors (the reservoir, copied)
   int nice = 0;               // the training thread's nice value (retrain_policy::background_nice)
   std::vector<float> keep_centroids;  // the live coarse centroids when they are not refreshed, else empty
+  // A rebalance (retrain_reason::rebalance): plan splits and merges of these codebooks' lists instead
+  // of training; list_sizes: live entries per list of them, from the partitions.
+  std::shared_ptr<const codebook_set> rebalance_from;
+  std::vector<std::uint64_t> list_sizes;
+  rebalance_options rebalance;
 };
 struct train_result {
   std::shared_ptr<const codebook_set> codebooks;
   double baseline = 0;  // mean error of the new codebooks on their own training sample
   double ms = 0;
   std::optional<ivfstream::error> failure;
+  std::optional<rebalance_report> rebalanced;  // a rebalance's plan; codebooks null when it changed nothing
 };
 
 }  // namespace
@@ -68,6 +75,19 @@ caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_
     train_result r;
     const auto t0 = steady::now();
     const std::size_t n = job->sample.size() / job->params.dimension;
+    if (job->rebalance_from) {
+      auto plan = plan_centroid_rebalance(*job->rebalance_from, job->list_sizes, job->sample.data(), n, job->rebalance);
+      if (!plan) {
+        r.failure = std::move(plan).error();
+      } else {
+        r.rebalanced = plan->report;
+        r.codebooks = std::move(plan->codebooks);
+        if (r.codebooks) r.baseline = trainer_state::mean_error(*r.codebooks, job->sample.data(), n);
+      }
+      r.ms = ms_since(t0);
+      self->quit();
+      return r;
+    }
     auto cb = job->keep_centroids.empty()
                   ? codebook_set::train(job->params, job->sample.data(), n, job->version)
                   : codebook_set::train_with_centroids(job->params, job->sample.data(), n,
@@ -85,6 +105,8 @@ caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_
 }
 
 void check(ingest_pointer self, retrain_reason forced);
+
+void start_training(ingest_pointer self, retrain_reason why, std::vector<std::uint64_t> list_sizes = {});
 
 // Rewrites <data_dir>/retrain-status (retrain_status_file.hpp) for `ivfstream inspect`. Best effort:
 // a failed write only leaves the previous status there.
@@ -114,6 +136,8 @@ void abandon(ingest_pointer self, ivfstream::error e) {
   }
   dr.now = retrain_driver::phase::idle;
   dr.next.reset();
+  dr.rebalancing = false;
+  dr.forced_rebalance = false;
   dr.status.building_version = 0;
   dr.status.shadow_bytes = 0;
   ++dr.status.failed_swaps;
@@ -134,6 +158,12 @@ void finish_swap(ingest_pointer self) {
     self->template send<caf::message_priority::high>(p, retire_atom::value, version - 1);
   dr.status.last_swap_ms = ms_since(dr.swap_started);
   ++dr.status.swaps;
+  if (dr.rebalancing) {
+    ++dr.status.rebalances;
+    ++dr.rebalances_without_inserts;
+  }
+  dr.forced_rebalance = false;
+  dr.rebalancing = false;
   dr.status.building_version = 0;
   dr.status.shadow_bytes = 0;
   dr.status.last_error.clear();
@@ -267,6 +297,32 @@ void on_trained(ingest_pointer self, train_result& r) {
   auto& dr = *self->state.retrain;
   auto& st = self->state;
   if (r.failure) return abandon(self, std::move(*r.failure));
+  if (r.rebalanced) {
+    const rebalance_report& p = *r.rebalanced;
+    dr.status.last_rebalance = std::to_string(p.splits) + " splits, " + std::to_string(p.merges) +
+                               " merges (target " + std::to_string(p.target) + " per list, planned in " +
+                               std::to_string(static_cast<long long>(r.ms)) + " ms)";
+    if (!r.codebooks) {  // nothing could be split or merged: no swap; no new plan until the stream moved on
+      dr.status.last_rebalance += ": nothing to swap";
+      dr.now = retrain_driver::phase::idle;
+      dr.rebalancing = false;
+      dr.status.building_version = 0;
+      if (dr.trainer) {
+        dr.trainer->training_abandoned(steady::now());
+        dr.quiet_until_seen = dr.trainer->seen() + std::max<std::uint64_t>(1000, dr.trainer->sample_size());
+      }
+      publish(self);
+      if (dr.forced_rebalance) {  // engine::rebalance(): the live version stays
+        dr.forced_rebalance = false;
+        ack_reply same;
+        same.count = self->state.setup.state->codebooks()->version();
+        deliver_all(dr, same);
+      } else if (!dr.waiters.empty()) {
+        check(self, retrain_reason::forced);  // a forced retrain waited on the plan
+      }
+      return;
+    }
+  }
   dr.status.last_train_ms = r.ms;
   dr.status.last_train_device = r.codebooks->training_device();
   // Dual routing and the partitions' shadows start in this one handler: every later batch reaches a
@@ -289,7 +345,9 @@ void on_trained(ingest_pointer self, train_result& r) {
   publish(self);
 }
 
-void start_training(ingest_pointer self, retrain_reason why) {
+// A rebalance (why == rebalance) plans new coarse centroids from list_sizes (entries per live list)
+// instead of training; the rest of the swap is the same.
+void start_training(ingest_pointer self, retrain_reason why, std::vector<std::uint64_t> list_sizes) {
   auto& dr = *self->state.retrain;
   const auto& live = self->state.setup.state->codebooks();
   auto job = std::make_shared<train_job>();
@@ -304,7 +362,16 @@ void start_training(ingest_pointer self, retrain_reason why) {
   job->nice = dr.policy.background_nice;
   // Refreshed centroids move vectors between lists (and partitions) within the swap; kept ones
   // retrain only the PQ (every vector stays in its list).
-  if (!dr.policy.refresh_centroids) job->keep_centroids = live->centroids();
+  if (why == retrain_reason::rebalance) {
+    job->rebalance_from = live;
+    job->list_sizes = std::move(list_sizes);
+    job->rebalance.split_factor = dr.policy.rebalance_split;
+    job->rebalance.merge_factor = dr.policy.rebalance_merge;
+    job->rebalance.seed = job->params.seed;
+    dr.rebalancing = true;
+  } else if (!dr.policy.refresh_centroids) {
+    job->keep_centroids = live->centroids();
+  }
   dr.trainer->training_started(steady::now());
   dr.now = retrain_driver::phase::training;
   dr.status.building_version = job->version;
@@ -323,7 +390,10 @@ void check(ingest_pointer self, retrain_reason forced) {
   const std::size_t min_sample = min_training_sample(core.codebooks()->params());
   retrain_reason why = forced;
   if (why == retrain_reason::none) why = dr.trainer->due(steady::now(), min_sample);
-  if (why == retrain_reason::none) return;
+  if (why == retrain_reason::none) {
+    if (dr.policy.rebalance) rebalance_check(self);  // reads the list sizes now and then (rebalance_check.cpp)
+    return;
+  }
   if (dr.trainer->sample_size() < min_sample) {
     abandon(self, fail(errc::not_trained, "retrain: the reservoir holds " + std::to_string(dr.trainer->sample_size()) +
                                               " vectors; training needs at least " + std::to_string(min_sample)));
@@ -333,6 +403,17 @@ void check(ingest_pointer self, retrain_reason forced) {
 }
 
 }  // namespace
+
+bool start_rebalance(ingest_pointer self, std::vector<std::uint64_t> list_sizes) {
+  auto& dr = *self->state.retrain;
+  const auto& live = self->state.setup.state->codebooks();
+  if (dr.now != retrain_driver::phase::idle || !dr.trainer || !live || list_sizes.size() != live->num_partitions())
+    return false;  // a swap started meanwhile, or the sizes are of another version: the next check asks again
+  start_training(self, retrain_reason::rebalance, std::move(list_sizes));
+  return true;
+}
+
+void deliver_to_waiters(ingest_pointer self, const ack_reply& r) { deliver_all(*self->state.retrain, r); }
 
 void adopt_codebooks(ingest_pointer self, std::shared_ptr<const codebook_set> next,
                      std::function<void(ack_reply)> done) {
@@ -383,7 +464,7 @@ void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
     dr.trainer = std::make_unique<trainer_state>(dr.policy, p.dimension, p.seed);
     dr.trainer_saw_codebooks = core.codebooks() != nullptr;
     // The tick checks the time schedule and republishes the status (drift moves with every insert).
-    if (dr.policy.every_ms > 0 || !self->state.setup.data_dir.empty())
+    if (dr.policy.every_ms > 0 || dr.policy.rebalance || !self->state.setup.data_dir.empty())
       self->delayed_send(self, k_tick, rtick_atom::value);
   }
   if (!core.codebooks()) {
@@ -399,6 +480,7 @@ void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
     dr.trainer->index_trained(steady::now());
   }
   dr.trainer->observe(x, n, core.codebooks().get());
+  dr.rebalances_without_inserts = 0;
   check(self, retrain_reason::none);
 }
 

@@ -4,7 +4,10 @@
 // Protocol (at most one swap at a time):
 //  1. The ingest actor feeds every staged upsert to trainer_state (reservoir + quantisation error).
 //     When a retrain is due (schedule or drift) a detached trainer actor trains version v+1 on a copy of
-//     the reservoir, off the hot path; the ingest actor keeps serving.
+//     the reservoir, off the hot path; the ingest actor keeps serving. A rebalance (retrain.rebalance,
+//     actors/rebalance_check.cpp) is the same swap with another step 1: the partitions' list sizes show a
+//     list outside the bounds, and the trainer actor plans splits and merges of the coarse centroids
+//     (index/centroid_rebalance.hpp) instead of training; the list count of v+1 then differs from v's.
 //  2. Trained: in one handler the ingest actor starts dual routing (ingest_state::begin_shadow) and
 //     sends shadow_atom to every partition, so each partition begins its shadow before any batch routed
 //     under both versions reaches it. A partition re-encodes its entries from its vector store under
@@ -52,6 +55,8 @@ struct retrain_status {
   std::uint64_t shadow_bytes = 0;       ///< shadow lists of the swap running now (codes, ids, id maps)
   std::uint64_t peak_shadow_bytes = 0;  ///< largest shadow so far
   std::string last_error;               ///< why the last swap was abandoned, "" if none
+  std::uint64_t rebalances = 0;         ///< completed swaps that split or merged lists (also in swaps)
+  std::string last_rebalance;           ///< what the last rebalance plan did, "" if none ran
 };
 
 /// The ingest actor's retraining state (owned by its actor state; not thread-safe).
@@ -68,6 +73,16 @@ struct retrain_driver {
   std::chrono::steady_clock::time_point swap_started;
   std::vector<std::function<void(ack_reply)>> waiters;  ///< forced retrains waiting for the swap's end
   retrain_status status;
+  // List rebalancing (retrain_policy::rebalance, actors/rebalance_check.cpp).
+  bool rebalancing = false;                        ///< the swap running (or planning) is a rebalance
+  bool forced_rebalance = false;                   ///< engine::rebalance() waits on it (a plan that
+                                                   ///< changes nothing then answers the live version)
+  bool sizes_pending = false;                      ///< list sizes asked of the partitions, not all answered
+  std::chrono::steady_clock::time_point sizes_checked;  ///< when they were last asked for
+  std::uint64_t quiet_until_seen = 0;              ///< after a plan that changed nothing: no new plan before
+                                                   ///< the reservoir has seen this many vectors
+  std::size_t rebalances_without_inserts = 0;      ///< rebalance swaps since the last insert: a plan that
+                                                   ///< cannot settle stops after k_max_rebalances_in_a_row
 };
 
 /// Minimum reservoir size a retrain needs for these params (PQ needs 2^nbits, IVF num_partitions).

@@ -31,6 +31,15 @@ status retrain_policy::validate() const {
   if (background_nice < 0 || background_nice > 19)
     return fail(errc::invalid_argument,
                 "retrain.background_nice=" + std::to_string(background_nice) + ": must be in 0..19");
+  if (!(rebalance_split > 1.0) || !(rebalance_split <= 1e6))
+    return fail(errc::invalid_argument,
+                "retrain.rebalance_split=" + str(rebalance_split) + ": must be > 1 (and at most 1000000)");
+  if (!(rebalance_merge >= 0.0 && rebalance_merge * 4.0 < rebalance_split))
+    return fail(errc::invalid_argument, "retrain.rebalance_merge=" + str(rebalance_merge) +
+                                            ": must be in [0, rebalance_split / 4) (else a split's halves merge back)");
+  if (rebalance_check_ms < 10 || rebalance_check_ms > 3'600'000)
+    return fail(errc::invalid_argument,
+                "retrain.rebalance_check_ms=" + std::to_string(rebalance_check_ms) + ": must be in 10..3600000");
   return {};
 }
 
@@ -41,6 +50,7 @@ const char* to_string(retrain_reason r) noexcept {
     case retrain_reason::time: return "time";
     case retrain_reason::drift: return "drift";
     case retrain_reason::forced: return "forced";
+    case retrain_reason::rebalance: return "rebalance";
   }
   return "?";
 }

@@ -34,13 +34,21 @@ struct retrain_policy {
   /// actors/thread_priority.hpp), so their latency barely moves but the swap takes longer while
   /// queries keep the cores busy (bench/README.md).
   int background_nice = 19;
+  /// List rebalancing (issue 6, index/centroid_rebalance.hpp): every rebalance_check_ms the ingest actor
+  /// reads the partitions' list sizes; when a list holds more than rebalance_split × or fewer than
+  /// rebalance_merge × the mean, the trainer plans splits and merges of the coarse centroids on the
+  /// reservoir and the hot swap moves the entries (a retrain_reason::rebalance swap).
+  bool rebalance = false;
+  double rebalance_split = 4.0;                 ///< > 1
+  double rebalance_merge = 0.25;                ///< in [0, rebalance_split / 4)
+  std::uint64_t rebalance_check_ms = 1000;      ///< 10..3600000
 
   /// Message names the field, the value and the allowed range.
   status validate() const;
 };
 
 /// Why a retrain is due.
-enum class retrain_reason { none, inserts, time, drift, forced };
+enum class retrain_reason { none, inserts, time, drift, forced, rebalance };
 const char* to_string(retrain_reason r) noexcept;
 
 /// Mean quantisation error of one list (squared L2 between a prepared vector and its reconstruction).

@@ -374,6 +374,10 @@ const std::vector<key_entry>& registry() {
     v.push_back(unsigned_key("retrain.error_window", "recent measured inserts averaged for drift (10..1000000)", IVF_FIELD(retrain.error_window)));
     v.push_back(bool_key("retrain.refresh_centroids", "a retrain also refreshes the IVF centroids (vectors move between lists in the swap); false: only the PQ codebooks", IVF_FIELD(retrain.refresh_centroids)));
     v.push_back(unsigned_key("retrain.background_nice", "nice of the training and re-encoding threads (0..19; 0 = same as queries, 19 = lowest, on Linux also SCHED_IDLE)", IVF_FIELD(retrain.background_nice)));
+    v.push_back(bool_key("retrain.rebalance", "split lists above rebalance_split x and merge lists below rebalance_merge x the mean list size (a hot swap moves the entries)", IVF_FIELD(retrain.rebalance)));
+    v.push_back(number_key("retrain.rebalance_split", "split a list holding more than this x the mean list size (> 1)", IVF_FIELD(retrain.rebalance_split)));
+    v.push_back(number_key("retrain.rebalance_merge", "merge a list holding fewer than this x the mean list size (0 <= it < rebalance_split / 4)", IVF_FIELD(retrain.rebalance_merge)));
+    v.push_back(unsigned_key("retrain.rebalance_check_ms", "how often the list sizes are read, ms (10..3600000)", IVF_FIELD(retrain.rebalance_check_ms)));
     v.push_back(unsigned_key("retrain.error_sample_every", "measure the quantisation error of every k-th insert (1..1000000)", IVF_FIELD(retrain.error_sample_every)));
     v.push_back(bool_key("peers.enabled", "scale-out search: publish this node's shard search and scatter searches to peers.nodes", IVF_FIELD(peers.enabled)));
     v.push_back(string_key("peers.bind", "address the peer port binds to (loopback unless configured)", IVF_FIELD(peers.bind)));

@@ -140,6 +140,21 @@ status service_config::validate() const {
     return fail(errc::invalid_argument,
                 "retrain.drift_threshold=" + v.str() + ": must be 0 (off) or in 1..1000000");
   }
+  IVF_TRY(in_range("retrain.rebalance_check_ms", retrain.rebalance_check_ms, 10, 3600000));
+  if (!(retrain.rebalance_split > 1 && retrain.rebalance_split <= 1e6)) {
+    std::ostringstream v;
+    v << retrain.rebalance_split;
+    return fail(errc::invalid_argument, "retrain.rebalance_split=" + v.str() + ": must be > 1 (and at most 1000000)");
+  }
+  if (!(retrain.rebalance_merge >= 0 && retrain.rebalance_merge * 4 < retrain.rebalance_split)) {
+    std::ostringstream v;
+    v << retrain.rebalance_merge;
+    return fail(errc::invalid_argument, "retrain.rebalance_merge=" + v.str() +
+                                            ": must be in [0, rebalance_split / 4) (else a split's halves merge back)");
+  }
+  if (retrain.rebalance && !retrain.enabled)
+    return fail(errc::invalid_argument,
+                "retrain.rebalance=true needs retrain.enabled=true (the plan is made on the retrain reservoir)");
   if (retrain.enabled && !index.keep_raw_vectors)
     return fail(errc::invalid_argument,
                 "retrain.enabled=true needs index.keep_raw_vectors=true (a swap re-encodes from the raw vectors)");

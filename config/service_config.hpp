@@ -92,6 +92,10 @@ struct retrain_config {
   std::uint64_t error_sample_every = 4;  ///< measure the quantisation error of every k-th insert, 1..1000000
   bool refresh_centroids = true;         ///< also retrain the IVF centroids (vectors then move between lists)
   std::uint64_t background_nice = 19;    ///< nice of the training / re-encoding threads, 0..19 (19: also SCHED_IDLE)
+  bool rebalance = false;                ///< split / merge lists outside [rebalance_merge, rebalance_split] × mean
+  double rebalance_split = 4.0;          ///< split a list above this × the mean list size (> 1)
+  double rebalance_merge = 0.25;         ///< merge a list below this × the mean (0 ≤ it < rebalance_split / 4)
+  std::uint64_t rebalance_check_ms = 1000;  ///< how often the list sizes are read, ms (10..3600000)
 };
 
 /// Scale-out search over peer nodes ([peers]; actors/peer_service.hpp). Off by default.

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "actors/ingest_actor.hpp"
 
@@ -23,6 +24,20 @@ void retrain_now(ingest_pointer self, std::function<void(ack_reply)> done);
 /// (resource_exhausted: retry after it), or a failure of the swap (the live version stays).
 void adopt_codebooks(ingest_pointer self, std::shared_ptr<const codebook_set> next,
                      std::function<void(ack_reply)> done);
+/// With retrain.rebalance: when rebalance_check_ms passed since the last look, asks every partition for
+/// its list sizes; once all answered for the live version and a list is out of bounds, start_rebalance
+/// (actors/rebalance_check.cpp). Called by the retrain check when no retrain is due.
+void rebalance_check(ingest_pointer self);
+/// Reads the list sizes now and rebalances whatever the bounds say (engine::rebalance); `done` gets the
+/// version serving afterwards (the live one when no list could be split or merged), or the failure.
+/// Joins the swap running, if any.
+void rebalance_now(ingest_pointer self, std::function<void(ack_reply)> done);
+/// Plans splits and merges of the live lists (list_sizes: entries per list) on the trainer actor and swaps
+/// the result in, as a retrain would. false (nothing started) while another swap runs or when the sizes
+/// are stale (not one per live list).
+bool start_rebalance(ingest_pointer self, std::vector<std::uint64_t> list_sizes);
+/// Hands `r` to everything waiting for the swap running (forced retrains and rebalances).
+void deliver_to_waiters(ingest_pointer self, const ack_reply& r);
 /// Marks every partition as changed for incremental checkpoints (after a commit).
 void mark_all_partitions_changed(ingest_actor_state& st);
 /// What stats report.

@@ -257,6 +257,19 @@ BOOST_AUTO_TEST_CASE(retrain_keys_are_applied_and_validated) {
   service_config defaults;
   BOOST_TEST(defaults.retrain.refresh_centroids);
   BOOST_TEST(defaults.retrain.background_nice == 19u);
+  BOOST_TEST(c->retrain.rebalance);
+  BOOST_TEST(!defaults.retrain.rebalance);
+  BOOST_TEST(c->retrain.rebalance_split == 4.0);
+  BOOST_TEST(c->retrain.rebalance_check_ms == 1000u);
+  // List rebalancing: its bounds, its check period, and that it plans on the retrain reservoir.
+  opts.overrides = {"retrain.rebalance_split=1"};
+  BOOST_TEST(error_of(load_service_config(opts)) == "retrain.rebalance_split=1: must be > 1 (and at most 1000000)");
+  opts.overrides = {"retrain.rebalance_merge=1.5"};
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "retrain.rebalance_merge=1.5: must be in [0, rebalance_split / 4)"));
+  opts.overrides = {"retrain.rebalance_check_ms=0"};
+  BOOST_TEST(error_of(load_service_config(opts)) == "retrain.rebalance_check_ms=0: must be in 10..3600000");
+  opts.overrides = {"retrain.enabled=false"};
+  BOOST_TEST(contains(error_of(load_service_config(opts)), "retrain.rebalance=true needs retrain.enabled=true"));
 
   opts.overrides = {"retrain.background_nice=20"};
   BOOST_TEST(error_of(load_service_config(opts)) == "retrain.background_nice=20: must be in 0..19");
