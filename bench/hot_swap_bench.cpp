@@ -8,9 +8,11 @@
 // re-encoding threads (0 = same as the queries). The steady window and the swap window are measured
 // in the same run, so the ratio is the number to read. The swap window is also split at the end of
 // training (queries started while the trainer thread ran vs during shadow build + migrate + commit).
-// mode: retrain (the measurement) or burn (an experiment: instead of a retrain, one background thread
-// at the same priority as the re-encoders spins on arithmetic for 3 s; what CPU competition alone,
-// without any partition-side swap work, does to the queries' p99).
+// mode: retrain (the measurement), rebalance (the stream after the first training piles half its rows
+// into one region; the swap window is one engine::rebalance(): split/merge plan + the same hot swap), or
+// burn (an experiment: instead of a retrain, one background thread at the same priority as the
+// re-encoders spins on arithmetic for 3 s; what CPU competition alone, without any partition-side swap
+// work, does to the queries' p99).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
   const long pace_us = argc > 7 ? std::atol(argv[7]) : 0;
   const std::string mode = argc > 8 ? argv[8] : "retrain";
   const int nclients = argc > 9 ? std::atoi(argv[9]) : 2;
-  if (mode != "retrain" && mode != "burn") return std::printf("mode: '%s', allowed: retrain, burn\n", mode.c_str()), 1;
+  if (mode != "retrain" && mode != "rebalance" && mode != "burn")
+    return std::printf("mode: '%s', allowed: retrain, rebalance, burn\n", mode.c_str()), 1;
   engine_options o;
   o.partition_actors = P;
   o.query_actors = 2;
@@ -79,7 +82,13 @@ int main(int argc, char** argv) {
   p.num_sub_vectors = M;
   p.max_iterations = 10;
   if (auto st = e.create_index(p); !st) return std::printf("create: %s\n", st.error().to_string().c_str()), 1;
-  const auto x = clustered(n, d, 100, 1);
+  auto x = clustered(n, d, 100, 1);
+  if (mode == "rebalance") {  // after the first training, every other row lands near row 0: one list grows
+    std::mt19937_64 rng(3);
+    std::normal_distribution<float> g(0.f, 0.35f);
+    for (std::size_t i = o.train_after; i < n; i += 2)
+      for (std::size_t j = 0; j < d; ++j) x[i * d + j] = x[j] + g(rng);
+  }
   std::vector<std::uint64_t> ids(n);
   for (std::size_t i = 0; i < n; ++i) ids[i] = i;
   const auto t_load = steady::now();
@@ -129,8 +138,12 @@ int main(int argc, char** argv) {
   swap_started = true;
   window = 1;
   result<std::uint64_t> v = std::uint64_t{0};
+  std::size_t lists_before = 0;
+  if (auto s0 = e.stats()) lists_before = s0->list_sizes.size();
   if (mode == "retrain") {
     v = e.retrain();
+  } else if (mode == "rebalance") {
+    v = e.rebalance();
   } else {
     std::thread burner([nice] {
       if (nice > 0) (void)actors::lower_this_thread_priority(nice);
@@ -150,13 +163,15 @@ int main(int argc, char** argv) {
   for (auto& list : per)
     for (auto q : list) {
       lat[q.w].push_back(q.ms);
-      if (q.w == 1 && mode == "retrain") sub[q.start >= train_end].push_back(q.ms);
+      if (q.w == 1 && mode != "burn") sub[q.start >= train_end].push_back(q.ms);
     }
   if (!v || !s) return std::printf("retrain: %s\n", v ? "stats failed" : v.error().to_string().c_str()), 1;
-  std::printf("retrain -> v%llu: %.0f ms total (training %.0f ms, shadow build + migrate + commit %.0f ms), "
+  std::printf("%s -> v%llu: %.0f ms total (%s %.0f ms, shadow build + migrate + commit %.0f ms), "
               "peak shadow %.1f MiB\n",
-              (unsigned long long)*v, swap_total, s->last_train_ms, s->last_swap_ms,
-              s->peak_shadow_bytes / 1048576.0);
+              mode.c_str(), (unsigned long long)*v, swap_total, mode == "rebalance" ? "planning" : "training",
+              s->last_train_ms, s->last_swap_ms, s->peak_shadow_bytes / 1048576.0);
+  if (mode == "rebalance")
+    std::printf("  lists %zu -> %zu; plan: %s\n", lists_before, s->list_sizes.size(), s->last_rebalance.c_str());
   std::printf("steady: %zu queries p50 %.2f ms p99 %.2f ms | during retrain+swap: %zu queries p50 %.2f ms p99 %.2f ms"
               " | p99 ratio %.2f | failures %zu partial %zu\n",
               lat[0].size(), pct(lat[0], 0.5), pct(lat[0], 0.99), lat[1].size(), pct(lat[1], 0.5), pct(lat[1], 0.99),
@@ -176,8 +191,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < b.size(); ++i) std::printf(" %zu:%zu/%.1f", i * 100, b[i].first, b[i].second);
     std::printf("\n");
   }
-  if (mode == "retrain")
-    std::printf("  while training: %zu queries p99 %.2f ms (ratio %.2f) | while building/migrating/committing: %zu "
+  if (mode != "burn")
+    std::printf("  while training/planning: %zu queries p99 %.2f ms (ratio %.2f) | while building/migrating/committing: %zu "
                 "queries p99 %.2f ms (ratio %.2f)\n",
                 sub[0].size(), pct(sub[0], 0.99), pct(sub[0], 0.99) / std::max(1e-9, pct(lat[0], 0.99)),
                 sub[1].size(), pct(sub[1], 0.99), pct(sub[1], 0.99) / std::max(1e-9, pct(lat[0], 0.99)));

@@ -134,16 +134,14 @@ private:
     mass_.push_back(0);
     size_.push_back(0);
     unsplittable_.push_back(0);
-    // L's rows: nearest of all lists (L's centroid moved). Other rows: only L's new centroid or m can
-    // be nearer than their own.
-    std::vector<std::uint32_t> label(1);
-    std::vector<float> dist(1);
+    // L's rows: nearest of all lists (L's centroid moved), in one batch. Other rows: only L's new
+    // centroid or m can be nearer than their own.
+    std::vector<std::uint32_t> label(own.size());
+    std::vector<float> dist(own.size());
+    assign_rows(own, label.data(), dist.data());
+    for (std::size_t j = 0; j < own.size(); ++j) move_row(own[j], label[j], dist[j]);
     for (std::size_t i = 0; i < n_; ++i) {
-      if (label_[i] == L) {
-        kernels::assign_nearest(row(i), 1, centroids_.data(), lists(), d_, label.data(), dist.data());
-        move_row(i, label[0], dist[0]);
-        continue;
-      }
+      if (label_[i] == L) continue;
       const float dl = squared_l2(row(i), centroid(L), d_), dm = squared_l2(row(i), centroid(m), d_);
       if (dm < dist_[i] && dm <= dl) move_row(i, m, dm);
       else if (dl < dist_[i]) move_row(i, L, dl);
@@ -159,13 +157,30 @@ private:
     return labels[0] != skip ? std::make_pair(labels[0], dists[0]) : std::make_pair(labels[1], dists[1]);
   }
 
+  /// Nearest list of each given sample row (indices), in one batch: labels, dists one per row.
+  void assign_rows(const std::vector<std::size_t>& which, std::uint32_t* labels, float* dists) const {
+    if (which.empty()) return;
+    std::vector<float> rows(which.size() * d_);
+    for (std::size_t j = 0; j < which.size(); ++j) std::copy_n(row(which[j]), d_, &rows[j * d_]);
+    kernels::assign_nearest(rows.data(), which.size(), centroids_.data(), lists(), d_, labels, dists);
+  }
+
   /// Removes S: its rows and point mass go to their nearest other list, then the last list takes S's index.
   void merge(std::uint32_t S) {
+    std::vector<std::size_t> own;
     for (std::size_t i = 0; i < n_; ++i)
-      if (label_[i] == S) {
-        const auto [to, dist] = nearest_other(row(i), S);
-        move_row(i, to, dist);
+      if (label_[i] == S) own.push_back(i);
+    if (!own.empty()) {  // the two nearest of each row in one batch; the first that is not S
+      std::vector<float> rows(own.size() * d_);
+      for (std::size_t j = 0; j < own.size(); ++j) std::copy_n(row(own[j]), d_, &rows[j * d_]);
+      std::vector<std::uint32_t> two(own.size() * 2);
+      std::vector<float> dists(own.size() * 2);
+      kernels::nearest_centroids(rows.data(), own.size(), centroids_.data(), lists(), d_, 2, two.data(), dists.data());
+      for (std::size_t j = 0; j < own.size(); ++j) {
+        const std::size_t k = two[2 * j] != S ? 2 * j : 2 * j + 1;
+        move_row(own[j], two[k], dists[k]);
       }
+    }
     if (mass_[S] > 0) {
       const std::uint32_t to = nearest_other(centroid(S), S).first;
       mass_[to] += mass_[S];
