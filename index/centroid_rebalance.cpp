@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/kernel_table.hpp"
 #include "kernels/kmeans.hpp"
 
 namespace ivfstream {
@@ -16,15 +17,6 @@ double target_of(const std::vector<std::uint64_t>& sizes, const rebalance_option
   return std::max(1.0, double(total) / double(std::max<std::size_t>(1, sizes.size())));
 }
 
-float squared_l2(const float* a, const float* b, std::size_t d) {
-  float s = 0;
-  for (std::size_t t = 0; t < d; ++t) {
-    const float v = a[t] - b[t];
-    s += v * v;
-  }
-  return s;
-}
-
 /// The plan in progress: centroids, the sample rows' nearest list and weight, per-list estimates.
 /// Layouts: centroids_ lists × d row-major; label_/dist_/weight_ one per sample row; mass_/size_/
 /// unsplittable_ one per list (indexed like centroids_).
@@ -32,7 +24,8 @@ class planner {
 public:
   planner(const codebook_set& live, const std::vector<std::uint64_t>& sizes, const float* sample, std::size_t n,
           const rebalance_options& opt)
-      : d_(live.dimension()), x_(sample), n_(n), opt_(opt), centroids_(live.centroids()) {
+      : d_(live.dimension()), x_(sample), n_(n), opt_(opt), l2sqr_(kernels::default_kernels().l2sqr),
+        centroids_(live.centroids()) {
     const std::size_t lists = sizes.size();
     label_.resize(n_);
     dist_.resize(n_);
@@ -116,7 +109,7 @@ private:
       std::vector<std::size_t> first, second;
       double half2 = 0;
       for (std::size_t i : own) {
-        const bool to2 = squared_l2(row(i), &two[d_], d_) < squared_l2(row(i), &two[0], d_);
+        const bool to2 = l2sqr_(row(i), &two[d_], d_) < l2sqr_(row(i), &two[0], d_);
         if (to2) half2 += weight_[i];
         (to2 ? second : first).push_back(i);
       }
@@ -142,7 +135,7 @@ private:
     for (std::size_t j = 0; j < own.size(); ++j) move_row(own[j], label[j], dist[j]);
     for (std::size_t i = 0; i < n_; ++i) {
       if (label_[i] == L) continue;
-      const float dl = squared_l2(row(i), centroid(L), d_), dm = squared_l2(row(i), centroid(m), d_);
+      const float dl = l2sqr_(row(i), centroid(L), d_), dm = l2sqr_(row(i), centroid(m), d_);
       if (dm < dist_[i] && dm <= dl) move_row(i, m, dm);
       else if (dl < dist_[i]) move_row(i, L, dl);
     }
@@ -205,6 +198,7 @@ private:
   const float* x_;
   std::size_t n_;
   const rebalance_options& opt_;
+  float (*l2sqr_)(const float*, const float*, std::size_t);  // squared L2 of the dispatched ISA
   std::vector<float> centroids_;
   std::vector<std::uint32_t> label_;
   std::vector<float> dist_;
