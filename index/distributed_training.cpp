@@ -36,16 +36,19 @@ std::vector<float> residuals_of(const index_params& p, const float* x, std::size
 
 }  // namespace
 
+std::string distributed_training_unsupported(const index_params& p) {
+  if (p.opq) return "opq=true: distributed training supports opq=false only";
+  if (p.imi()) return "coarse_quantizer=imi: distributed training supports coarse_quantizer=flat only";
+  if (p.lopq) return "lopq=true: distributed training supports lopq=false only";
+  if (p.additive())  // the nodes' statistics are per PQ sub-space; rq/lsq codebooks are full-dimension
+    return std::string("quantizer=") + to_string(p.quantizer) + ": distributed training supports quantizer=pq only";
+  return {};
+}
+
 result<std::vector<float>> initial_coarse_centroids(const index_params& p, const float* prepared_sample,
                                                     std::size_t n) {
   IVF_TRY(p.validate_for_training(n));
-  if (p.opq) return fail(errc::invalid_argument, "opq=true: distributed training supports opq=false only");
-  if (p.imi())
-    return fail(errc::invalid_argument, "coarse_quantizer=imi: distributed training supports coarse_quantizer=flat only");
-  if (p.lopq) return fail(errc::invalid_argument, "lopq=true: distributed training supports lopq=false only");
-  if (p.additive())  // the nodes' statistics are per PQ sub-space; rq/lsq codebooks are full-dimension
-    return fail(errc::invalid_argument, std::string("quantizer=") + to_string(p.quantizer) +
-                                            ": distributed training supports quantizer=pq only");
+  if (auto why = distributed_training_unsupported(p); !why.empty()) return fail(errc::invalid_argument, why);
   return seed_centroids(prepared_sample, n, p.dimension, p.num_partitions, p.seed);
 }
 
@@ -92,29 +95,55 @@ std::vector<float> pq_update(const index_params& p, const std::vector<kernels::k
   return out;
 }
 
-result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p,
-                                                              const std::vector<kernels::shard_view>& shards,
+namespace {
+
+// Shards in memory, merged in the order given.
+class memory_shards final : public training_shards {
+public:
+  explicit memory_shards(const std::vector<kernels::shard_view>& shards) : shards_(shards) {}
+  result<kernels::kmeans_stats> coarse(const index_params& p, const std::vector<float>& coarse) override {
+    auto total = kernels::kmeans_stats::zero(p.num_partitions, p.dimension);
+    for (const auto& s : shards_) kernels::merge_kmeans_stats(total, coarse_stats(p, s.x, s.n, coarse));
+    return total;
+  }
+  result<std::vector<kernels::kmeans_stats>> pq(const index_params& p, const std::vector<float>& coarse,
+                                                const std::vector<float>& pq) override {
+    std::vector<kernels::kmeans_stats> total;
+    for (std::size_t m = 0; m < p.num_sub_vectors; ++m) total.push_back(kernels::kmeans_stats::zero(p.ksub(), p.dsub()));
+    for (const auto& s : shards_) {
+      auto part = pq_stats(p, s.x, s.n, coarse, pq);
+      for (std::size_t m = 0; m < p.num_sub_vectors; ++m) kernels::merge_kmeans_stats(total[m], part[m]);
+    }
+    return total;
+  }
+
+private:
+  const std::vector<kernels::shard_view>& shards_;
+};
+
+}  // namespace
+
+result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p, training_shards& shards,
                                                               const float* init_sample, std::size_t init_n,
                                                               std::uint64_t version) {
   auto coarse_init = initial_coarse_centroids(p, init_sample, init_n);
   if (!coarse_init) return coarse_init.error();
   std::vector<float> coarse = std::move(*coarse_init);
   for (std::size_t it = 0; it < p.max_iterations; ++it) {
-    auto total = kernels::kmeans_stats::zero(p.num_partitions, p.dimension);
-    for (const auto& s : shards) kernels::merge_kmeans_stats(total, coarse_stats(p, s.x, s.n, coarse));
-    coarse = kernels::kmeans_update(total, coarse.data());
+    auto total = shards.coarse(p, coarse);
+    if (!total) return std::move(total).error();
+    coarse = kernels::kmeans_update(*total, coarse.data());
   }
   auto pq_init = initial_pq_codebooks(p, init_sample, init_n, coarse);
   if (!pq_init) return pq_init.error();
   std::vector<float> pq = std::move(*pq_init);
   for (std::size_t it = 0; it < p.max_iterations; ++it) {
-    std::vector<kernels::kmeans_stats> total;
-    for (std::size_t m = 0; m < p.num_sub_vectors; ++m) total.push_back(kernels::kmeans_stats::zero(p.ksub(), p.dsub()));
-    for (const auto& s : shards) {
-      auto part = pq_stats(p, s.x, s.n, coarse, pq);
-      for (std::size_t m = 0; m < p.num_sub_vectors; ++m) kernels::merge_kmeans_stats(total[m], part[m]);
-    }
-    pq = pq_update(p, total, pq);
+    auto total = shards.pq(p, coarse, pq);
+    if (!total) return std::move(total).error();
+    if (total->size() != p.num_sub_vectors)
+      return fail(errc::internal, "training shards returned " + str(total->size()) + " PQ statistics for " +
+                                      str(p.num_sub_vectors) + " sub-spaces");
+    pq = pq_update(p, *total, pq);
   }
   if (p.polysemous) {  // as codebook_set::train: permute the code indices of the merged codebooks
     polysemous_options po;
@@ -124,6 +153,14 @@ result<std::shared_ptr<const codebook_set>> train_distributed(const index_params
     make_polysemous(pq.data(), p.num_sub_vectors, p.ksub(), p.dsub(), p.num_bits, po);
   }
   return codebook_set::from_parts(p, version, std::move(coarse), std::move(pq));
+}
+
+result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p,
+                                                              const std::vector<kernels::shard_view>& shards,
+                                                              const float* init_sample, std::size_t init_n,
+                                                              std::uint64_t version) {
+  memory_shards source(shards);
+  return train_distributed(p, source, init_sample, init_n, version);
 }
 
 }  // namespace ivfstream

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "index/codebook_set.hpp"
@@ -22,6 +23,9 @@
 #include "kernels/kmeans_stats.hpp"
 
 namespace ivfstream {
+
+/// Why `p` cannot be trained from per-node statistics (opq, imi, lopq, rq/lsq), or "" when it can.
+std::string distributed_training_unsupported(const index_params& p);
 
 /// Leader: initial coarse centroids (num_partitions × d) by seeded k-means++ on the prepared sample
 /// (n × d). Errors: invalid params, n < num_partitions, params.opq, imi, lopq, quantizer rq/lsq.
@@ -43,7 +47,28 @@ std::vector<kernels::kmeans_stats> pq_stats(const index_params& p, const float* 
 std::vector<float> pq_update(const index_params& p, const std::vector<kernels::kmeans_stats>& merged,
                              const std::vector<float>& pq);
 
-/// In-process driver: the nodes' shards (prepared rows), the leader's init sample (prepared), and the
+/// Where the leader's statistics come from each iteration: its own rows and, in a running cluster,
+/// every peer's (actors/cluster_trainer.hpp). Each call returns the merged statistics of every shard
+/// that takes part, in a fixed shard order; a failure aborts the training.
+class training_shards {
+public:
+  virtual ~training_shards() = default;
+  /// Merged coarse statistics (num_partitions × d) against `coarse`.
+  virtual result<kernels::kmeans_stats> coarse(const index_params& p, const std::vector<float>& coarse) = 0;
+  /// Merged PQ statistics, one per sub-space (M entries), for the codebooks `pq` (M × ksub × dsub).
+  virtual result<std::vector<kernels::kmeans_stats>> pq(const index_params& p, const std::vector<float>& coarse,
+                                                        const std::vector<float>& pq) = 0;
+};
+
+/// The driver: leader init on init_sample (prepared rows), then params.max_iterations Lloyd steps per
+/// phase with the statistics `shards` returns; with params.polysemous the leader then permutes the
+/// merged PQ codebooks (index/polysemous.hpp) as codebook_set::train does. Errors: those of the init
+/// functions, of `shards`, and of codebook_set::from_parts.
+result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p, training_shards& shards,
+                                                              const float* init_sample, std::size_t init_n,
+                                                              std::uint64_t version = 1);
+
+/// In-process form: the nodes' shards (prepared rows) held in memory, the leader's init sample (prepared), and the
 /// steps above for params.max_iterations per phase; with params.polysemous the leader then permutes the
 /// merged PQ codebooks (index/polysemous.hpp) as codebook_set::train does. Returns codebooks built with from_parts.
 /// Errors: those of the init functions and of codebook_set::from_parts.
