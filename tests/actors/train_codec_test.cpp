@@ -1,0 +1,158 @@
+// The bytes of distributed training (actors/train_codec.hpp, schemas/training.fbs): round trips, and
+// every malformed or mismatched message refused with a message naming what is wrong.
+#define BOOST_TEST_MODULE train_codec
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "actors/train_codec.hpp"
+#include "index/distributed_training.hpp"
+#include "tests/index/synthetic_data.hpp"
+
+using namespace ivfstream;
+using namespace ivfstream::actors;
+
+namespace {
+
+index_params shape() {
+  index_params p;
+  p.dimension = 8;
+  p.num_partitions = 4;
+  p.num_sub_vectors = 2;
+  p.num_bits = 4;
+  return p;
+}
+
+train_request request(train_phase phase) {
+  const index_params p = shape();
+  train_request r;
+  r.round = 77;
+  r.phase = phase;
+  r.dimension = 8;
+  r.num_partitions = 4;
+  r.num_sub_vectors = 2;
+  r.num_bits = 4;
+  const auto x = test::clustered_data(64, 8, 4, 5);
+  r.coarse.assign(x.begin(), x.begin() + 4 * 8);
+  if (phase == train_phase::pq) r.pq.assign(x.begin(), x.begin() + p.ksub() * p.dimension);
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_request_and_its_answer_round_trip_and_equal_local_statistics) {
+  const index_params p = shape();
+  const auto sample = test::clustered_data(300, 8, 4, 6);
+  for (auto phase : {train_phase::coarse, train_phase::pq}) {
+    const train_request r = request(phase);
+    auto back = decode_train_request(encode_train_request(r));
+    BOOST_REQUIRE_MESSAGE(back, (back ? "" : back.error().to_string()));
+    BOOST_TEST(back->round == 77u);
+    BOOST_TEST((back->coarse == r.coarse));
+    BOOST_TEST((back->pq == r.pq));
+    const train_reply answer = answer_train_request(*back, p, sample.data(), 300);
+    BOOST_REQUIRE(!answer.failure);
+    auto decoded = decode_train_reply(encode_train_reply(answer), r);
+    BOOST_REQUIRE_MESSAGE(decoded, (decoded ? "" : decoded.error().to_string()));
+    BOOST_TEST(decoded->rows == 300u);
+    const auto expect = phase == train_phase::coarse
+                            ? std::vector<kernels::kmeans_stats>{coarse_stats(p, sample.data(), 300, r.coarse)}
+                            : pq_stats(p, sample.data(), 300, r.coarse, r.pq);
+    BOOST_REQUIRE_EQUAL(decoded->stats.size(), expect.size());
+    for (std::size_t m = 0; m < expect.size(); ++m) {
+      BOOST_TEST((decoded->stats[m].sums == expect[m].sums));
+      BOOST_TEST((decoded->stats[m].counts == expect[m].counts));
+      BOOST_TEST((decoded->stats[m].far_row == expect[m].far_row));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(max_rows_takes_rows_spread_over_the_sample) {
+  const index_params p = shape();
+  const auto sample = test::clustered_data(300, 8, 4, 6);
+  train_request r = request(train_phase::coarse);
+  r.max_rows = 100;
+  const train_reply answer = answer_train_request(r, p, sample.data(), 300);
+  BOOST_REQUIRE(!answer.failure);
+  BOOST_TEST(answer.rows == 100u);
+  std::vector<float> every_third;
+  for (std::size_t i = 0; i < 300; i += 3) every_third.insert(every_third.end(), &sample[i * 8], &sample[i * 8] + 8);
+  BOOST_TEST((answer.stats.front().sums == coarse_stats(p, every_third.data(), 100, r.coarse).sums));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_requests_are_refused_with_the_reason) {
+  auto refused = [](const std::vector<char>& bytes, errc code, const std::string& part) {
+    auto r = decode_train_request(bytes);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().code() == code);
+    BOOST_TEST(contains(r.error().message(), part), r.error().message());
+  };
+  refused({'x', 'y'}, errc::corrupt_data, "too short");
+  auto good = encode_train_request(request(train_phase::pq));
+  auto foreign = good;
+  foreign[4] = 'Z';
+  refused(foreign, errc::corrupt_data, "file identifier");
+  refused(std::vector<char>(good.begin(), good.begin() + good.size() / 2), errc::corrupt_data, "Verifier");
+  auto big = decode_train_request(good, 16);
+  BOOST_REQUIRE(!big);
+  BOOST_TEST(big.error().code() == errc::resource_exhausted);
+
+  train_request r = request(train_phase::coarse);
+  r.coarse.pop_back();
+  refused(encode_train_request(r), errc::corrupt_data, "coarse has 31 floats");
+  r = request(train_phase::coarse);
+  r.coarse[3] = std::numeric_limits<float>::quiet_NaN();
+  refused(encode_train_request(r), errc::corrupt_data, "NaN");
+  r = request(train_phase::coarse);
+  r.num_sub_vectors = 3;
+  refused(encode_train_request(r), errc::invalid_argument, "num_sub_vectors=3");
+}
+
+BOOST_AUTO_TEST_CASE(a_request_for_another_index_shape_is_answered_with_both_values) {
+  index_params own = shape();
+  own.num_bits = 6;
+  const auto sample = test::clustered_data(100, 8, 4, 6);
+  const train_request r = request(train_phase::coarse);
+  const train_reply answer = answer_train_request(r, own, sample.data(), 100);
+  BOOST_REQUIRE(answer.failure);
+  BOOST_TEST(contains(answer.failure->message(), "num_bits=4"), answer.failure->message());
+  BOOST_TEST(contains(answer.failure->message(), "num_bits=6"), answer.failure->message());
+  // The refusal travels: the leader decodes it as a failure with the peer's code and message.
+  auto decoded = decode_train_reply(encode_train_reply(answer), r);
+  BOOST_REQUIRE(decoded);
+  BOOST_REQUIRE(decoded->failure);
+  BOOST_TEST(decoded->failure->code() == errc::invalid_argument);
+  BOOST_TEST(decoded->failure->message() == answer.failure->message());
+}
+
+BOOST_AUTO_TEST_CASE(replies_that_do_not_fit_the_request_are_refused) {
+  const index_params p = shape();
+  const auto sample = test::clustered_data(100, 8, 4, 6);
+  const train_request r = request(train_phase::pq);
+  train_reply good = answer_train_request(r, p, sample.data(), 100);
+  BOOST_REQUIRE(!good.failure);
+  auto refused = [&](const train_reply& bad, const std::string& part) {
+    auto d = decode_train_reply(encode_train_reply(bad), r);
+    BOOST_REQUIRE(!d);
+    BOOST_TEST(d.error().code() == errc::corrupt_data);
+    BOOST_TEST(contains(d.error().message(), part), d.error().message());
+  };
+  train_reply bad = good;
+  bad.round = 78;
+  refused(bad, "round=78");
+  bad = good;
+  bad.stats.pop_back();
+  refused(bad, "1 statistics, the request needs 2");
+  bad = good;
+  bad.rows = 99;
+  refused(bad, "rows=99");
+  bad = good;
+  bad.stats[0].sums.pop_back();
+  refused(bad, "array lengths");
+  bad = good;
+  bad.stats[1].far_row[0] = std::numeric_limits<float>::infinity();
+  refused(bad, "NaN or Inf");
+}
