@@ -105,6 +105,9 @@ struct peers_config {
   std::uint32_t port = 7400;       ///< peer port, 0..65535 (0 = any free port, printed at start)
   /// The other nodes, "host:port" ("[ipv6]:port"); an entry equal to this node's bind:port is skipped.
   std::vector<std::string> nodes;
+  /// The training node trains on every connected node's sample (k-means statistics per iteration,
+  /// actors/cluster_trainer.hpp); the others keep a reservoir sample for it (retrain.reservoir_size).
+  bool distributed_training = true;
   /// Mutual TLS on the peer links (actors/peer_tls.hpp): every node presents tls_certificate/tls_key
   /// and accepts only peers whose certificate chains to tls_cafile/tls_capath. Off: plain TCP.
   bool tls = false;

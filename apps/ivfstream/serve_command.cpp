@@ -59,8 +59,9 @@ void print_stats(const engine& e, const kafka_service& k) {
 }
 
 // key=value lines, one per counter; offsets as "offset=<topic>:<partition>:<next>" lines; the
-// queries-topic partitions this node answers as "query_partition=<p>" lines.
-void write_stats_file(const std::string& path, const engine& e, const kafka_service& k) {
+// queries-topic partitions this node answers as "query_partition=<p>" lines; with [peers], what the
+// last distributed training did (trainings, train_nodes, train_rows, train_alone, train_left_out lines).
+void write_stats_file(const std::string& path, const engine& e, const kafka_service& k, const peer_service* peers) {
   auto s = e.stats();
   if (!s) return;
   std::string text;
@@ -79,6 +80,17 @@ void write_stats_file(const std::string& path, const engine& e, const kafka_serv
   std::string last_error = s->last_error;
   std::replace(last_error.begin(), last_error.end(), '\n', ' ');
   if (!last_error.empty()) text += "\nlast_error=" + last_error;
+  if (peers) {  // distributed training (actors/cluster_trainer.hpp), on the node that trains
+    const auto t = peers->training_report();
+    text += "\ntrainings=" + std::to_string(t.trainings) + "\ntrain_nodes=" + std::to_string(t.last_nodes) +
+            "\ntrain_rows=" + std::to_string(t.last_rows);
+    auto one_line = [](std::string v) {
+      std::replace(v.begin(), v.end(), '\n', ' ');
+      return v;
+    };
+    if (!t.last_local_reason.empty()) text += "\ntrain_alone=" + one_line(t.last_local_reason);
+    for (const auto& who : t.last_left_out) text += "\ntrain_left_out=" + one_line(who);
+  }
   if (!write_atomically(path, text)) std::cerr << "serve: cannot write --stats-file '" << path << "'" << std::endl;
 }
 
@@ -110,7 +122,13 @@ void run_serve(const serve_options& o) {
   const bool trains = !cfg->peers.enabled || trains_codebooks(peer_options::from(*cfg));
   if (!trains) {
     options.train_after = std::uint64_t{1} << 40;  // out of reach: never trains by itself
-    options.retrain.enabled = false;  // new versions come from the leader, swapped in by codebook_sync
+    // New versions come from the leader, swapped in by codebook_sync. With distributed training this
+    // node still keeps the reservoir the leader's training reads (its own triggers all off).
+    options.retrain.enabled = cfg->peers.distributed_training;
+    options.retrain.every_inserts = 0;
+    options.retrain.every_ms = 0;
+    options.retrain.drift_threshold = 0;
+    options.retrain.rebalance = false;
   }
   auto e = engine::open(options);
   if (!e) die(e.error().to_string());
@@ -148,7 +166,7 @@ void run_serve(const serve_options& o) {
   while (sig <= 0) {
     timespec ts{0, static_cast<long>(std::chrono::nanoseconds(tick).count())};
     sig = sigtimedwait(&signals, nullptr, &ts);
-    if (!o.stats_file.empty()) write_stats_file(o.stats_file, **e, **k);
+    if (!o.stats_file.empty()) write_stats_file(o.stats_file, **e, **k, peers.get());
     if (o.stats_interval_s > 0 && std::chrono::steady_clock::now() >= next_stats) {
       print_stats(**e, **k);
       next_stats += std::chrono::duration_cast<std::chrono::steady_clock::duration>(

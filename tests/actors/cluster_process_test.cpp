@@ -420,6 +420,13 @@ void three_serve_processes_scenario(const test::test_certificates* certs) {
   produce(**producer, c.kafka.topics.vectors, 0, k_first_wave, 31, model);
   BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled(all(), model, c.kafka.topics.vectors); }, k_settle),
                         "the three nodes did not settle" << logs());
+  {  // Node 0 trained through the cluster trainer (distributed training); the others never trained.
+    auto kv = nodes[0]->read_stats();
+    BOOST_TEST(kv["trainings"] == "1", logs());
+    BOOST_TEST_MESSAGE("node 0 trained on " << kv["train_nodes"] << " node(s), " << kv["train_rows"] << " rows "
+                                            << kv["train_alone"] << " " << kv["train_left_out"]);
+    for (std::size_t i = 1; i < k_nodes; ++i) BOOST_TEST(nodes[i]->read_stats()["trainings"] == "0");
+  }
 
   auto client = query_client::open(c, bootstrap);
   BOOST_REQUIRE_MESSAGE(client, (client ? "" : client.error().to_string()));
