@@ -35,5 +35,10 @@ using encode_atom = caf::atom_constant<caf::atom("encode")>;        ///< partiti
 using peer_search_atom = caf::atom_constant<caf::atom("peersearch")>;  ///< node → node: FlatBuffers query batch
 using peer_link_atom = caf::atom_constant<caf::atom("peerlink")>;      ///< self-tick: (re)connect a peer
 using peer_hello_atom = caf::atom_constant<caf::atom("peerhello")>;    ///< TLS: a dialing node introduces itself
+// Distributed training (actors/cluster_trainer.hpp).
+using trainer_atom = caf::atom_constant<caf::atom("trainer")>;         ///< engine → ingest: who trains
+using sample_atom = caf::atom_constant<caf::atom("sample")>;           ///< shard → ingest: the training sample
+using links_atom = caf::atom_constant<caf::atom("links")>;             ///< trainer → coordinator: peers up
+using train_stats_atom = caf::atom_constant<caf::atom("trainstats")>;  ///< leader → node: one iteration's stats
 
 }  // namespace ivfstream::actors

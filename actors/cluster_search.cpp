@@ -348,6 +348,19 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
         for (const auto& l : self->state.links) out.peers.push_back(l.status);
         return out;
       },
+      [self](links_atom) {
+        peer_links out;
+        for (const auto& l : self->state.links) {
+          if (l.handle) {
+            out.names.push_back(l.address.name());
+            out.handles.push_back(l.handle);
+          } else {
+            out.down.push_back(l.address.name() + ": " +
+                               (l.status.last_error.empty() ? std::string("not connected") : l.status.last_error));
+          }
+        }
+        return out;
+      },
   };
 }
 

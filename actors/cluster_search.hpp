@@ -57,6 +57,14 @@ struct cluster_stats {
   std::vector<peer_link_status> peers;
 };
 
+/// The peers a node can reach now (links_atom), for distributed training: connected ones by name and
+/// handle, in peers.nodes order; the others by name with why they are down.
+struct peer_links {
+  std::vector<std::string> names;
+  std::vector<peer_search_actor> handles;
+  std::vector<std::string> down;  ///< "host:port: reason"
+};
+
 /// The coordinator: the query_actor protocol plus link management and counters.
 using cluster_search_actor = query_actor::extend<
     /// (Re)connect peer i if it is not connected (sent to itself).
@@ -64,7 +72,9 @@ using cluster_search_actor = query_actor::extend<
     /// TLS: a peer that dialed this node introduces its peer search (forwarded by the local shard).
     caf::reacts_to<peer_hello_atom, caf::strong_actor_ptr, std::string>,
     /// Counters and link states.
-    caf::replies_to<stats_atom>::with<cluster_stats>>;
+    caf::replies_to<stats_atom>::with<cluster_stats>,
+    /// The peers connected now (distributed training, actors/cluster_trainer.hpp).
+    caf::replies_to<links_atom>::with<peer_links>>;
 
 /// Everything a coordinator needs.
 struct cluster_search_setup {
@@ -109,3 +119,4 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
 }  // namespace ivfstream::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::cluster_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::peer_links)

@@ -353,6 +353,18 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         if (!st) return failed(std::move(st).error());
         return ack_reply{};
       },
+      [self](trainer_atom, std::shared_ptr<const codebook_trainer>& t) -> ack_reply {
+        self->state.setup.state->set_trainer(std::move(t));
+        return ack_reply{};
+      },
+      [self](sample_atom) -> training_sample {
+        const auto& dr = *self->state.retrain;
+        const auto& core = *self->state.setup.state;
+        training_sample s;
+        s.params = core.params();
+        s.rows = dr.trainer && dr.trainer->sample_size() > 0 ? dr.trainer->sample() : core.buffered_sample();
+        return s;
+      },
       [self](train_atom, const std::vector<float>& x) -> caf::result<ack_reply> {
         auto& core = *self->state.setup.state;
         if (!core.params()) return failed(fail(errc::not_trained, "train: call create_index first"));

@@ -74,6 +74,11 @@ using ingest_actor = caf::typed_actor<
     /// Retrains now and hot-swaps the new version in (swap_protocol.hpp); count = the new version.
     caf::replies_to<retrain_atom>::with<ack_reply>,
     caf::replies_to<rebalance_atom>::with<ack_reply>,
+    /// Who trains from now on (null: this node alone, codebook_set::train); see index/codebook_trainer.hpp.
+    caf::replies_to<trainer_atom, std::shared_ptr<const codebook_trainer>>::with<ack_reply>,
+    /// This node's training sample (prepared rows, row-major): the retrain reservoir, or before the
+    /// first training without one the buffered vectors; empty when it has neither.
+    caf::replies_to<sample_atom>::with<training_sample>,
     /// Self-tick of the retrain time schedule.
     caf::reacts_to<rtick_atom>>;
 
@@ -141,6 +146,7 @@ void dispatch_batch(Self* self, const std::vector<partition_actor>& partitions, 
 }  // namespace ivfstream::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::ingest_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const ivfstream::codebook_trainer>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<ivfstream::actors::vector_feed>)
 
 #include "actors/internal/dispatch_batch.hpp"

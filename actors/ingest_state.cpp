@@ -81,6 +81,20 @@ status ingest_state::route(const std::uint64_t* ids, const float* x, std::size_t
   return {};
 }
 
+std::vector<float> ingest_state::buffered_sample() const {
+  if (!params_ || pending_.empty()) return {};
+  const std::size_t d = params_->dimension;
+  std::vector<std::uint64_t> ids;
+  ids.reserve(pending_.size());
+  for (const auto& kv : pending_) ids.push_back(kv.first);
+  std::sort(ids.begin(), ids.end());
+  std::vector<float> x(ids.size() * d);
+  for (std::size_t i = 0; i < ids.size(); ++i) std::copy_n(pending_.at(ids[i]).data(), d, x.data() + i * d);
+  // Buffered vectors passed upsert's checks, so preparing them cannot fail.
+  if (!codebook_set::prepare_vectors(*params_, x.data(), ids.size(), x.data())) return {};
+  return x;
+}
+
 result<routed_batch> ingest_state::train_on_buffer(const float* extra, std::size_t n_extra) {
   const auto& p = *params_;
   const std::size_t d = p.dimension;
@@ -92,7 +106,9 @@ result<routed_batch> ingest_state::train_on_buffer(const float* extra, std::size
   for (std::size_t i = 0; i < ids.size(); ++i) std::copy_n(pending_[ids[i]].data(), d, x.data() + i * d);
   index_params tp = p;
   tp.train_threads = 1;  // inside an actor, training stays on the actor's own thread (index_params.hpp)
-  auto cb = extra ? codebook_set::train(tp, extra, n_extra, 1) : codebook_set::train(tp, x.data(), ids.size(), 1);
+  const float* rows = extra ? extra : x.data();
+  const std::size_t n = extra ? n_extra : ids.size();
+  auto cb = trainer_ ? trainer_->train(tp, rows, n, 1) : codebook_set::train(tp, rows, n, 1);
   if (!cb) return std::move(cb).error();
   codebooks_ = std::move(*cb);
   routed_batch out = empty_batch();

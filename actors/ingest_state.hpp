@@ -15,6 +15,7 @@
 
 #include "actors/messages.hpp"
 #include "index/codebook_set.hpp"
+#include "index/codebook_trainer.hpp"
 #include "index/error.hpp"
 #include "index/index_params.hpp"
 
@@ -66,6 +67,10 @@ public:
   /// Where later trainings run (index_params::accelerator, runtime only: restored codebooks say cpu).
   /// @pre configured().
   void set_accelerator(kernels::accelerator a) { params_->accelerator = a; }
+  /// Who trains the first version (and, through the retrain driver, later ones); null = this node alone
+  /// (codebook_set::train). A cluster sets actors/cluster_trainer.hpp.
+  void set_trainer(std::shared_ptr<const codebook_trainer> t) { trainer_ = std::move(t); }
+  const std::shared_ptr<const codebook_trainer>& trainer() const noexcept { return trainer_; }
   /// Records that partition p holds id (restore).
   void note_route(std::uint64_t id, std::uint32_t partition) { route_[id] = partition; }
 
@@ -83,6 +88,9 @@ public:
   const std::shared_ptr<const codebook_set>& codebooks() const noexcept { return codebooks_; }
   std::uint32_t num_partitions() const noexcept { return num_partitions_; }
   std::size_t train_after() const noexcept { return train_after_; }
+  /// The vectors buffered for the first training, prepared (index/codebook_set.hpp prepare_vectors), in
+  /// id order (buffered × d); empty once trained.
+  std::vector<float> buffered_sample() const;
   /// Ids currently held (routed + buffered).
   std::size_t size() const noexcept { return route_.size() + pending_.size(); }
   const ingest_counters& counters() const noexcept { return counters_; }
@@ -129,6 +137,7 @@ private:
   std::optional<index_params> params_;
   std::size_t train_after_ = 0;
   std::shared_ptr<const codebook_set> codebooks_;
+  std::shared_ptr<const codebook_trainer> trainer_;                 // null: codebook_set::train
   std::unordered_map<std::uint64_t, std::uint32_t> route_;          // routed id → partition
   std::unordered_map<std::uint64_t, std::vector<float>> pending_;   // before training: id → raw vector
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_;

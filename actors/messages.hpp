@@ -132,6 +132,13 @@ struct snapshot_reply {
 };
 
 /// Outcome of a command (apply, install, create, train, upsert, checkpoint).
+/// A node's training sample (sample_atom, distributed training): its index parameters (none before
+/// create_index) and its prepared rows (n × dimension, row-major; empty when it keeps none).
+struct training_sample {
+  std::optional<index_params> params;
+  std::vector<float> rows;
+};
+
 struct ack_reply {
   std::optional<ivfstream::error> failure;  ///< empty on success
   std::uint64_t count = 0;                  ///< what the command counts (vectors applied, …)
@@ -140,6 +147,7 @@ struct ack_reply {
 }  // namespace ivfstream::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::ack_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::training_sample)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::index_params)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::search_params)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::partition_update)

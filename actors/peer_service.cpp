@@ -60,6 +60,7 @@ peer_options peer_options::from(const service_config& cfg) {
   o.bind = cfg.peers.bind;
   o.port = static_cast<std::uint16_t>(cfg.peers.port);
   o.nodes = cfg.peers.nodes;
+  o.distributed_training = cfg.peers.distributed_training;
   return o;
 }
 
@@ -110,6 +111,7 @@ result<std::unique_ptr<peer_service>> peer_service::start(engine& e, const peer_
   shard.limits = limits;
   shard.admission = im.admission.get();
   shard.coverage = im.coverage;
+  shard.samples = caf::actor_cast<actors::training_sample_source>(im.ingest);
   s->shard_ = sys.spawn(actors::shard_search, std::move(shard));
   actors::cluster_search_setup cs;
   cs.local = s->shard_;
@@ -120,6 +122,19 @@ result<std::unique_ptr<peer_service>> peer_service::start(engine& e, const peer_
   cs.tls = tls;
   if (self_entry) cs.self = *self_entry;
   s->coordinator_ = sys.spawn(actors::cluster_search, std::move(cs));
+  if (options.distributed_training) {
+    s->trainer_ = std::make_shared<actors::cluster_trainer>(sys, s->coordinator_, options.training);
+    caf::scoped_actor self{sys};
+    std::optional<error> failed;
+    self->request(im.ingest, std::chrono::seconds(10), actors::trainer_atom::value,
+                  std::shared_ptr<const codebook_trainer>(s->trainer_))
+        .receive([&](actors::ack_reply&) {}, [&](caf::error& e) { failed = from_caf(e, "distributed training"); });
+    if (failed) {
+      caf::anon_send_exit(s->coordinator_, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(s->shard_, caf::exit_reason::user_shutdown);
+      return std::move(*failed);
+    }
+  }
   // Before publishing: a hello that arrives once the port is open must find its sink.
   caf::anon_send(s->shard_, actors::peer_link_atom::value, caf::actor_cast<actors::peer_hello_sink>(s->coordinator_));
   if (options.publish) {
@@ -150,8 +165,14 @@ peer_service::~peer_service() {
       (void)sys.middleman().unpublish(actors::peer_search_actor{shard_}, port_);
     }
   }
+  if (trainer_)  // the engine trains alone again (a training running now finishes with the peers it has)
+    caf::anon_send(engine_->internals().ingest, actors::trainer_atom::value, std::shared_ptr<const codebook_trainer>());
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(shard_, caf::exit_reason::user_shutdown);
+}
+
+actors::distributed_training_report peer_service::training_report() const {
+  return trainer_ ? trainer_->report() : actors::distributed_training_report{};
 }
 
 result<std::vector<search_result>> peer_service::search_batch(const std::vector<float>& queries, std::size_t dimension,

@@ -18,6 +18,9 @@
 //   auto peers = peer_service::start(**e, po);
 //   auto r = (*peers)->search(q, params, deadline);  // whole cluster; r->partial, r->missing_peers
 //
+// Distributed training (on by default, peer_options::distributed_training): the engine trains through
+// actors/cluster_trainer.hpp, and this node answers its peers' training statistics from its sample.
+//
 // Thread-safety: every member may be called from any thread; destroy before the engine.
 #include <chrono>
 #include <cstdint>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "actors/cluster_search.hpp"
+#include "actors/cluster_trainer.hpp"
 #include "actors/engine.hpp"
 #include "actors/query_actor.hpp"
 #include "actors/shard_search.hpp"
@@ -45,8 +49,12 @@ struct peer_options {
   /// bind:port is skipped, so every node may be given the same list.
   std::vector<std::string> nodes;
   std::chrono::milliseconds reconnect_interval{500};  ///< retry period of a link that is down
+  /// Train codebooks on every connected node's sample (actors/cluster_trainer.hpp) instead of this
+  /// node's alone, whenever this engine trains (first training, retrains that refresh centroids).
+  bool distributed_training = true;
+  actors::distributed_training_options training;
 
-  /// peers.bind, peers.port, peers.nodes of a service configuration.
+  /// peers.bind, peers.port, peers.nodes, peers.distributed_training of a service configuration.
   static peer_options from(const service_config& cfg);
   /// Checks bind and every node address (message names the value).
   status validate() const;
@@ -86,6 +94,8 @@ public:
                                                   std::chrono::milliseconds deadline) const;
   /// Counters and the state of each peer link.
   result<actors::cluster_stats> stats() const;
+  /// What the distributed trainings of this engine did (all zero without distributed_training).
+  actors::distributed_training_report training_report() const;
   /// Waits until `n` peers are connected or `timeout` passes; true when they are.
   bool wait_connected(std::size_t n, std::chrono::milliseconds timeout) const;
 
@@ -95,6 +105,7 @@ private:
   std::uint16_t port_ = 0;
   actors::shard_search_actor shard_;
   actors::cluster_search_actor coordinator_;
+  std::shared_ptr<actors::cluster_trainer> trainer_;  ///< null without distributed_training
 };
 
 }  // namespace ivfstream

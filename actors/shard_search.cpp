@@ -157,6 +157,7 @@ shard_search_actor::behavior_type shard_search(shard_search_actor::stateful_poin
         if (self->state.hello_sink)
           self->send(self->state.hello_sink, peer_hello_atom::value, std::move(introduced), std::move(from));
       },
+      [self](train_stats_atom, const std::vector<char>& bytes) { return answer_train_stats(self, bytes); },
       [self](search_atom, shard_request& r) -> caf::result<peer_reply> {
         auto rp = self->make_response_promise<peer_reply>();
         auto& st = self->state;

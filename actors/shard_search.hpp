@@ -39,9 +39,15 @@ struct shard_request {
 /// peer_hello (TLS links, actors/cluster_search.hpp): a node that dialed this one introduces its own
 /// peer search (a handle, as strong_actor_ptr) and its entry of peers.nodes ("host:port"), so that this
 /// node searches it over the same connection instead of dialing back.
+/// train_stats (distributed training, actors/cluster_trainer.hpp): TrainStatsRequest bytes in,
+/// TrainStatsReply bytes out (actors/train_codec.hpp), computed on this node's training sample.
 using peer_search_actor =
     caf::typed_actor<caf::replies_to<peer_search_atom, std::vector<char>>::with<std::vector<char>>,
-                     caf::reacts_to<peer_hello_atom, caf::strong_actor_ptr, std::string>>;
+                     caf::reacts_to<peer_hello_atom, caf::strong_actor_ptr, std::string>,
+                     caf::replies_to<train_stats_atom, std::vector<char>>::with<std::vector<char>>>;
+
+/// Where a shard reads the node's training sample (the ingest actor).
+using training_sample_source = caf::typed_actor<caf::replies_to<sample_atom>::with<training_sample>>;
 
 /// Where a shard forwards the peer_hello messages it receives: the node's coordinator.
 using peer_hello_sink = caf::typed_actor<caf::reacts_to<peer_hello_atom, caf::strong_actor_ptr, std::string>>;
@@ -61,6 +67,8 @@ struct shard_search_setup {
   query_admission* admission = nullptr;
   /// This node's share of the vectors topic, attached to every reply (null: unknown, e.g. no Kafka feed).
   std::shared_ptr<const shard_coverage> coverage;
+  /// The node's training sample for train_stats requests (null: they are refused as unavailable).
+  training_sample_source samples;
 };
 
 struct shard_search_state {
@@ -69,12 +77,21 @@ struct shard_search_state {
   std::shared_ptr<const codebook_set> fingerprinted;
   std::uint64_t fingerprint = 0;
   peer_hello_sink hello_sink;  ///< the coordinator; null until set (hellos are then dropped)
+  /// The sample of the last training round asked about, frozen for all of its iterations (round 0 = none).
+  std::uint64_t sample_round = 0;
+  std::shared_ptr<const training_sample> sample;
   static inline const char* name = "ivfstream.shard_search";
 };
 
 /// The identity of `cb` (version 0 for null), fingerprint cached in `state`.
 codebook_identity identify(std::shared_ptr<const codebook_set> const& cb, std::shared_ptr<const codebook_set>& cached,
                            std::uint64_t& cached_fingerprint);
+
+/// The train_stats handler (actors/shard_training.cpp): decodes the request, freezes the node's sample
+/// for the request's round, computes the statistics on a detached worker and answers with
+/// TrainStatsReply bytes (failures travel in the reply).
+caf::result<std::vector<char>> answer_train_stats(shard_search_actor::stateful_pointer<shard_search_state> self,
+                                                  const std::vector<char>& bytes);
 
 shard_search_actor::behavior_type shard_search(shard_search_actor::stateful_pointer<shard_search_state> self,
                                                shard_search_setup setup);

@@ -45,6 +45,7 @@ struct train_job {
   std::shared_ptr<const codebook_set> rebalance_from;
   std::vector<std::uint64_t> list_sizes;
   rebalance_options rebalance;
+  std::shared_ptr<const codebook_trainer> trainer;  // null: codebook_set::train (ingest_state::trainer)
 };
 struct train_result {
   std::shared_ptr<const codebook_set> codebooks;
@@ -88,10 +89,12 @@ caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_
       self->quit();
       return r;
     }
-    auto cb = job->keep_centroids.empty()
-                  ? codebook_set::train(job->params, job->sample.data(), n, job->version)
-                  : codebook_set::train_with_centroids(job->params, job->sample.data(), n,
-                                                       std::move(job->keep_centroids), job->version);
+    // Kept centroids retrain only the PQ, on this node's sample (a cluster trainer refreshes both).
+    auto cb = !job->keep_centroids.empty()
+                  ? codebook_set::train_with_centroids(job->params, job->sample.data(), n,
+                                                       std::move(job->keep_centroids), job->version)
+              : job->trainer ? job->trainer->train(job->params, job->sample.data(), n, job->version)
+                             : codebook_set::train(job->params, job->sample.data(), n, job->version);
     if (cb) {
       r.codebooks = std::move(*cb);
       r.baseline = trainer_state::mean_error(*r.codebooks, job->sample.data(), n);
@@ -360,6 +363,7 @@ void start_training(ingest_pointer self, retrain_reason why, std::vector<std::ui
   if (const auto& configured = self->state.setup.state->params()) job->params.accelerator = configured->accelerator;
   job->sample = dr.trainer->sample();
   job->nice = dr.policy.background_nice;
+  job->trainer = self->state.setup.state->trainer();
   // Refreshed centroids move vectors between lists (and partitions) within the swap; kept ones
   // retrain only the PQ (every vector stays in its list).
   if (why == retrain_reason::rebalance) {

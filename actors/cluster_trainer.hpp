@@ -1,0 +1,74 @@
+#pragma once
+// cluster_trainer: trains a codebook version on the samples of every node of a cluster (issue 6,
+// "distributed training"), as the codebook_trainer of the node that trains (the leader,
+// actors/peer_service.hpp trains_codebooks). index/distributed_training.hpp is the algorithm; this is
+// its wiring into running nodes:
+//   - the leader seeds the centroids (k-means++) on its own sample, then for each Lloyd iteration
+//     sends the current centroids to every connected peer (TrainStatsRequest over the peer link,
+//     actors/train_codec.hpp), computes its own statistics meanwhile, and reduces them in a fixed
+//     order (itself, then the peers in peers.nodes order): coarse centroids first, then the PQ
+//     sub-codebooks of the residuals;
+//   - a peer answers from its training sample (the retrain reservoir, or before the first training the
+//     vectors it buffered), frozen for the whole training (the request's round), on a thread of its own
+//     (actors/shard_training.cpp).
+// The result is published on the codebooks topic and swapped in by every node as before
+// (actors/codebook_topic.hpp). With the same samples it equals index-level train_distributed over
+// their union (tests/actors/cluster_training_test.cpp).
+//
+// Falls back to this node's sample alone (codebook_set::train), and says why in report(), when: the
+// parameters cannot be trained from statistics (distributed_training_unsupported: opq, imi, lopq,
+// rq/lsq), or no peer is connected. A peer that fails or misses peer_timeout in some iteration is
+// left out of the rest of that training (named in report()); the training goes on with the others,
+// which is still Lloyd's algorithm over the samples that remain.
+//
+// Each node contributes at most max_rows_per_node rows (strided over its sample); the default is what
+// codebook_set::train would sample on one node (sample_rate × max(num_partitions, 2^num_bits)).
+// Thread-safety: train() runs on one thread at a time (the engine trains one version at a time);
+// report() may be called from any thread.
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/cluster_search.hpp"
+#include "index/codebook_trainer.hpp"
+
+namespace ivfstream::actors {
+
+struct distributed_training_options {
+  std::chrono::milliseconds peer_timeout{120000};  ///< one iteration's statistics from one peer
+  std::uint32_t max_rows_per_node = 0;             ///< 0 = sample_rate × max(num_partitions, 2^num_bits)
+};
+
+/// What the trainings through one cluster_trainer did.
+struct distributed_training_report {
+  std::uint64_t trainings = 0;             ///< trainings run
+  std::uint64_t distributed = 0;           ///< of which used at least one peer's statistics to the end
+  std::uint32_t last_nodes = 0;            ///< nodes whose samples the last training used to its end (itself included)
+  std::uint64_t last_rows = 0;             ///< rows of all those nodes in its last iteration
+  std::vector<std::string> last_left_out;  ///< peers left out of the last training, "host:port: reason"
+  std::string last_local_reason;           ///< why the last training used this node alone, "" if it did not
+  double last_ms = 0;                      ///< its duration
+};
+
+class cluster_trainer final : public codebook_trainer {
+public:
+  /// `coordinator` names the peers connected now (links_atom); `sys` runs the blocking requests.
+  cluster_trainer(caf::actor_system& sys, cluster_search_actor coordinator, distributed_training_options options);
+  result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
+                                                    std::uint64_t version) const override;
+  distributed_training_report report() const;
+
+private:
+  caf::actor_system* sys_;
+  cluster_search_actor coordinator_;
+  distributed_training_options options_;
+  mutable std::mutex mutex_;
+  mutable distributed_training_report report_;
+};
+
+}  // namespace ivfstream::actors
