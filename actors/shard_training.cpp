@@ -22,10 +22,12 @@ std::vector<char> refusal(std::uint64_t round, ivfstream::error e) {
   return encode_train_reply(out);
 }
 
-// One request's statistics on a thread of its own, so that the shard keeps answering searches.
-caf::behavior train_stats_worker(caf::event_based_actor* self) {
-  return {[self](train_stats_atom, const std::shared_ptr<const train_request>& req,
-                 const std::shared_ptr<const training_sample>& s) -> std::vector<char> {
+// One request's statistics on a thread of its own, so that the shard keeps answering searches. The job
+// is a spawn argument: CAF 0.17.6 binds a reference to a null tuple when a function actor is spawned
+// with no arguments (UBSan reports it in init_fun_factory.hpp).
+caf::behavior train_stats_worker(caf::event_based_actor* self, std::shared_ptr<const train_request> req,
+                                 std::shared_ptr<const training_sample> s) {
+  return {[self, req, s](train_stats_atom) -> std::vector<char> {
     self->quit();
     const std::size_t n = s->rows.size() / s->params->dimension;
     return encode_train_reply(answer_train_request(*req, *s->params, s->rows.data(), n));
@@ -59,8 +61,8 @@ caf::result<std::vector<char>> answer_train_stats(shard_search_actor::stateful_p
                                           "ingested, or trained with retrain off so it keeps no reservoir)")));
       return;
     }
-    auto worker = self->spawn<caf::detached>(train_stats_worker);
-    self->request(worker, caf::infinite, train_stats_atom::value, req, std::move(s))
+    auto worker = self->spawn<caf::detached>(train_stats_worker, req, std::move(s));
+    self->request(worker, caf::infinite, train_stats_atom::value)
         .then([rp](std::vector<char>& out) mutable { rp.deliver(std::move(out)); },
               [rp, round = req->round](caf::error& e) mutable {
                 rp.deliver(refusal(round, fail(errc::internal, "training statistics worker: " + caf::to_string(e))));
