@@ -5,6 +5,8 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "actors/internal/flatbuffer_edge.hpp"
+
 #include "schemas/peer_generated.h"
 
 namespace ivfstream::actors {
@@ -22,41 +24,6 @@ constexpr flatbuffers::uoffset_t k_max_tables = 1u << 20;
 constexpr std::size_t k_max_error_message = 4096;
 
 std::string sz(std::uint64_t v) { return std::to_string(v); }
-
-std::vector<char> finish(flatbuffers::FlatBufferBuilder& fbb) {
-  const auto* p = reinterpret_cast<const char*>(fbb.GetBufferPointer());
-  return std::vector<char>(p, p + fbb.GetSize());
-}
-
-// Size cap, identifier, Verifier, format version: what every decoder checks first.
-template <class Root>
-result<const Root*> verify_root(const std::vector<char>& bytes, const char* identifier, const char* root_name,
-                                std::uint64_t max_bytes) {
-  if (bytes.size() > max_bytes)
-    return fail(errc::resource_exhausted, std::string(root_name) + " size=" + sz(bytes.size()) +
-                                              " bytes: over the limit of " + sz(max_bytes) + " bytes");
-  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  if (bytes.size() < sizeof(flatbuffers::uoffset_t) + flatbuffers::kFileIdentifierLength)
-    return fail(errc::corrupt_data, std::string("not a ") + root_name + ": " + sz(bytes.size()) +
-                                        " bytes is too short for a FlatBuffer");
-  if (!flatbuffers::BufferHasIdentifier(data, identifier))
-    return fail(errc::corrupt_data, std::string("not a ") + root_name + ": file identifier is not '" +
-                                        identifier + "'");
-  flatbuffers::Verifier verifier(data, bytes.size(), k_max_depth, k_max_tables);
-  if (!verifier.VerifyBuffer<Root>(identifier))
-    return fail(errc::corrupt_data, std::string(root_name) + ": FlatBuffers Verifier rejected the " +
-                                        sz(bytes.size()) + " bytes (truncated or malformed)");
-  const Root* root = flatbuffers::GetRoot<Root>(data);
-  if (root->version() != k_peer_format_version)
-    return fail(errc::version_mismatch, std::string(root_name) + " version=" + sz(root->version()) +
-                                            ": this node supports version " + sz(k_peer_format_version));
-  return root;
-}
-
-template <class T>
-std::size_t length(const flatbuffers::Vector<T>* v) {
-  return v ? v->size() : 0;
-}
 
 bool all_finite(const flatbuffers::Vector<float>* v) {
   if (!v) return true;
@@ -129,19 +96,19 @@ std::vector<char> encode_peer_request(const peer_request& r) {
   b.add_polysemous_ht(static_cast<std::uint32_t>(r.params.polysemous_ht));
   b.add_budget_us(static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.budget.count())));
   fbb.Finish(b.Finish(), k_request_identifier);
-  return finish(fbb);
+  return internal::finish(fbb);
 }
 
 result<peer_request> decode_peer_request(const std::vector<char>& bytes, const peer_limits& limits) {
-  auto root = verify_root<fb::PeerSearchRequest>(bytes, k_request_identifier, "PeerSearchRequest",
-                                                 limits.max_request_bytes);
+  auto root = internal::verify_root<fb::PeerSearchRequest>(bytes, k_request_identifier, "PeerSearchRequest",
+                                                     limits.max_request_bytes, k_peer_format_version, k_max_depth, k_max_tables);
   if (!root) return std::move(root).error();
   const fb::PeerSearchRequest& m = **root;
   peer_request out;
   out.codebooks = {m.codebook_version(), m.codebook_fingerprint()};
   out.dimension = m.dimension();
   if (out.dimension == 0) return fail(errc::invalid_argument, "PeerSearchRequest dimension=0: must be >= 1");
-  const std::size_t n = length(m.vectors());
+  const std::size_t n = internal::length(m.vectors());
   if (n == 0 || n % out.dimension != 0)
     return fail(errc::corrupt_data, "PeerSearchRequest vectors: " + sz(n) + " floats is not nq × dimension " +
                                         sz(out.dimension) + " with nq >= 1");
@@ -196,12 +163,13 @@ std::vector<char> encode_peer_reply(const peer_reply& r) {
   b.add_topic_partitions(r.held.topic_partitions);
   b.add_held_partitions(held);
   fbb.Finish(b.Finish(), k_reply_identifier);
-  return finish(fbb);
+  return internal::finish(fbb);
 }
 
 result<peer_reply> decode_peer_reply(const std::vector<char>& bytes, std::size_t num_queries,
                                      std::size_t max_candidates, const peer_limits& limits) {
-  auto root = verify_root<fb::PeerSearchReply>(bytes, k_reply_identifier, "PeerSearchReply", limits.max_reply_bytes);
+  auto root = internal::verify_root<fb::PeerSearchReply>(bytes, k_reply_identifier, "PeerSearchReply",
+                                                     limits.max_reply_bytes, k_peer_format_version, k_max_depth, k_max_tables);
   if (!root) return std::move(root).error();
   const fb::PeerSearchReply& m = **root;
   peer_reply out;
@@ -238,21 +206,21 @@ result<peer_reply> decode_peer_reply(const std::vector<char>& bytes, std::size_t
                        known ? msg : "unknown error code " + sz(code) + ": " + msg);
     return out;
   }
-  const std::size_t nr = length(m.results());
+  const std::size_t nr = internal::length(m.results());
   if (nr != num_queries)
     return fail(errc::corrupt_data, "PeerSearchReply results: " + sz(nr) + " answers to " + sz(num_queries) +
                                         " queries");
   out.results.resize(nr);
   for (std::size_t i = 0; i < nr; ++i) {
     const fb::PeerCandidates* q = m.results()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    const std::size_t n = length(q->ids());
+    const std::size_t n = internal::length(q->ids());
     const std::string where = "PeerSearchReply results[" + sz(i) + "]";
     if (n > max_candidates)
       return fail(errc::corrupt_data, where + ": " + sz(n) + " candidates, more than the " + sz(max_candidates) +
                                           " asked for");
-    if (length(q->distances()) != n || length(q->exact_distances()) != n)
-      return fail(errc::corrupt_data, where + ": " + sz(n) + " ids but " + sz(length(q->distances())) +
-                                          " distances and " + sz(length(q->exact_distances())) + " exact distances");
+    if (internal::length(q->distances()) != n || internal::length(q->exact_distances()) != n)
+      return fail(errc::corrupt_data, where + ": " + sz(n) + " ids but " + sz(internal::length(q->distances())) +
+                                          " distances and " + sz(internal::length(q->exact_distances())) + " exact distances");
     if (!all_finite(q->distances()) || !all_finite(q->exact_distances()))
       return fail(errc::corrupt_data, where + ": distances must be finite");
     auto& dst = out.results[i];

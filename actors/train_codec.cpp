@@ -6,6 +6,8 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include "actors/internal/flatbuffer_edge.hpp"
+
 #include "index/distributed_training.hpp"
 #include "schemas/training_generated.h"
 
@@ -23,40 +25,6 @@ constexpr std::size_t k_max_error_message = 4096;
 constexpr std::uint32_t k_max_num_bits = 16;
 
 std::string sz(std::uint64_t v) { return std::to_string(v); }
-
-std::vector<char> finish(flatbuffers::FlatBufferBuilder& fbb) {
-  const auto* p = reinterpret_cast<const char*>(fbb.GetBufferPointer());
-  return std::vector<char>(p, p + fbb.GetSize());
-}
-
-template <class Root>
-result<const Root*> verify_root(const std::vector<char>& bytes, const char* identifier, const char* root_name,
-                                std::uint64_t max_bytes) {
-  if (bytes.size() > max_bytes)
-    return fail(errc::resource_exhausted, std::string(root_name) + " size=" + sz(bytes.size()) +
-                                              " bytes: over the limit of " + sz(max_bytes) + " bytes");
-  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  if (bytes.size() < sizeof(flatbuffers::uoffset_t) + flatbuffers::kFileIdentifierLength)
-    return fail(errc::corrupt_data, std::string("not a ") + root_name + ": " + sz(bytes.size()) +
-                                        " bytes is too short for a FlatBuffer");
-  if (!flatbuffers::BufferHasIdentifier(data, identifier))
-    return fail(errc::corrupt_data, std::string("not a ") + root_name + ": file identifier is not '" +
-                                        identifier + "'");
-  flatbuffers::Verifier verifier(data, bytes.size(), k_max_depth, k_max_tables);
-  if (!verifier.VerifyBuffer<Root>(identifier))
-    return fail(errc::corrupt_data, std::string(root_name) + ": FlatBuffers Verifier rejected the " +
-                                        sz(bytes.size()) + " bytes (truncated or malformed)");
-  const Root* root = flatbuffers::GetRoot<Root>(data);
-  if (root->version() != k_train_format_version)
-    return fail(errc::version_mismatch, std::string(root_name) + " version=" + sz(root->version()) +
-                                            ": this node supports version " + sz(k_train_format_version));
-  return root;
-}
-
-template <class T>
-std::size_t length(const flatbuffers::Vector<T>* v) {
-  return v ? v->size() : 0;
-}
 
 template <class T>
 bool all_finite(const flatbuffers::Vector<T>* v) {
@@ -92,11 +60,12 @@ std::vector<char> encode_train_request(const train_request& r) {
   b.add_coarse(coarse);
   b.add_pq(pq);
   fbb.Finish(b.Finish(), k_request_identifier);
-  return finish(fbb);
+  return internal::finish(fbb);
 }
 
 result<train_request> decode_train_request(const std::vector<char>& bytes, std::uint64_t max_bytes) {
-  auto root = verify_root<fb::TrainStatsRequest>(bytes, k_request_identifier, "TrainStatsRequest", max_bytes);
+  auto root = internal::verify_root<fb::TrainStatsRequest>(bytes, k_request_identifier, "TrainStatsRequest",
+                                                     max_bytes, k_train_format_version, k_max_depth, k_max_tables);
   if (!root) return std::move(root).error();
   const fb::TrainStatsRequest& m = **root;
   if (m.phase() > 1)
@@ -114,9 +83,9 @@ result<train_request> decode_train_request(const std::vector<char>& bytes, std::
   const std::uint64_t want_coarse = std::uint64_t{m.num_partitions()} * d;
   // M × ksub × dsub = ksub × d.
   const std::uint64_t want_pq = m.phase() == 1 ? ksub_of(m.num_bits()) * d : 0;
-  if (length(m.coarse()) != want_coarse || length(m.pq()) != want_pq)
-    return fail(errc::corrupt_data, "TrainStatsRequest: coarse has " + sz(length(m.coarse())) + " floats and pq " +
-                                        sz(length(m.pq())) + ", the parameters need " + sz(want_coarse) + " and " +
+  if (internal::length(m.coarse()) != want_coarse || internal::length(m.pq()) != want_pq)
+    return fail(errc::corrupt_data, "TrainStatsRequest: coarse has " + sz(internal::length(m.coarse())) + " floats and pq " +
+                                        sz(internal::length(m.pq())) + ", the parameters need " + sz(want_coarse) + " and " +
                                         sz(want_pq));
   if (!all_finite(m.coarse()) || !all_finite(m.pq()))
     return fail(errc::corrupt_data, "TrainStatsRequest: a centroid holds NaN or Inf");
@@ -160,12 +129,13 @@ std::vector<char> encode_train_reply(const train_reply& r) {
     b.add_error_message(message);
   }
   fbb.Finish(b.Finish(), k_reply_identifier);
-  return finish(fbb);
+  return internal::finish(fbb);
 }
 
 result<train_reply> decode_train_reply(const std::vector<char>& bytes, const train_request& request,
                                        std::uint64_t max_bytes) {
-  auto root = verify_root<fb::TrainStatsReply>(bytes, k_reply_identifier, "TrainStatsReply", max_bytes);
+  auto root = internal::verify_root<fb::TrainStatsReply>(bytes, k_reply_identifier, "TrainStatsReply",
+                                                     max_bytes, k_train_format_version, k_max_depth, k_max_tables);
   if (!root) return std::move(root).error();
   const fb::TrainStatsReply& m = **root;
   train_reply r;
@@ -185,15 +155,15 @@ result<train_reply> decode_train_reply(const std::vector<char>& bytes, const tra
   const std::size_t want_tables = coarse ? 1 : request.num_sub_vectors;
   const std::size_t want_k = coarse ? request.num_partitions : ksub_of(request.num_bits);
   const std::size_t want_d = coarse ? request.dimension : request.dimension / request.num_sub_vectors;
-  if (length(m.stats()) != want_tables)
-    return fail(errc::corrupt_data, "TrainStatsReply: " + sz(length(m.stats())) + " statistics, the request needs " +
+  if (internal::length(m.stats()) != want_tables)
+    return fail(errc::corrupt_data, "TrainStatsReply: " + sz(internal::length(m.stats())) + " statistics, the request needs " +
                                         sz(want_tables));
   for (const fb::KmeansStats* s : *m.stats()) {
     if (s->k() != want_k || s->d() != want_d)
       return fail(errc::corrupt_data, "TrainStatsReply: statistics of k=" + sz(s->k()) + " d=" + sz(s->d()) +
                                           ", the request needs k=" + sz(want_k) + " d=" + sz(want_d));
-    if (length(s->sums()) != want_k * want_d || length(s->far_row()) != want_k * want_d ||
-        length(s->counts()) != want_k || length(s->far_dist()) != want_k)
+    if (internal::length(s->sums()) != want_k * want_d || internal::length(s->far_row()) != want_k * want_d ||
+        internal::length(s->counts()) != want_k || internal::length(s->far_dist()) != want_k)
       return fail(errc::corrupt_data, "TrainStatsReply: array lengths do not match k=" + sz(want_k) + " d=" + sz(want_d));
     if (!all_finite(s->sums()) || !all_finite(s->far_row()) || !all_finite(s->far_dist()) ||
         !std::isfinite(s->objective()))
