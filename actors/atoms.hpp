@@ -38,6 +38,7 @@ using peer_hello_atom = caf::atom_constant<caf::atom("peerhello")>;    ///< TLS:
 // Distributed training (actors/cluster_trainer.hpp).
 using trainer_atom = caf::atom_constant<caf::atom("trainer")>;         ///< engine → ingest: who trains
 using sample_atom = caf::atom_constant<caf::atom("sample")>;           ///< shard → ingest: the training sample
+using policy_atom = caf::atom_constant<caf::atom("policy")>;           ///< engine → ingest: train or not
 using links_atom = caf::atom_constant<caf::atom("links")>;             ///< trainer → coordinator: peers up
 using train_stats_atom = caf::atom_constant<caf::atom("trainstats")>;  ///< leader → node: one iteration's stats
 

@@ -144,6 +144,7 @@ void connect_peer(self_pointer self, std::uint32_t i) {
             }
             link.handle = caf::actor_cast<peer_search_actor>(ptr);
             link.status.connected = true;
+            link.ever_connected = true;
             self->monitor(link.handle);
             if (self->state.setup.tls) {
               // The peer searches this node over this connection instead of dialing back.
@@ -282,6 +283,7 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
       if (link.handle && link.handle.address() == dm.source) {
         link.handle = nullptr;
         link.status.connected = false;
+        link.down_since = std::chrono::steady_clock::now();
         link.status.last_error = link.address.name() + " went down: " + caf::to_string(dm.reason);
         if (!link.dials) link.status.last_error += " (TLS: waiting for it to dial this node again)";
         retry_later(self, i);
@@ -339,6 +341,7 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
           if (link.handle) self->demonitor(link.handle.address());
           link.handle = std::move(handle);
           link.status.connected = true;
+          link.ever_connected = true;
           self->monitor(link.handle);
           return;
         }
@@ -354,9 +357,14 @@ cluster_search_actor::behavior_type cluster_search(cluster_search_actor::statefu
           if (l.handle) {
             out.names.push_back(l.address.name());
             out.handles.push_back(l.handle);
+            out.addresses.push_back(l.address);
           } else {
             out.down.push_back(l.address.name() + ": " +
                                (l.status.last_error.empty() ? std::string("not connected") : l.status.last_error));
+            out.down_addresses.push_back(l.address);
+            out.down_for.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - l.down_since));
+            out.never_connected.push_back(!l.ever_connected);
           }
         }
         return out;

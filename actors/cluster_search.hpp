@@ -62,7 +62,12 @@ struct cluster_stats {
 struct peer_links {
   std::vector<std::string> names;
   std::vector<peer_search_actor> handles;
+  std::vector<peer_address> addresses;  ///< the connected peers, as addresses
   std::vector<std::string> down;  ///< "host:port: reason"
+  std::vector<peer_address> down_addresses;  ///< the same peers, as addresses
+  std::vector<std::chrono::milliseconds> down_for;  ///< how long each has been down (since the coordinator
+                                                    ///< started, for one never connected)
+  std::vector<bool> never_connected;                ///< each: not connected once since the coordinator started
 };
 
 /// The coordinator: the query_actor protocol plus link management and counters.
@@ -101,6 +106,9 @@ struct cluster_link {
   bool dials = true;         ///< false (TLS, the peer's address sorts first): wait for its peer_hello
   bool connecting = false;
   peer_link_status status;
+  /// When the link was last lost (or the coordinator started, for a link never up).
+  std::chrono::steady_clock::time_point down_since = std::chrono::steady_clock::now();
+  bool ever_connected = false;
 };
 
 struct cluster_search_state {

@@ -1,7 +1,7 @@
 #pragma once
 // cluster_trainer: trains a codebook version on the samples of every node of a cluster (issue 6,
 // "distributed training"), as the codebook_trainer of the node that trains (the leader,
-// actors/peer_service.hpp trains_codebooks). index/distributed_training.hpp is the algorithm; this is
+// actors/leadership.hpp). index/distributed_training.hpp is the algorithm; this is
 // its wiring into running nodes:
 //   - the leader seeds the centroids (k-means++) on its own sample, then for each Lloyd iteration
 //     sends the current centroids to every connected peer (TrainStatsRequest over the peer link,

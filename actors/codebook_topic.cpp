@@ -111,8 +111,20 @@ result<std::unique_ptr<codebook_reader>> codebook_reader::open(const service_con
     positions.push_back({config.kafka.topics.codebooks, p, connectors::k_offset_beginning});
   IVF_TRY((*consumer)->assign(positions));
   std::unique_ptr<codebook_reader> r(new codebook_reader());
+  for (std::int32_t p = 0; p < *count; ++p) {
+    auto marks = (*consumer)->watermarks(config.kafka.topics.codebooks, p, k_metadata_timeout);
+    if (!marks) return std::move(marks).error();
+    r->end_.push_back(marks->second);
+    r->next_.push_back(marks->first);  // nothing below the low watermark is left to read
+  }
   r->consumer_ = std::move(*consumer);
   return r;
+}
+
+bool codebook_reader::at_end() const noexcept {
+  for (std::size_t p = 0; p < end_.size(); ++p)
+    if (next_[p] < end_[p]) return false;
+  return true;
 }
 
 codebook_reader::~codebook_reader() = default;
@@ -121,6 +133,8 @@ result<std::optional<codebook_record>> codebook_reader::poll(std::chrono::millis
   auto batch = consumer_->poll_batch(64, timeout);
   if (!batch) return std::move(batch).error();
   for (const auto& m : *batch) {
+    const auto p = static_cast<std::size_t>(m.partition());
+    if (p < next_.size()) next_[p] = std::max(next_[p], m.offset() + 1);
     auto rec = decode_codebook_record(m.payload(), m.payload_size());
     if (!rec) {
       ++skipped_;
@@ -141,11 +155,9 @@ result<std::unique_ptr<codebook_sync>> codebook_sync::start(engine& e, const ser
   s->leader_ = leader;
   s->publisher_ = std::move(publisher);
   s->interval_ = interval;
-  if (!leader) {
-    auto r = codebook_reader::open(config, bootstrap_servers);
-    if (!r) return std::move(r).error();
-    s->reader_ = std::move(*r);
-  }
+  auto r = codebook_reader::open(config, bootstrap_servers);
+  if (!r) return std::move(r).error();
+  s->reader_ = std::move(*r);
   s->thread_ = std::thread([p = s.get()] { p->run(); });
   return s;
 }
@@ -165,54 +177,54 @@ void codebook_sync::run() {
     std::lock_guard<std::mutex> lock(error_mutex_);
     last_error_ = e.to_string();
   };
+  std::uint64_t published = 0;  // newest version this node published
   while (!stop_) {
-    if (leader_) {
-      auto cb = engine_->codebooks();
-      if (!cb) {
-        note(cb.error());
-      } else if (*cb && (*cb)->version() > version_) {
-        if (auto st = publish_codebooks(config_, bootstrap_, **cb, publisher_, std::chrono::milliseconds(10000)); !st)
-          note(st.error());
-        else
-          version_ = (*cb)->version();
-      }
-      std::this_thread::sleep_for(interval_);
-      continue;
-    }
-    // Follower: poll the topic (this also paces the loop) until installed.
+    // Poll the topic (this also paces the loop).
     auto newest = reader_->poll(interval_);
     if (!newest) {
       note(newest.error());
       std::this_thread::sleep_for(interval_);
       continue;
     }
-    if (!*newest || (*newest)->codebooks->version() <= version_) continue;
     auto have = engine_->codebooks();
     if (!have) {
       note(have.error());
       continue;
     }
-    if (*have && (*have)->version() >= (*newest)->codebooks->version()) {
-      // Already on this version (restored from a checkpoint) or a newer one: nothing to take. The
-      // same version with other contents (a node that trained alone) cannot be fixed by a swap:
-      // peers answer version_mismatch until a newer version is published.
-      if (actors::codebook_fingerprint(**have) != (*newest)->fingerprint &&
-          (*have)->version() == (*newest)->codebooks->version()) {
-        note(fail(errc::version_mismatch, "codebooks topic has version " +
-                                              std::to_string((*newest)->codebooks->version()) + " from " +
-                                              (*newest)->publisher + " with other contents than this node's"));
-        std::this_thread::sleep_for(interval_);  // poll() returns at once while nothing new arrives
+    const std::uint64_t topic_version = *newest ? (*newest)->codebooks->version() : 0;
+    topic_version_ = topic_version;
+    const std::uint64_t own_version = *have ? (*have)->version() : 0;
+    if (topic_version > own_version) {
+      caught_up_ = false;
+      // Untrained: install; trained on an older version: hot swap to the newer one (engine.hpp).
+      if (auto st = engine_->install_codebooks((*newest)->codebooks); !st) {
+        note(st.error());  // e.g. a swap running: retried on the next round
+        std::this_thread::sleep_for(interval_);
       } else {
-        version_ = (*have)->version();
+        version_ = topic_version;
       }
       continue;
     }
-    // Untrained: install; trained on an older version: hot swap to the newer one (engine.hpp).
-    if (auto st = engine_->install_codebooks((*newest)->codebooks); !st) {
-      note(st.error());  // e.g. a swap running: retried on the next round
-      std::this_thread::sleep_for(interval_);
-    } else {
-      version_ = (*newest)->codebooks->version();
+    if (*newest && topic_version == own_version &&
+        actors::codebook_fingerprint(**have) != (*newest)->fingerprint) {
+      // The same version with other contents (a node that trained alone) cannot be fixed by a swap:
+      // peers answer version_mismatch until a newer version is published.
+      note(fail(errc::version_mismatch, "codebooks topic has version " + std::to_string(topic_version) + " from " +
+                                            (*newest)->publisher + " with other contents than this node's"));
+      if (!leader_) std::this_thread::sleep_for(interval_);  // poll() returns at once while nothing new arrives
+    }
+    const bool at_end = reader_->at_end();
+    caught_up_ = at_end;
+    if (own_version > version_) version_ = own_version;
+    // The leader publishes what it trained, once it has read the whole topic (so a newer version there
+    // would have been installed above instead).
+    if (leader_ && at_end && *have && own_version > topic_version && own_version > published) {
+      if (auto st = publish_codebooks(config_, bootstrap_, **have, publisher_, std::chrono::milliseconds(10000)); !st) {
+        note(st.error());
+      } else {
+        published = own_version;
+        version_ = own_version;
+      }
     }
   }
 }

@@ -61,19 +61,26 @@ public:
   /// Reads what has arrived (waits up to `timeout` for the first record) and returns the newest.
   result<std::optional<codebook_record>> poll(std::chrono::milliseconds timeout);
   std::uint64_t skipped() const noexcept { return skipped_; }
+  /// True once every record that was on the topic when the reader opened has been read (so the newest
+  /// it returns is at least the newest published before then).
+  bool at_end() const noexcept;
 
 private:
   codebook_reader() = default;
   std::unique_ptr<connectors::kafka_consumer> consumer_;
   std::optional<codebook_record> newest_;
   std::uint64_t skipped_ = 0;
+  std::vector<std::int64_t> end_;   // per partition: the high watermark when opened
+  std::vector<std::int64_t> next_;  // per partition: the next offset to read
 };
 
-/// Keeps one engine in step with the codebooks topic, on its own thread:
-///   leader   — publishes the engine's codebooks whenever their version grows (first training, retrains);
-///   follower — installs the newest published codebooks when the engine is not trained, and hot-swaps
-///              to a newer published version when it is (a version it skipped is never needed).
-/// A follower should not train or retrain on its own (serve: train_after out of reach, retrain off).
+/// Keeps one engine in step with the codebooks topic, on its own thread. Every node installs the newest
+/// published codebooks when the engine is not trained, and hot-swaps to a newer published version when
+/// it is (a version it skipped is never needed). The leader (the node that trains, actors/leadership.hpp)
+/// also publishes the engine's codebooks whenever their version grows past the newest on the topic (first
+/// training, retrains) — only once it has read the topic to its end and caught up with it, so that a
+/// node taking over training never publishes an older version over a newer one.
+/// A follower should not train or retrain on its own (serve: train_after out of reach, triggers off).
 class codebook_sync {
 public:
   static result<std::unique_ptr<codebook_sync>> start(engine& e, const service_config& config,
@@ -82,8 +89,15 @@ public:
                                                       std::chrono::milliseconds interval = std::chrono::milliseconds(500));
   /// Stops the thread.
   ~codebook_sync();
-  /// Newest version published (leader) or installed (follower) so far, 0 = none.
+  /// Newest version published or installed so far, 0 = none.
   std::uint64_t version() const noexcept { return version_.load(); }
+  /// Publishes from now on (leader) or not (follower).
+  void set_leader(bool leader) noexcept { leader_ = leader; }
+  bool leader() const noexcept { return leader_.load(); }
+  /// Newest version read back from the topic (this node's own publications included), 0 = none.
+  std::uint64_t topic_version() const noexcept { return topic_version_.load(); }
+  /// The topic was read to its end and the engine serves at least its newest version.
+  bool caught_up() const noexcept { return caught_up_.load(); }
   /// Last failure of a publish/read/install, "" if none.
   std::string last_error() const;
 
@@ -93,7 +107,9 @@ private:
   engine* engine_ = nullptr;
   service_config config_;
   std::string bootstrap_;
-  bool leader_ = false;
+  std::atomic<bool> leader_{false};
+  std::atomic<bool> caught_up_{false};
+  std::atomic<std::uint64_t> topic_version_{0};
   std::string publisher_;
   std::chrono::milliseconds interval_{500};
   std::unique_ptr<codebook_reader> reader_;

@@ -278,6 +278,10 @@ result<std::uint64_t> engine::rebalance() {
   return version;
 }
 
+status engine::set_training(std::uint64_t train_after, const actors::retrain_policy& policy) {
+  return ingest_call(*impl_, "set_training", nullptr, actors::policy_atom::value, train_after, policy);
+}
+
 status engine::install_codebooks(std::shared_ptr<const codebook_set> codebooks) {
   return ingest_call(*impl_, "install_codebooks", nullptr, actors::codebooks_atom::value, std::move(codebooks));
 }

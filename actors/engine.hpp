@@ -176,6 +176,12 @@ public:
   /// Works whether or not retrain.rebalance checks by itself. Needs options().retrain.enabled (the plan is
   /// made on the reservoir). Errors: not trained, imi / lopq lists (fixed), a swap that failed.
   result<std::uint64_t> rebalance();
+  /// Whether and when this engine trains from now on, as engine_options::train_after (0 = the default)
+  /// and ::retrain would have set it at open (a cluster node that takes over or hands back training, actors/leadership.hpp).
+  /// Trains the first version at once when train_after is already reached. The trainer keeps the
+  /// reservoir_size and error_window it started with. Errors: an invalid policy (the
+  /// message names the field), no index (not_trained), those of a first training.
+  status set_training(std::uint64_t train_after, const actors::retrain_policy& policy);
   /// Installs codebooks trained elsewhere (the codebooks topic of a scale-out cluster,
   /// actors/codebook_topic.hpp) instead of training; what was buffered becomes searchable. @pre
   /// create_index() with the same shape. On an index that is trained already, hot-swaps to them when

@@ -357,6 +357,28 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         self->state.setup.state->set_trainer(std::move(t));
         return ack_reply{};
       },
+      [self](policy_atom, std::uint64_t train_after, const retrain_policy& policy) -> caf::result<ack_reply> {
+        if (auto ok = policy.validate(); !ok) return failed(ok.error());
+        auto& core = *self->state.setup.state;
+        if (!core.params()) return failed(fail(errc::not_trained, "set_training: call create_index first"));
+        if (train_after == 0) train_after = ingest_state::default_train_after(*core.params());
+        auto& dr = *self->state.retrain;
+        const std::size_t reservoir = dr.policy.reservoir_size, window = dr.policy.error_window;
+        dr.policy = policy;
+        if (dr.trainer) {  // the sizes of what the trainer holds stay (trainer_state::set_policy)
+          dr.policy.reservoir_size = reservoir;
+          dr.policy.error_window = window;
+          dr.trainer->set_policy(dr.policy);
+        }
+        internal::start_ticking(self);
+        core.set_train_after(train_after);
+        auto batch = core.train_if_due();
+        if (!batch) return failed(std::move(batch).error());
+        if (!*batch) return ack_reply{};
+        auto rp = self->make_response_promise<ack_reply>();
+        send_and_reply(self, std::move(**batch), rp);
+        return rp;
+      },
       [self](sample_atom) -> training_sample {
         const auto& dr = *self->state.retrain;
         const auto& core = *self->state.setup.state;

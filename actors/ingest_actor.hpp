@@ -79,6 +79,9 @@ using ingest_actor = caf::typed_actor<
     /// This node's training sample (prepared rows, row-major): the retrain reservoir, or before the
     /// first training without one the buffered vectors; empty when it has neither.
     caf::replies_to<sample_atom>::with<training_sample>,
+    /// Whether and when this node trains from now on (engine::set_training): train_after and the retrain
+    /// policy; trains at once when the new train_after is already reached.
+    caf::replies_to<policy_atom, std::uint64_t, retrain_policy>::with<ack_reply>,
     /// Self-tick of the retrain time schedule.
     caf::reacts_to<rtick_atom>>;
 
@@ -146,6 +149,7 @@ void dispatch_batch(Self* self, const std::vector<partition_actor>& partitions, 
 }  // namespace ivfstream::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::ingest_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ivfstream::actors::retrain_policy)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const ivfstream::codebook_trainer>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<ivfstream::actors::vector_feed>)
 

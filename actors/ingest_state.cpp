@@ -22,10 +22,12 @@ status ingest_state::create_index(const index_params& p, std::size_t train_after
                                                        std::to_string(params_->dimension) + ")");
   IVF_TRY(p.validate());
   params_ = p;
-  train_after_ = train_after != 0 ? train_after
-                                  : std::max({k_train_vectors_per_list * p.num_partitions, p.ksub(),
-                                              k_min_train_vectors});
+  train_after_ = train_after != 0 ? train_after : default_train_after(p);
   return {};
+}
+
+std::size_t ingest_state::default_train_after(const index_params& p) {
+  return std::max({k_train_vectors_per_list * p.num_partitions, p.ksub(), k_min_train_vectors});
 }
 
 routed_batch ingest_state::empty_batch() const {
@@ -79,6 +81,13 @@ status ingest_state::route(const std::uint64_t* ids, const float* x, std::size_t
   out.routed_vectors += n;
   counters_.routed += n;
   return {};
+}
+
+result<std::optional<routed_batch>> ingest_state::train_if_due() {
+  if (!params_ || codebooks_ || pending_.empty() || pending_.size() < train_after_) return std::optional<routed_batch>();
+  auto batch = train_on_buffer(nullptr, 0);
+  if (!batch) return std::move(batch).error();
+  return std::optional<routed_batch>(std::move(*batch));
 }
 
 std::vector<float> ingest_state::buffered_sample() const {

@@ -64,6 +64,14 @@ public:
   result<routed_batch> install(std::shared_ptr<const codebook_set> codebooks);
   /// Adopts restored codebooks (checkpoint) and rebuilds the routing map from partition contents.
   void adopt(std::shared_ptr<const codebook_set> codebooks);
+  /// What train_after = 0 means: max(40 × num_partitions, 2^num_bits, 1000).
+  static std::size_t default_train_after(const index_params& p);
+  /// Trains the first version once this many distinct vectors are buffered (a node that starts or stops
+  /// training for a cluster). @pre configured(), n ≥ 1.
+  void set_train_after(std::size_t n) { train_after_ = n; }
+  /// The first training, when enough vectors are buffered already (after set_train_after lowered the
+  /// bound); nullopt when not due. Errors: those of the training.
+  result<std::optional<routed_batch>> train_if_due();
   /// Where later trainings run (index_params::accelerator, runtime only: restored codebooks say cpu).
   /// @pre configured().
   void set_accelerator(kernels::accelerator a) { params_->accelerator = a; }

@@ -21,6 +21,9 @@ constexpr std::chrono::milliseconds k_reply_margin{2000};
 // and any reply (1024 queries × k' candidates × 16 bytes); CAF has read the bytes already anyway.
 constexpr std::uint64_t k_max_peer_message_bytes = std::uint64_t{256} << 20;
 
+// trains_now: how long a peer never connected since this node started counts as up (starting too).
+constexpr std::chrono::milliseconds k_startup_grace{10000};
+
 bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
 bool is_any(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
 
@@ -42,17 +45,6 @@ result<actors::peer_address> parse_peer_address(const std::string& text) {
   auto hp = parse_host_port(text);
   if (!hp) return std::move(hp).error();
   return actors::peer_address{std::move(hp->first), hp->second};
-}
-
-bool trains_codebooks(const peer_options& o) {
-  if (o.port == 0) return true;
-  const actors::peer_address self{o.bind, o.port};
-  for (const auto& n : o.nodes) {
-    auto a = parse_peer_address(n);
-    if (!a || is_self(*a, o)) continue;
-    if (std::tie(a->host, a->port) < std::tie(self.host, self.port)) return false;
-  }
-  return true;
 }
 
 peer_options peer_options::from(const service_config& cfg) {
@@ -105,6 +97,8 @@ result<std::unique_ptr<peer_service>> peer_service::start(engine& e, const peer_
 
   std::unique_ptr<peer_service> s(new peer_service());
   s->engine_ = &e;
+  // How the other nodes name this one: its own entry of peers.nodes when given, else bind.
+  s->self_host_ = self_entry ? self_entry->host : options.bind;
   actors::shard_search_setup shard;
   shard.partitions = im.partitions;
   shard.codebook_source = im.queries.front();
@@ -169,6 +163,26 @@ peer_service::~peer_service() {
     caf::anon_send(engine_->internals().ingest, actors::trainer_atom::value, std::shared_ptr<const codebook_trainer>());
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(shard_, caf::exit_reason::user_shutdown);
+}
+
+result<bool> peer_service::trains_now(std::chrono::milliseconds grace) const {
+  if (port_ == 0) return true;
+  std::optional<result<actors::peer_links>> links;
+  caf::scoped_actor self{engine_->system()};
+  self->request(coordinator_, std::chrono::seconds(10), actors::links_atom::value)
+      .receive([&](actors::peer_links& l) { links.emplace(std::move(l)); },
+               [&](caf::error& e) { links.emplace(from_caf(e, "peer links")); });
+  if (!*links) return std::move(*links).error();
+  const auto& l = **links;
+  const auto self_key = std::tie(self_host_, port_);
+  auto before_me = [&](const actors::peer_address& a) { return std::tie(a.host, a.port) < self_key; };
+  for (const auto& a : l.addresses)
+    if (before_me(a)) return false;
+  // A peer not seen since this node started may simply be starting too: it gets longer.
+  const auto startup_grace = std::max(grace, k_startup_grace);
+  for (std::size_t i = 0; i < l.down_addresses.size(); ++i)
+    if (l.down_for[i] < (l.never_connected[i] ? startup_grace : grace) && before_me(l.down_addresses[i])) return false;
+  return true;
 }
 
 actors::distributed_training_report peer_service::training_report() const {

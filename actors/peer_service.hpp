@@ -60,10 +60,6 @@ struct peer_options {
   status validate() const;
 };
 
-/// Who trains in a cluster: the node whose own bind:port sorts first (host, then port) among itself and
-/// `nodes` trains and publishes the codebooks on the codebooks topic; every other node installs them
-/// from there (actors/codebook_topic.hpp) instead of training. True when the port is 0 (not comparable).
-bool trains_codebooks(const peer_options& options);
 
 /// Parses "host:port" or "[ipv6]:port" (port 1..65535). Errors name the text and the expected form.
 result<actors::peer_address> parse_peer_address(const std::string& text);
@@ -94,6 +90,12 @@ public:
                                                   std::chrono::milliseconds deadline) const;
   /// Counters and the state of each peer link.
   result<actors::cluster_stats> stats() const;
+  /// Who trains now (leader failover, actors/leadership.hpp): true when this node's own address (its
+  /// entry of peers.nodes, else bind:port) sorts
+  /// first (host, then port) among itself, the peers connected now and the peers down for less than
+  /// `grace` (a link that drops briefly moves nothing; a peer not connected once since this service
+  /// started counts as up for its first max(grace, 10 s): it may be starting too). True when the port is 0 (not comparable). Errors: the coordinator did not answer.
+  result<bool> trains_now(std::chrono::milliseconds grace) const;
   /// What the distributed trainings of this engine did (all zero without distributed_training).
   actors::distributed_training_report training_report() const;
   /// Waits until `n` peers are connected or `timeout` passes; true when they are.
@@ -102,6 +104,7 @@ public:
 private:
   peer_service() = default;
   engine* engine_ = nullptr;
+  std::string self_host_;  ///< this node's host as its peers name it (trains_now)
   std::uint16_t port_ = 0;
   actors::shard_search_actor shard_;
   actors::cluster_search_actor coordinator_;

@@ -459,6 +459,15 @@ void mark_all_partitions_changed(ingest_actor_state& st) {
   st.dirty.assign(st.setup.partitions.size(), true);
 }
 
+void start_ticking(ingest_pointer self) {
+  auto& dr = *self->state.retrain;
+  if (dr.ticking || !dr.trainer) return;
+  if (dr.policy.every_ms > 0 || dr.policy.rebalance || !self->state.setup.data_dir.empty()) {
+    dr.ticking = true;
+    self->delayed_send(self, k_tick, rtick_atom::value);
+  }
+}
+
 void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
   auto& dr = *self->state.retrain;
   const auto& core = *self->state.setup.state;
@@ -468,8 +477,7 @@ void retrain_observe(ingest_pointer self, const float* x, std::size_t n) {
     dr.trainer = std::make_unique<trainer_state>(dr.policy, p.dimension, p.seed);
     dr.trainer_saw_codebooks = core.codebooks() != nullptr;
     // The tick checks the time schedule and republishes the status (drift moves with every insert).
-    if (dr.policy.every_ms > 0 || dr.policy.rebalance || !self->state.setup.data_dir.empty())
-      self->delayed_send(self, k_tick, rtick_atom::value);
+    start_ticking(self);
   }
   if (!core.codebooks()) {
     // Buffered for the first training: into the reservoir too, so a retrain samples the whole

@@ -65,6 +65,7 @@ struct retrain_driver {
   retrain_policy policy;
   std::unique_ptr<trainer_state> trainer;  ///< created with the first insert after create_index
   bool trainer_saw_codebooks = false;      ///< false while the index buffers vectors for its first training
+  bool ticking = false;                    ///< the rtick chain runs (started once, never stopped)
   phase now = phase::idle;
   std::shared_ptr<const codebook_set> next;  ///< version being built
   double next_baseline = 0;

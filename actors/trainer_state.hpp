@@ -101,6 +101,15 @@ public:
   /// Error per list of the live codebooks since the last training (index = list).
   const std::vector<list_error>& list_errors() const noexcept { return per_list_; }
   const retrain_policy& policy() const noexcept { return policy_; }
+  /// Replaces the triggers and switches (a node that starts or stops training for a cluster,
+  /// engine::set_training); the sizes of what is held, reservoir_size and error_window, stay.
+  /// @pre p.validate() succeeded.
+  void set_policy(const retrain_policy& p) {
+    const std::size_t reservoir = policy_.reservoir_size, window = policy_.error_window;
+    policy_ = p;
+    policy_.reservoir_size = reservoir;
+    policy_.error_window = window;
+  }
 
   /// Mean squared reconstruction error of x (n × d prepared vectors) under cb.
   static double mean_error(const codebook_set& cb, const float* prepared, std::size_t n);

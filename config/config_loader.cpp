@@ -384,6 +384,7 @@ const std::vector<key_entry>& registry() {
     v.push_back(unsigned_key("peers.port", "peer port (0 = any free port)", IVF_FIELD(peers.port)));
     v.push_back(string_list_key("peers.nodes", "the other nodes, host:port ([ipv6]:port); this node's own entry is skipped", IVF_FIELD(peers.nodes)));
     v.push_back(bool_key("peers.distributed_training", "train codebooks on every connected node's sample, not the training node's alone", IVF_FIELD(peers.distributed_training)));
+    v.push_back(unsigned_key("peers.failover_ms", "a training node down for longer than this (ms) hands training to the next node up (100..600000)", IVF_FIELD(peers.failover_ms)));
     v.push_back(bool_key("peers.tls", "mutual TLS on the peer links (needs tls_certificate, tls_key and tls_cafile or tls_capath)", IVF_FIELD(peers.tls)));
     v.push_back(string_key("peers.tls_certificate", "PEM certificate (chain) this node presents to its peers", IVF_FIELD(peers.tls_certificate)));
     v.push_back(string_key("peers.tls_key", "PEM private key of peers.tls_certificate", IVF_FIELD(peers.tls_key)));

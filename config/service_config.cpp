@@ -161,6 +161,7 @@ status service_config::validate() const {
   // [peers]
   if (peers.bind.empty()) return fail(errc::invalid_argument, "peers.bind is empty: must be an address, e.g. 127.0.0.1");
   IVF_TRY(in_range("peers.port", peers.port, 0, 65535));
+  IVF_TRY(in_range("peers.failover_ms", peers.failover_ms, 100, 600000));
   for (const std::string& node : peers.nodes) {
     if (auto a = parse_host_port(node); !a) return fail(a.error().code(), "peers." + a.error().message());
   }

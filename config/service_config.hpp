@@ -108,6 +108,9 @@ struct peers_config {
   /// The training node trains on every connected node's sample (k-means statistics per iteration,
   /// actors/cluster_trainer.hpp); the others keep a reservoir sample for it (retrain.reservoir_size).
   bool distributed_training = true;
+  /// Leader failover (actors/leadership.hpp): a lower-sorted node down for longer than this, ms, no
+  /// longer trains; the next node up takes over (100..600000).
+  std::uint32_t failover_ms = 3000;
   /// Mutual TLS on the peer links (actors/peer_tls.hpp): every node presents tls_certificate/tls_key
   /// and accepts only peers whose certificate chains to tls_cafile/tls_capath. Off: plain TCP.
   bool tls = false;

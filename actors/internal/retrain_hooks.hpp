@@ -14,6 +14,9 @@ using ingest_pointer = ingest_actor::stateful_pointer<ingest_actor_state>;
 
 /// Feeds staged upsert vectors (n × d, as given) to the trainer, then starts a retrain if one is due.
 void retrain_observe(ingest_pointer self, const float* x, std::size_t n);
+/// Starts the rtick chain when the policy needs it (time schedule, rebalance checks, status file) and it
+/// does not run yet; called when the trainer is created and when the policy changes.
+void start_ticking(ingest_pointer self);
 /// Periodic check of the time schedule (rtick_atom).
 void retrain_tick(ingest_pointer self);
 /// Retrains now (or joins the swap running); `done` gets the new version in count, or the failure.

@@ -14,6 +14,7 @@
 #include "actors/engine.hpp"
 #include "actors/kafka_service.hpp"
 #include "actors/codebook_topic.hpp"
+#include "actors/leadership.hpp"
 #include "actors/peer_service.hpp"
 #include "config/config_loader.hpp"
 #include "connectors/embedded_broker.hpp"
@@ -60,8 +61,10 @@ void print_stats(const engine& e, const kafka_service& k) {
 
 // key=value lines, one per counter; offsets as "offset=<topic>:<partition>:<next>" lines; the
 // queries-topic partitions this node answers as "query_partition=<p>" lines; with [peers], what the
-// last distributed training did (trainings, train_nodes, train_rows, train_alone, train_left_out lines).
-void write_stats_file(const std::string& path, const engine& e, const kafka_service& k, const peer_service* peers) {
+// last distributed training did (trainings, train_nodes, train_rows, train_alone, train_left_out lines)
+// and whether this node trains now (leads=0|1, leader_changes).
+void write_stats_file(const std::string& path, const engine& e, const kafka_service& k, const peer_service* peers,
+                      const leadership* lead) {
   auto s = e.stats();
   if (!s) return;
   std::string text;
@@ -80,6 +83,7 @@ void write_stats_file(const std::string& path, const engine& e, const kafka_serv
   std::string last_error = s->last_error;
   std::replace(last_error.begin(), last_error.end(), '\n', ' ');
   if (!last_error.empty()) text += "\nlast_error=" + last_error;
+  if (lead) text += "\nleads=" + std::to_string(lead->leads() ? 1 : 0) + "\nleader_changes=" + std::to_string(lead->changes());
   if (peers) {  // distributed training (actors/cluster_trainer.hpp), on the node that trains
     const auto t = peers->training_report();
     text += "\ntrainings=" + std::to_string(t.trainings) + "\ntrain_nodes=" + std::to_string(t.last_nodes) +
@@ -118,17 +122,13 @@ void run_serve(const serve_options& o) {
     bootstrap = broker->bootstrap_servers();
   }
   auto options = engine_options::from(*cfg);
-  // Scale-out: one node trains, the others install its codebooks from the codebooks topic.
-  const bool trains = !cfg->peers.enabled || trains_codebooks(peer_options::from(*cfg));
-  if (!trains) {
-    options.train_after = std::uint64_t{1} << 40;  // out of reach: never trains by itself
-    // New versions come from the leader, swapped in by codebook_sync. With distributed training this
-    // node still keeps the reservoir the leader's training reads (its own triggers all off).
-    options.retrain.enabled = cfg->peers.distributed_training;
-    options.retrain.every_inserts = 0;
-    options.retrain.every_ms = 0;
-    options.retrain.drift_threshold = 0;
-    options.retrain.rebalance = false;
+  // Scale-out: one node trains (actors/leadership.hpp), the others install its codebooks from the
+  // codebooks topic. Every node opens as a follower; the leadership decides who trains, and when.
+  const std::uint64_t leader_train_after = options.train_after;
+  const actors::retrain_policy leader_retrain = options.retrain;
+  if (cfg->peers.enabled) {
+    options.train_after = leadership::k_never;
+    options.retrain = leadership::follower_policy(options.retrain, cfg->peers.distributed_training);
   }
   auto e = engine::open(options);
   if (!e) die(e.error().to_string());
@@ -142,15 +142,24 @@ void run_serve(const serve_options& o) {
     peers = std::move(*p);
     searchers.push_back(peers->searcher());
     std::cout << "ivfstream serve: peers bind=" << cfg->peers.bind << " port=" << peers->port()
-              << " nodes=" << cfg->peers.nodes.size() << " codebooks=" << (trains ? "train+publish" : "from topic")
+              << " nodes=" << cfg->peers.nodes.size() << " codebooks=topic, trained by the first node up"
               << std::endl;
   }
   std::unique_ptr<codebook_sync> books;
+  std::unique_ptr<leadership> lead;
   if (cfg->peers.enabled) {
-    auto s = codebook_sync::start(**e, *cfg, bootstrap, trains,
+    auto s = codebook_sync::start(**e, *cfg, bootstrap, false,
                                   cfg->peers.bind + ":" + std::to_string(peers ? peers->port() : 0));
     if (!s) die("codebooks topic: " + s.error().to_string());
     books = std::move(*s);
+    leadership_options lo;
+    lo.train_after = leader_train_after;
+    lo.retrain = leader_retrain;
+    lo.keep_reservoir = cfg->peers.distributed_training;
+    lo.grace = std::chrono::milliseconds(cfg->peers.failover_ms);
+    auto l = leadership::start(**e, *peers, *books, lo);
+    if (!l) die("leadership: " + l.error().to_string());
+    lead = std::move(*l);
   }
   auto k = kafka_service::start(**e, *cfg, bootstrap, searchers);
   if (!k) die("kafka: " + k.error().to_string());
@@ -166,7 +175,7 @@ void run_serve(const serve_options& o) {
   while (sig <= 0) {
     timespec ts{0, static_cast<long>(std::chrono::nanoseconds(tick).count())};
     sig = sigtimedwait(&signals, nullptr, &ts);
-    if (!o.stats_file.empty()) write_stats_file(o.stats_file, **e, **k, peers.get());
+    if (!o.stats_file.empty()) write_stats_file(o.stats_file, **e, **k, peers.get(), lead.get());
     if (o.stats_interval_s > 0 && std::chrono::steady_clock::now() >= next_stats) {
       print_stats(**e, **k);
       next_stats += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -175,6 +184,7 @@ void run_serve(const serve_options& o) {
   }
   std::cerr << "serve: signal " << sig << ", shutting down" << std::endl;
   k->reset();
+  lead.reset();
   books.reset();
   peers.reset();
   if (!cfg->engine.data_dir.empty()) {
