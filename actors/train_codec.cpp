@@ -170,8 +170,9 @@ result<train_reply> decode_train_reply(const std::vector<char>& bytes, const tra
       return fail(errc::corrupt_data, "TrainStatsReply: statistics hold NaN or Inf");
     std::uint64_t total = 0;
     for (std::uint64_t c : *s->counts()) {
-      if (c > r.rows)
-        return fail(errc::corrupt_data, "TrainStatsReply: a cluster count " + sz(c) + " over rows=" + sz(r.rows));
+      if (c > r.rows - total)  // total ≤ rows holds, so this also keeps the sum from wrapping around
+        return fail(errc::corrupt_data, "TrainStatsReply: cluster counts sum past rows=" + sz(r.rows) +
+                                            " (a count of " + sz(c) + " after " + sz(total) + ")");
       total += c;
     }
     if (total != r.rows)

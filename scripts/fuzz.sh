@@ -15,7 +15,7 @@ shift || true
 BUILD_DIR="${BUILD_DIR:-build-fuzz}"
 JOBS="${JOBS:-2}"
 CORPUS_DIR="${CORPUS_DIR:-$BUILD_DIR/corpus}"
-all_targets=(vector_record query_request query_response index_snapshot checkpoint_manifest partition_snapshot config vector_file peer_message)
+all_targets=(vector_record query_request query_response index_snapshot checkpoint_manifest partition_snapshot config vector_file peer_message train_message)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 

@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE train_codec
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -155,4 +156,12 @@ BOOST_AUTO_TEST_CASE(replies_that_do_not_fit_the_request_are_refused) {
   bad = good;
   bad.stats[1].far_row[0] = std::numeric_limits<float>::infinity();
   refused(bad, "NaN or Inf");
+  // Counts that each fit but whose sum wraps around to rows (3 × 2^63 ≡ 2^63 mod 2^64).
+  bad = good;
+  bad.rows = std::uint64_t{1} << 63;
+  for (auto& s : bad.stats) {
+    std::fill(s.counts.begin(), s.counts.end(), 0);
+    std::fill(s.counts.begin(), s.counts.begin() + 3, bad.rows);
+  }
+  refused(bad, "cluster counts sum past rows=9223372036854775808");
 }

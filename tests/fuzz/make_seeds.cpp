@@ -17,10 +17,12 @@
 #include "actors/checkpoint.hpp"
 #include "actors/partition_state.hpp"
 #include "actors/peer_codec.hpp"
+#include "actors/train_codec.hpp"
 #include "config/config_loader.hpp"
 #include "connectors/record_codec.hpp"
 #include "index/ivfpq_index.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
+#include "tests/fuzz/train_message_requests.hpp"
 
 namespace fs = std::filesystem;
 using namespace ivfstream;
@@ -319,6 +321,35 @@ void peer_seeds(const fs::path& out) {
   put(out / "peer_message", "reply_failure", peer_seed(3, 10, actors::encode_peer_reply(failed)));
 }
 
+// [request index][message] (the layout train_message_fuzz.cpp reads): each request of
+// train_message_requests() and a node's answer to it (answer_train_request on gaussian rows, index
+// shape of the request), a failure reply from a node of another shape, and an answer with max_rows.
+void train_seeds(const fs::path& out) {
+  const auto& requests = fuzz::train_message_requests();
+  auto seed = [](std::size_t asked, const std::vector<char>& msg) {
+    std::vector<std::uint8_t> b{static_cast<std::uint8_t>(asked)};
+    b.insert(b.end(), msg.begin(), msg.end());
+    return b;
+  };
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    index_params own;
+    own.dimension = r.dimension;
+    own.metric = r.metric_kind;
+    own.num_partitions = r.num_partitions;
+    own.num_sub_vectors = r.num_sub_vectors;
+    own.num_bits = r.num_bits;
+    const std::string name = std::to_string(i) + (r.phase == actors::train_phase::coarse ? "_coarse" : "_pq");
+    put(out / "train_message", "request_" + name, seed(i, actors::encode_train_request(r)));
+    const auto rows = gaussian(6, r.dimension, static_cast<std::uint32_t>(20 + i));
+    put(out / "train_message", "reply_" + name, seed(i, actors::encode_train_reply(
+                                                        actors::answer_train_request(r, own, rows.data(), 6))));
+    own.num_partitions += 1;  // another shape: the answer is a failure naming num_partitions
+    put(out / "train_message", "reply_failure_" + name, seed(i, actors::encode_train_reply(
+                                                                actors::answer_train_request(r, own, rows.data(), 6))));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -335,6 +366,7 @@ int main(int argc, char** argv) {
   config_seeds(out);
   vector_file_seeds(out);
   peer_seeds(out);
+  train_seeds(out);
   fs::remove_all(work);
   std::cout << "seeds written to " << out.string() << "\n";
   return 0;
