@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include <flatbuffers/flatbuffers.h>
@@ -40,6 +41,24 @@ std::vector<T> to_vector(const flatbuffers::Vector<T>* v) {
 }
 
 std::size_t ksub_of(std::uint32_t num_bits) { return std::size_t{1} << num_bits; }
+
+bool finite_stats(const kernels::kmeans_stats& s) {
+  auto finite = [](const auto& v) { return std::all_of(v.begin(), v.end(), [](auto x) { return std::isfinite(x); }); };
+  return std::isfinite(s.objective) && finite(s.sums) && finite(s.far_dist) && finite(s.far_row);
+}
+
+std::string magnitude_text(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+  return buf;
+}
+
+float largest_magnitude(const train_request& r) {
+  float m = 0;
+  for (float v : r.coarse) m = std::max(m, std::fabs(v));
+  for (float v : r.pq) m = std::max(m, std::fabs(v));
+  return m;
+}
 
 }  // namespace
 
@@ -227,6 +246,17 @@ train_reply answer_train_request(const train_request& r, const index_params& own
     out.stats.push_back(coarse_stats(own, sample, n, r.coarse));
   else
     out.stats = pq_stats(own, sample, n, r.coarse, r.pq);
+  // Finite centroids can still be so far from the rows (|x| near FLT_MAX) that distances or residuals
+  // overflow: answer that, rather than statistics the leader's decoder refuses as corrupt.
+  for (const auto& s : out.stats) {
+    if (finite_stats(s)) continue;
+    out.stats.clear();
+    out.rows = 0;
+    out.failure = ivfstream::error(errc::invalid_argument,
+                                   "training statistics overflow float: the request's centroids (largest |value| " +
+                                       magnitude_text(largest_magnitude(r)) + ") are too far from this node's sample");
+    break;
+  }
   return out;
 }
 

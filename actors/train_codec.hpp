@@ -68,7 +68,8 @@ status check_train_request(const train_request& r, const index_params& own);
 
 /// The peer's side: the statistics of the n prepared rows of `sample` (n × d; when max_rows < n, the
 /// max_rows rows at a stride of n / max_rows) for `r`; a request that check_train_request refuses is
-/// answered with that failure.
+/// answered with that failure, and one whose centroids are so far from the rows that the statistics
+/// overflow float (never sent: the decoder refuses non-finite values) with invalid_argument.
 train_reply answer_train_request(const train_request& r, const index_params& own, const float* sample,
                                  std::size_t n);
 

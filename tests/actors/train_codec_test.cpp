@@ -129,6 +129,27 @@ BOOST_AUTO_TEST_CASE(a_request_for_another_index_shape_is_answered_with_both_val
   BOOST_TEST(decoded->failure->message() == answer.failure->message());
 }
 
+BOOST_AUTO_TEST_CASE(centroids_too_far_for_float_are_answered_with_a_failure_not_infinite_statistics) {
+  const index_params p = shape();
+  const auto sample = test::clustered_data(20, 8, 4, 6);
+  // Finite centroids whose residuals and sub-centroids lie on opposite sides of ±3e38: every row's
+  // squared distance overflows float (the train_message fuzz target's first finding: such statistics
+  // used to be sent, and the leader refused them as corrupt).
+  train_request r = request(train_phase::pq);
+  std::fill(r.coarse.begin(), r.coarse.end(), 3e38f);
+  std::fill(r.pq.begin(), r.pq.end(), -3e38f);
+  const train_reply a = answer_train_request(r, p, sample.data(), 20);
+  BOOST_REQUIRE(a.failure.has_value());
+  BOOST_TEST(a.failure->code() == errc::invalid_argument);
+  BOOST_TEST(contains(a.failure->message(), "overflow float"), a.failure->message());
+  BOOST_TEST(contains(a.failure->message(), "largest |value| 3e+38"), a.failure->message());
+  BOOST_TEST(a.stats.empty());
+  auto d = decode_train_reply(encode_train_reply(a), r);  // travels as a failure the leader names
+  BOOST_REQUIRE(d);
+  BOOST_REQUIRE(d->failure.has_value());
+  BOOST_TEST(d->failure->message() == a.failure->message());
+}
+
 BOOST_AUTO_TEST_CASE(replies_that_do_not_fit_the_request_are_refused) {
   const index_params p = shape();
   const auto sample = test::clustered_data(100, 8, 4, 6);

@@ -6,13 +6,14 @@
 // Properties: never crashes or over-allocates; an accepted request has parameters some index could
 // have, centroid arrays of exactly the sizes they imply and finite values, survives an encode/decode
 // round trip unchanged, and a node answering it (answer_train_request on a few rows) produces a reply
-// that decodes against it; an accepted reply either carries an error and no statistics, or exactly
+// that decodes against it (statistics, or an overflow failure for centroids near FLT_MAX); an accepted reply either carries an error and no statistics, or exactly
 // the statistics the request asked for (1 or M, each k × d) with finite values and counts that sum,
 // without overflow, to its rows, and survives a round trip unchanged.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "actors/train_codec.hpp"
@@ -104,7 +105,9 @@ void check_request(const train_request& r) {
   std::vector<float> sample(k_sample_rows * d);
   for (std::size_t i = 0; i < sample.size(); ++i) sample[i] = static_cast<float>(i % 7) - 3.0f;
   const train_reply answer = answer_train_request(r, params_of(r), sample.data(), k_sample_rows);
-  if (answer.failure) std::abort();  // same shape: check_train_request accepts
+  // Same shape, so check_train_request accepts; the only failure left is centroids so large that the
+  // statistics overflow float (the first finding of this target: they used to be sent, non-finite).
+  if (answer.failure && answer.failure->message().find("overflow") == std::string::npos) std::abort();
   check_reply(answer, r);
 }
 
