@@ -135,6 +135,19 @@ distributed_training_report cluster_trainer::report() const {
 
 result<std::shared_ptr<const codebook_set>> cluster_trainer::train(const index_params& p, const float* x,
                                                                     std::size_t n, std::uint64_t version) const {
+  return run(p, x, n, nullptr, version);
+}
+
+result<std::shared_ptr<const codebook_set>> cluster_trainer::train_with_centroids(const index_params& p,
+                                                                                   const float* x, std::size_t n,
+                                                                                   std::vector<float> centroids,
+                                                                                   std::uint64_t version) const {
+  return run(p, x, n, &centroids, version);
+}
+
+result<std::shared_ptr<const codebook_set>> cluster_trainer::run(const index_params& p, const float* x,
+                                                                  std::size_t n, std::vector<float>* keep,
+                                                                  std::uint64_t version) const {
   const auto t0 = steady::now();
   auto finish = [&](std::uint32_t nodes, std::uint64_t rows, std::vector<std::string> left_out, std::string local_reason) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -144,10 +157,12 @@ result<std::shared_ptr<const codebook_set>> cluster_trainer::train(const index_p
     report_.last_rows = rows;
     report_.last_left_out = std::move(left_out);
     report_.last_local_reason = std::move(local_reason);
+    report_.last_kept_centroids = keep != nullptr;
     report_.last_ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
   };
   auto alone = [&](std::string why, std::vector<std::string> down) {
-    auto cb = codebook_set::train(p, x, n, version);
+    auto cb = keep ? codebook_set::train_with_centroids(p, x, n, std::move(*keep), version)
+                   : codebook_set::train(p, x, n, version);
     finish(1, n, std::move(down), std::move(why));
     return cb;
   };
@@ -173,7 +188,8 @@ result<std::shared_ptr<const codebook_set>> cluster_trainer::train(const index_p
   const std::uint64_t round = (std::uint64_t{rd()} << 32 | rd()) | 1;  // never 0 (a peer's "no round yet")
 
   peer_shards shards(self, links, options_, local, local_n, round, static_cast<std::uint32_t>(max_rows));
-  auto cb = train_distributed(p, shards, local.data(), local_n, version);
+  auto cb = keep ? train_distributed_with_centroids(p, shards, local.data(), local_n, std::move(*keep), version)
+                 : train_distributed(p, shards, local.data(), local_n, version);
   auto left_out = shards.left_out();
   left_out.insert(left_out.end(), links.down.begin(), links.down.end());
   finish(shards.nodes(), shards.last_rows(), std::move(left_out), shards.nodes() > 1 ? "" : "every peer failed");

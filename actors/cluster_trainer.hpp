@@ -15,7 +15,10 @@
 // (actors/codebook_topic.hpp). With the same samples it equals index-level train_distributed over
 // their union (tests/actors/cluster_training_test.cpp).
 //
-// Falls back to this node's sample alone (codebook_set::train), and says why in report(), when: the
+// Retrains that keep the coarse centroids (retrain.refresh_centroids = false) run only the PQ phase,
+// the same way (train_with_centroids).
+//
+// Falls back to this node's sample alone (codebook_set::train or train_with_centroids), and says why in report(), when: the
 // parameters cannot be trained from statistics (distributed_training_unsupported: opq, imi, lopq,
 // rq/lsq), or no peer is connected. A peer that fails or misses peer_timeout in some iteration is
 // left out of the rest of that training (named in report()); the training goes on with the others,
@@ -52,6 +55,7 @@ struct distributed_training_report {
   std::uint64_t last_rows = 0;             ///< rows of all those nodes in its last iteration
   std::vector<std::string> last_left_out;  ///< peers left out of the last training, "host:port: reason"
   std::string last_local_reason;           ///< why the last training used this node alone, "" if it did not
+  bool last_kept_centroids = false;        ///< the last training kept the coarse centroids (PQ phase only)
   double last_ms = 0;                      ///< its duration
 };
 
@@ -61,9 +65,17 @@ public:
   cluster_trainer(caf::actor_system& sys, cluster_search_actor coordinator, distributed_training_options options);
   result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
                                                     std::uint64_t version) const override;
+  /// Only the PQ phase, under the kept centroids (train_distributed_with_centroids), same fallbacks.
+  result<std::shared_ptr<const codebook_set>> train_with_centroids(const index_params& p, const float* x,
+                                                                   std::size_t n, std::vector<float> centroids,
+                                                                   std::uint64_t version) const override;
   distributed_training_report report() const;
 
 private:
+  // keep: the coarse centroids to keep, or null to train them too.
+  result<std::shared_ptr<const codebook_set>> run(const index_params& p, const float* x, std::size_t n,
+                                                  std::vector<float>* keep, std::uint64_t version) const;
+
   caf::actor_system* sys_;
   cluster_search_actor coordinator_;
   distributed_training_options options_;

@@ -89,10 +89,12 @@ caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_
       self->quit();
       return r;
     }
-    // Kept centroids retrain only the PQ, on this node's sample (a cluster trainer refreshes both).
-    auto cb = !job->keep_centroids.empty()
-                  ? codebook_set::train_with_centroids(job->params, job->sample.data(), n,
-                                                       std::move(job->keep_centroids), job->version)
+    // Kept centroids retrain only the PQ (through the cluster trainer too: on every node's sample).
+    const bool keep = !job->keep_centroids.empty();
+    auto cb = keep && job->trainer ? job->trainer->train_with_centroids(job->params, job->sample.data(), n,
+                                                                        std::move(job->keep_centroids), job->version)
+              : keep ? codebook_set::train_with_centroids(job->params, job->sample.data(), n,
+                                                          std::move(job->keep_centroids), job->version)
               : job->trainer ? job->trainer->train(job->params, job->sample.data(), n, job->version)
                              : codebook_set::train(job->params, job->sample.data(), n, job->version);
     if (cb) {

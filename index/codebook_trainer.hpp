@@ -3,10 +3,14 @@
 // (codebook_set::train, the default wherever no trainer is given); a node of a cluster may train on
 // every node's sample instead (actors/cluster_trainer.hpp: distributed k-means statistics).
 // The engine calls it where it would call codebook_set::train: the first training (on the buffered
-// vectors) and retrains with refresh_centroids (on the reservoir sample), always off the query path.
+// vectors) and retrains with refresh_centroids (on the reservoir sample); and train_with_centroids
+// where it would call codebook_set::train_with_centroids: retrains that keep the coarse centroids.
+// Always off the query path.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "index/codebook_set.hpp"
 #include "index/error.hpp"
@@ -22,6 +26,13 @@ public:
   /// long as the training takes. Errors: those of the training.
   virtual result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
                                                             std::uint64_t version) const = 0;
+  /// As train(), keeping `centroids` (num_partitions × d, prepared space) as the coarse quantizer. The
+  /// default trains on this node's rows alone (codebook_set::train_with_centroids). Same threading.
+  virtual result<std::shared_ptr<const codebook_set>> train_with_centroids(const index_params& p, const float* x,
+                                                                           std::size_t n, std::vector<float> centroids,
+                                                                           std::uint64_t version) const {
+    return codebook_set::train_with_centroids(p, x, n, std::move(centroids), version);
+  }
 };
 
 }  // namespace ivfstream

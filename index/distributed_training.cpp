@@ -1,6 +1,7 @@
 #include "index/distributed_training.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "index/polysemous.hpp"
@@ -121,19 +122,11 @@ private:
   const std::vector<kernels::shard_view>& shards_;
 };
 
-}  // namespace
-
-result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p, training_shards& shards,
-                                                              const float* init_sample, std::size_t init_n,
-                                                              std::uint64_t version) {
-  auto coarse_init = initial_coarse_centroids(p, init_sample, init_n);
-  if (!coarse_init) return coarse_init.error();
-  std::vector<float> coarse = std::move(*coarse_init);
-  for (std::size_t it = 0; it < p.max_iterations; ++it) {
-    auto total = shards.coarse(p, coarse);
-    if (!total) return std::move(total).error();
-    coarse = kernels::kmeans_update(*total, coarse.data());
-  }
+// The PQ phase of train_distributed under fixed coarse centroids: leader init, Lloyd steps, polysemous
+// permutation, from_parts.
+result<std::shared_ptr<const codebook_set>> train_pq_phase(const index_params& p, training_shards& shards,
+                                                           const float* init_sample, std::size_t init_n,
+                                                           std::vector<float> coarse, std::uint64_t version) {
   auto pq_init = initial_pq_codebooks(p, init_sample, init_n, coarse);
   if (!pq_init) return pq_init.error();
   std::vector<float> pq = std::move(*pq_init);
@@ -155,12 +148,52 @@ result<std::shared_ptr<const codebook_set>> train_distributed(const index_params
   return codebook_set::from_parts(p, version, std::move(coarse), std::move(pq));
 }
 
+}  // namespace
+
+result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p, training_shards& shards,
+                                                              const float* init_sample, std::size_t init_n,
+                                                              std::uint64_t version) {
+  auto coarse_init = initial_coarse_centroids(p, init_sample, init_n);
+  if (!coarse_init) return coarse_init.error();
+  std::vector<float> coarse = std::move(*coarse_init);
+  for (std::size_t it = 0; it < p.max_iterations; ++it) {
+    auto total = shards.coarse(p, coarse);
+    if (!total) return std::move(total).error();
+    coarse = kernels::kmeans_update(*total, coarse.data());
+  }
+  return train_pq_phase(p, shards, init_sample, init_n, std::move(coarse), version);
+}
+
+result<std::shared_ptr<const codebook_set>> train_distributed_with_centroids(const index_params& p,
+                                                                             training_shards& shards,
+                                                                             const float* init_sample,
+                                                                             std::size_t init_n,
+                                                                             std::vector<float> centroids,
+                                                                             std::uint64_t version) {
+  if (auto why = distributed_training_unsupported(p); !why.empty())
+    return fail(errc::invalid_argument, "distributed training: " + why);
+  if (centroids.size() != p.num_partitions * p.dimension)
+    return fail(errc::invalid_argument, "centroids hold " + str(centroids.size()) +
+                                            " floats, expected num_partitions × dimension = " +
+                                            str(p.num_partitions * p.dimension));
+  for (float v : centroids)
+    if (!std::isfinite(v)) return fail(errc::invalid_argument, "centroids: a value is not finite");
+  return train_pq_phase(p, shards, init_sample, init_n, std::move(centroids), version);
+}
+
 result<std::shared_ptr<const codebook_set>> train_distributed(const index_params& p,
                                                               const std::vector<kernels::shard_view>& shards,
                                                               const float* init_sample, std::size_t init_n,
                                                               std::uint64_t version) {
   memory_shards source(shards);
   return train_distributed(p, source, init_sample, init_n, version);
+}
+
+result<std::shared_ptr<const codebook_set>> train_distributed_with_centroids(
+    const index_params& p, const std::vector<kernels::shard_view>& shards, const float* init_sample,
+    std::size_t init_n, std::vector<float> centroids, std::uint64_t version) {
+  memory_shards source(shards);
+  return train_distributed_with_centroids(p, source, init_sample, init_n, std::move(centroids), version);
 }
 
 }  // namespace ivfstream

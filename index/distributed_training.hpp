@@ -68,6 +68,18 @@ result<std::shared_ptr<const codebook_set>> train_distributed(const index_params
                                                               const float* init_sample, std::size_t init_n,
                                                               std::uint64_t version = 1);
 
+/// A retrain that keeps the coarse quantizer (retrain.refresh_centroids = false, as
+/// codebook_set::train_with_centroids on one node): `centroids` (num_partitions × d, prepared space)
+/// stay, and only the PQ phase above runs, its statistics from `shards`. Errors: those of
+/// train_distributed, parameters distributed_training_unsupported names, centroids of the wrong size
+/// or not finite.
+result<std::shared_ptr<const codebook_set>> train_distributed_with_centroids(const index_params& p,
+                                                                             training_shards& shards,
+                                                                             const float* init_sample,
+                                                                             std::size_t init_n,
+                                                                             std::vector<float> centroids,
+                                                                             std::uint64_t version);
+
 /// In-process form: the nodes' shards (prepared rows) held in memory, the leader's init sample (prepared), and the
 /// steps above for params.max_iterations per phase; with params.polysemous the leader then permutes the
 /// merged PQ codebooks (index/polysemous.hpp) as codebook_set::train does. Returns codebooks built with from_parts.
@@ -76,5 +88,10 @@ result<std::shared_ptr<const codebook_set>> train_distributed(const index_params
                                                               const std::vector<kernels::shard_view>& shards,
                                                               const float* init_sample, std::size_t init_n,
                                                               std::uint64_t version = 1);
+
+/// In-process form of train_distributed_with_centroids (shards and init sample as above).
+result<std::shared_ptr<const codebook_set>> train_distributed_with_centroids(
+    const index_params& p, const std::vector<kernels::shard_view>& shards, const float* init_sample,
+    std::size_t init_n, std::vector<float> centroids, std::uint64_t version = 1);
 
 }  // namespace ivfstream

@@ -218,3 +218,35 @@ BOOST_AUTO_TEST_CASE(parameters_that_statistics_cannot_train_fall_back_to_the_tr
   BOOST_TEST(report.last_local_reason.find("opq=true") != std::string::npos, report.last_local_reason);
   BOOST_TEST(c.codebooks(0)->version() == 1u);
 }
+
+BOOST_AUTO_TEST_CASE(a_retrain_that_keeps_the_centroids_trains_the_pq_on_every_node) {
+  cluster_fixture c;
+  for (std::size_t i : {1, 2, 0}) c.upsert(i);
+  const auto v1 = c.codebooks(0);
+  BOOST_REQUIRE(v1->version() == 1u);
+  actors::retrain_policy keep = options(true).retrain;
+  keep.refresh_centroids = false;
+  BOOST_REQUIRE(c.nodes[0].e->set_training(rows_per_node, keep));
+  auto v2 = c.nodes[0].e->retrain();
+  BOOST_REQUIRE_MESSAGE(v2, (v2 ? "" : v2.error().to_string()));
+  BOOST_TEST(*v2 == 2u);
+  const auto cb = c.codebooks(0);
+  const auto report = c.nodes[0].peers->training_report();
+  BOOST_TEST(report.last_kept_centroids);
+  BOOST_TEST(report.last_nodes == 3u);
+  BOOST_TEST(report.last_rows == num_nodes * rows_per_node);
+  BOOST_TEST(report.last_left_out.empty());
+  BOOST_TEST((cb->centroids() == v1->centroids()));  // no vector moves between lists
+
+  // Index level: the PQ phase over the three nodes' reservoirs (each holds its rows in arrival order),
+  // the leader's the init sample; a retrain's seed is the live one + the new version (swap_protocol).
+  index_params p = params();
+  p.seed = v1->params().seed + 2;
+  auto reference = train_distributed_with_centroids(p,
+                                                    {{c.data[0].data(), rows_per_node},
+                                                     {c.data[1].data(), rows_per_node},
+                                                     {c.data[2].data(), rows_per_node}},
+                                                    c.data[0].data(), rows_per_node, v1->centroids(), 2);
+  BOOST_REQUIRE_MESSAGE(reference, (reference ? "" : reference.error().to_string()));
+  BOOST_TEST(worst_relative(cb->pq_codebooks(), (*reference)->pq_codebooks()) <= 1e-4f);
+}
