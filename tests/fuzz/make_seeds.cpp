@@ -3,6 +3,7 @@
 // partition_state::save, dump_config; the vector files by
 // their formats' layouts), so the fuzzers start from inputs that pass every check.
 // Usage: ivfstream_fuzz_seeds <out_dir>; writes <out_dir>/<target>/<name> (about 20 KB in all).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -348,6 +349,11 @@ void train_seeds(const fs::path& out) {
     put(out / "train_message", "reply_failure_" + name, seed(i, actors::encode_train_reply(
                                                                 actors::answer_train_request(r, own, rows.data(), 6))));
   }
+  // The target's first finding: finite centroids so large that a node's statistics overflow float.
+  actors::train_request far = requests[2];
+  std::fill(far.coarse.begin(), far.coarse.end(), 3e38f);
+  std::fill(far.pq.begin(), far.pq.end(), -3e38f);
+  put(out / "train_message", "request_2_pq_overflow", seed(2, actors::encode_train_request(far)));
 }
 
 }  // namespace
