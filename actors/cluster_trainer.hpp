@@ -24,8 +24,13 @@
 // left out of the rest of that training (named in report()); the training goes on with the others,
 // which is still Lloyd's algorithm over the samples that remain.
 //
-// Each node contributes at most max_rows_per_node rows (strided over its sample); the default is what
-// codebook_set::train would sample on one node (sample_rate × max(num_partitions, 2^num_bits)).
+// Weighting: each training opens with a census (every peer says how many sample rows it has and how many
+// vectors of its data they stand for); each node then contributes rows in proportion to its data, at
+// most max_rows_per_node, strided over its sample (weighted_rows below). So the union is a sample of
+// all the nodes' data at one rate, as one node holding it all would draw; without the census a node
+// with a tenth of the data but a full reservoir would weigh as much as the others. The default
+// max_rows_per_node is what codebook_set::train would sample on one node (sample_rate ×
+// max(num_partitions, 2^num_bits)); the training node seeds k-means on up to that many of its own rows.
 // Thread-safety: train() runs on one thread at a time (the engine trains one version at a time);
 // report() may be called from any thread.
 #include <chrono>
@@ -59,22 +64,37 @@ struct distributed_training_report {
   double last_ms = 0;                      ///< its duration
 };
 
+/// What one node offers a training: rows of its sample standing for `population` vectors of its data
+/// (a population below rows counts as rows).
+struct node_offer {
+  std::uint64_t rows = 0;
+  std::uint64_t population = 0;
+};
+
+/// How many rows of each node a training reads, so that every node is sampled at one rate: node i
+/// offers A_i = min(rows_i, max_rows); with rate = min_i A_i / P_i, it reads max(1, round(rate × P_i))
+/// rows, at most A_i (0 for a node with no rows). Equal populations (or samples that hold all the
+/// data) read every offered row; a node holding a tenth of the data reads a tenth of the rows.
+std::vector<std::uint64_t> weighted_rows(const std::vector<node_offer>& offers, std::uint64_t max_rows);
+
 class cluster_trainer final : public codebook_trainer {
 public:
   /// `coordinator` names the peers connected now (links_atom); `sys` runs the blocking requests.
   cluster_trainer(caf::actor_system& sys, cluster_search_actor coordinator, distributed_training_options options);
   result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
-                                                    std::uint64_t version) const override;
+                                                    std::uint64_t population, std::uint64_t version) const override;
   /// Only the PQ phase, under the kept centroids (train_distributed_with_centroids), same fallbacks.
   result<std::shared_ptr<const codebook_set>> train_with_centroids(const index_params& p, const float* x,
-                                                                   std::size_t n, std::vector<float> centroids,
+                                                                   std::size_t n, std::uint64_t population,
+                                                                   std::vector<float> centroids,
                                                                    std::uint64_t version) const override;
   distributed_training_report report() const;
 
 private:
   // keep: the coarse centroids to keep, or null to train them too.
   result<std::shared_ptr<const codebook_set>> run(const index_params& p, const float* x, std::size_t n,
-                                                  std::vector<float>* keep, std::uint64_t version) const;
+                                                  std::uint64_t population, std::vector<float>* keep,
+                                                  std::uint64_t version) const;
 
   caf::actor_system* sys_;
   cluster_search_actor coordinator_;

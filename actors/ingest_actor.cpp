@@ -384,7 +384,10 @@ ingest_actor::behavior_type ingest_behavior(ingest_pointer self, ingest_setup se
         const auto& core = *self->state.setup.state;
         training_sample s;
         s.params = core.params();
-        s.rows = dr.trainer && dr.trainer->sample_size() > 0 ? dr.trainer->sample() : core.buffered_sample();
+        const bool reservoir = dr.trainer && dr.trainer->sample_size() > 0;
+        s.rows = reservoir ? dr.trainer->sample() : core.buffered_sample();
+        const std::uint64_t n = s.params ? s.rows.size() / s.params->dimension : 0;
+        s.population = reservoir ? std::max<std::uint64_t>(dr.trainer->seen(), n) : n;
         return s;
       },
       [self](train_atom, const std::vector<float>& x) -> caf::result<ack_reply> {

@@ -117,7 +117,7 @@ result<routed_batch> ingest_state::train_on_buffer(const float* extra, std::size
   tp.train_threads = 1;  // inside an actor, training stays on the actor's own thread (index_params.hpp)
   const float* rows = extra ? extra : x.data();
   const std::size_t n = extra ? n_extra : ids.size();
-  auto cb = trainer_ ? trainer_->train(tp, rows, n, 1) : codebook_set::train(tp, rows, n, 1);
+  auto cb = trainer_ ? trainer_->train(tp, rows, n, n, 1) : codebook_set::train(tp, rows, n, 1);
   if (!cb) return std::move(cb).error();
   codebooks_ = std::move(*cb);
   routed_batch out = empty_batch();

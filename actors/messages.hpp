@@ -131,14 +131,17 @@ struct snapshot_reply {
   std::optional<ivfstream::error> failure;
 };
 
-/// Outcome of a command (apply, install, create, train, upsert, checkpoint).
 /// A node's training sample (sample_atom, distributed training): its index parameters (none before
-/// create_index) and its prepared rows (n × dimension, row-major; empty when it keeps none).
+/// create_index), its prepared rows (n × dimension, row-major; empty when it keeps none) and how
+/// many vectors they stand for (the retrain reservoir: every insert it was drawn from; the buffered
+/// vectors before the first training: n).
 struct training_sample {
   std::optional<index_params> params;
   std::vector<float> rows;
+  std::uint64_t population = 0;
 };
 
+/// Outcome of a command (apply, install, create, train, upsert, checkpoint).
 struct ack_reply {
   std::optional<ivfstream::error> failure;  ///< empty on success
   std::uint64_t count = 0;                  ///< what the command counts (vectors applied, …)

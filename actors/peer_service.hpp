@@ -50,7 +50,7 @@ struct peer_options {
   std::vector<std::string> nodes;
   std::chrono::milliseconds reconnect_interval{500};  ///< retry period of a link that is down
   /// Train codebooks on every connected node's sample (actors/cluster_trainer.hpp) instead of this
-  /// node's alone, whenever this engine trains (first training, retrains that refresh centroids).
+  /// node's alone, whenever this engine trains (first training and every retrain).
   bool distributed_training = true;
   actors::distributed_training_options training;
 

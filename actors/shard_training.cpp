@@ -30,7 +30,7 @@ caf::behavior train_stats_worker(caf::event_based_actor* self, std::shared_ptr<c
   return {[self, req, s](train_stats_atom) -> std::vector<char> {
     self->quit();
     const std::size_t n = s->rows.size() / s->params->dimension;
-    return encode_train_reply(answer_train_request(*req, *s->params, s->rows.data(), n));
+    return encode_train_reply(answer_train_request(*req, *s->params, s->rows.data(), n, s->population));
   }};
 }
 

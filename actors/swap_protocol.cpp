@@ -46,6 +46,7 @@ struct train_job {
   std::vector<std::uint64_t> list_sizes;
   rebalance_options rebalance;
   std::shared_ptr<const codebook_trainer> trainer;  // null: codebook_set::train (ingest_state::trainer)
+  std::uint64_t population = 0;                     // inserts the sample was drawn from (codebook_trainer)
 };
 struct train_result {
   std::shared_ptr<const codebook_set> codebooks;
@@ -92,10 +93,11 @@ caf::behavior trainer_actor(caf::event_based_actor* self, std::shared_ptr<train_
     // Kept centroids retrain only the PQ (through the cluster trainer too: on every node's sample).
     const bool keep = !job->keep_centroids.empty();
     auto cb = keep && job->trainer ? job->trainer->train_with_centroids(job->params, job->sample.data(), n,
-                                                                        std::move(job->keep_centroids), job->version)
+                                                                        job->population, std::move(job->keep_centroids),
+                                                                        job->version)
               : keep ? codebook_set::train_with_centroids(job->params, job->sample.data(), n,
                                                           std::move(job->keep_centroids), job->version)
-              : job->trainer ? job->trainer->train(job->params, job->sample.data(), n, job->version)
+              : job->trainer ? job->trainer->train(job->params, job->sample.data(), n, job->population, job->version)
                              : codebook_set::train(job->params, job->sample.data(), n, job->version);
     if (cb) {
       r.codebooks = std::move(*cb);
@@ -364,6 +366,7 @@ void start_training(ingest_pointer self, retrain_reason why, std::vector<std::ui
   // from a checkpoint or published by another node say cpu (accelerator is not saved).
   if (const auto& configured = self->state.setup.state->params()) job->params.accelerator = configured->accelerator;
   job->sample = dr.trainer->sample();
+  job->population = std::max<std::uint64_t>(dr.trainer->seen(), dr.trainer->sample_size());
   job->nice = dr.policy.background_nice;
   job->trainer = self->state.setup.state->trainer();
   // Refreshed centroids move vectors between lists (and partitions) within the swap; kept ones

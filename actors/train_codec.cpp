@@ -28,16 +28,8 @@ constexpr std::uint32_t k_max_num_bits = 16;
 std::string sz(std::uint64_t v) { return std::to_string(v); }
 
 template <class T>
-bool all_finite(const flatbuffers::Vector<T>* v) {
-  if (!v) return true;
-  for (T x : *v)
-    if (!std::isfinite(x)) return false;
-  return true;
-}
-
-template <class T>
-std::vector<T> to_vector(const flatbuffers::Vector<T>* v) {
-  return v ? std::vector<T>(v->begin(), v->end()) : std::vector<T>();
+bool all_finite(const std::vector<T>& v) {
+  return std::all_of(v.begin(), v.end(), [](T x) { return std::isfinite(x); });
 }
 
 std::size_t ksub_of(std::uint32_t num_bits) { return std::size_t{1} << num_bits; }
@@ -87,8 +79,9 @@ result<train_request> decode_train_request(const std::vector<char>& bytes, std::
                                                      max_bytes, k_train_format_version, k_max_depth, k_max_tables);
   if (!root) return std::move(root).error();
   const fb::TrainStatsRequest& m = **root;
-  if (m.phase() > 1)
-    return fail(errc::invalid_argument, "TrainStatsRequest phase=" + sz(m.phase()) + ": must be 0 (coarse) or 1 (pq)");
+  if (m.phase() > 2)
+    return fail(errc::invalid_argument,
+                "TrainStatsRequest phase=" + sz(m.phase()) + ": must be 0 (coarse), 1 (pq) or 2 (census)");
   if (m.metric() > 2)
     return fail(errc::invalid_argument, "TrainStatsRequest metric=" + sz(m.metric()) + ": must be 0 (l2), 1 (cosine) or 2 (dot)");
   if (m.dimension() == 0 || m.num_partitions() == 0 || m.num_sub_vectors() == 0 ||
@@ -99,14 +92,16 @@ result<train_request> decode_train_request(const std::vector<char>& bytes, std::
                                             ": need dimension, num_partitions >= 1, num_sub_vectors dividing "
                                             "dimension, num_bits in 1..16");
   const std::uint64_t d = m.dimension();
-  const std::uint64_t want_coarse = std::uint64_t{m.num_partitions()} * d;
+  const std::uint64_t want_coarse = m.phase() == 2 ? 0 : std::uint64_t{m.num_partitions()} * d;
   // M × ksub × dsub = ksub × d.
   const std::uint64_t want_pq = m.phase() == 1 ? ksub_of(m.num_bits()) * d : 0;
   if (internal::length(m.coarse()) != want_coarse || internal::length(m.pq()) != want_pq)
     return fail(errc::corrupt_data, "TrainStatsRequest: coarse has " + sz(internal::length(m.coarse())) + " floats and pq " +
                                         sz(internal::length(m.pq())) + ", the parameters need " + sz(want_coarse) + " and " +
                                         sz(want_pq));
-  if (!all_finite(m.coarse()) || !all_finite(m.pq()))
+  std::vector<float> coarse = internal::copy_scalars(m.coarse());
+  std::vector<float> pq = internal::copy_scalars(m.pq());
+  if (!all_finite(coarse) || !all_finite(pq))
     return fail(errc::corrupt_data, "TrainStatsRequest: a centroid holds NaN or Inf");
   train_request r;
   r.round = m.round();
@@ -117,8 +112,8 @@ result<train_request> decode_train_request(const std::vector<char>& bytes, std::
   r.num_sub_vectors = m.num_sub_vectors();
   r.num_bits = m.num_bits();
   r.max_rows = m.max_rows();
-  r.coarse = to_vector(m.coarse());
-  r.pq = to_vector(m.pq());
+  r.coarse = std::move(coarse);
+  r.pq = std::move(pq);
   return r;
 }
 
@@ -142,6 +137,7 @@ std::vector<char> encode_train_reply(const train_reply& r) {
   b.add_version(k_train_format_version);
   b.add_round(r.round);
   b.add_rows(r.rows);
+  b.add_population(r.population);
   b.add_stats(stats);
   if (r.failure) {
     b.add_error_code(static_cast<std::uint8_t>(r.failure->code()));
@@ -170,6 +166,16 @@ result<train_reply> decode_train_reply(const std::vector<char>& bytes, const tra
   if (r.round != request.round)
     return fail(errc::corrupt_data, "TrainStatsReply round=" + sz(r.round) + ": the request was round " + sz(request.round));
   r.rows = m.rows();
+  r.population = m.population();
+  if (request.phase == train_phase::census) {
+    if (internal::length(m.stats()) != 0)
+      return fail(errc::corrupt_data, "TrainStatsReply: a census answer carries " + sz(internal::length(m.stats())) +
+                                          " statistics, it must carry none");
+    if (r.population < r.rows)
+      return fail(errc::corrupt_data, "TrainStatsReply: census population=" + sz(r.population) + " is below rows=" +
+                                          sz(r.rows));
+    return r;
+  }
   const bool coarse = request.phase == train_phase::coarse;
   const std::size_t want_tables = coarse ? 1 : request.num_sub_vectors;
   const std::size_t want_k = coarse ? request.num_partitions : ksub_of(request.num_bits);
@@ -184,11 +190,18 @@ result<train_reply> decode_train_reply(const std::vector<char>& bytes, const tra
     if (internal::length(s->sums()) != want_k * want_d || internal::length(s->far_row()) != want_k * want_d ||
         internal::length(s->counts()) != want_k || internal::length(s->far_dist()) != want_k)
       return fail(errc::corrupt_data, "TrainStatsReply: array lengths do not match k=" + sz(want_k) + " d=" + sz(want_d));
-    if (!all_finite(s->sums()) || !all_finite(s->far_row()) || !all_finite(s->far_dist()) ||
-        !std::isfinite(s->objective()))
+    kernels::kmeans_stats k;
+    k.k = want_k;
+    k.d = want_d;
+    k.sums = internal::copy_scalars(s->sums());
+    k.counts = internal::copy_scalars(s->counts());
+    k.far_dist = internal::copy_scalars(s->far_dist());
+    k.far_row = internal::copy_scalars(s->far_row());
+    k.objective = s->objective();
+    if (!all_finite(k.sums) || !all_finite(k.far_row) || !all_finite(k.far_dist) || !std::isfinite(k.objective))
       return fail(errc::corrupt_data, "TrainStatsReply: statistics hold NaN or Inf");
     std::uint64_t total = 0;
-    for (std::uint64_t c : *s->counts()) {
+    for (std::uint64_t c : k.counts) {
       if (c > r.rows - total)  // total ≤ rows holds, so this also keeps the sum from wrapping around
         return fail(errc::corrupt_data, "TrainStatsReply: cluster counts sum past rows=" + sz(r.rows) +
                                             " (a count of " + sz(c) + " after " + sz(total) + ")");
@@ -196,14 +209,6 @@ result<train_reply> decode_train_reply(const std::vector<char>& bytes, const tra
     }
     if (total != r.rows)
       return fail(errc::corrupt_data, "TrainStatsReply: cluster counts sum to " + sz(total) + ", rows=" + sz(r.rows));
-    kernels::kmeans_stats k;
-    k.k = want_k;
-    k.d = want_d;
-    k.sums = to_vector(s->sums());
-    k.counts = to_vector(s->counts());
-    k.far_dist = to_vector(s->far_dist());
-    k.far_row = to_vector(s->far_row());
-    k.objective = s->objective();
     r.stats.push_back(std::move(k));
   }
   return r;
@@ -225,11 +230,16 @@ status check_train_request(const train_request& r, const index_params& own) {
 }
 
 train_reply answer_train_request(const train_request& r, const index_params& own, const float* sample,
-                                 std::size_t n) {
+                                 std::size_t n, std::uint64_t population) {
   train_reply out;
   out.round = r.round;
   if (auto st = check_train_request(r, own); !st) {
     out.failure = st.error();
+    return out;
+  }
+  if (r.phase == train_phase::census) {
+    out.rows = n;
+    out.population = std::max<std::uint64_t>(population, n);
     return out;
   }
   std::vector<float> strided;

@@ -21,16 +21,20 @@ namespace ivfstream {
 class codebook_trainer {
 public:
   virtual ~codebook_trainer() = default;
-  /// Codebooks of `version` for `p` from n rows x (n × p.dimension, as codebook_set::train takes them).
+  /// Codebooks of `version` for `p` from n rows x (n × p.dimension, as codebook_set::train takes them)
+  /// that stand for `population` vectors of this node's data (n when they are all of it; a retrain
+  /// reservoir's: every insert it was drawn from): a cluster trainer weighs the nodes by it.
   /// Called from one thread at a time (the engine trains one version at a time); may block for as
   /// long as the training takes. Errors: those of the training.
   virtual result<std::shared_ptr<const codebook_set>> train(const index_params& p, const float* x, std::size_t n,
-                                                            std::uint64_t version) const = 0;
+                                                            std::uint64_t population, std::uint64_t version) const = 0;
   /// As train(), keeping `centroids` (num_partitions × d, prepared space) as the coarse quantizer. The
   /// default trains on this node's rows alone (codebook_set::train_with_centroids). Same threading.
   virtual result<std::shared_ptr<const codebook_set>> train_with_centroids(const index_params& p, const float* x,
-                                                                           std::size_t n, std::vector<float> centroids,
+                                                                           std::size_t n, std::uint64_t population,
+                                                                           std::vector<float> centroids,
                                                                            std::uint64_t version) const {
+    (void)population;
     return codebook_set::train_with_centroids(p, x, n, std::move(centroids), version);
   }
 };

@@ -4,6 +4,7 @@
 // helpers both encoders and decoders use. Header-only: templates over the root type.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,21 @@ namespace ivfstream::actors::internal {
 inline std::vector<char> finish(flatbuffers::FlatBufferBuilder& fbb) {
   const auto* p = reinterpret_cast<const char*>(fbb.GetBufferPointer());
   return std::vector<char>(p, p + fbb.GetSize());
+}
+
+/// The elements of an optional vector field of scalars, copied out with memcpy (empty when absent).
+/// The Verifier checks a vector's 4-byte length prefix, not that 8-byte elements are 8-aligned: a
+/// hostile or broken buffer can place a [ulong] or [double] at 4 mod 8 (our encoders never do), and
+/// reading it in place would be a misaligned load.
+template <class T>
+std::vector<T> copy_scalars(const flatbuffers::Vector<T>* v) {
+  static_assert(flatbuffers::is_scalar<T>::value, "copy_scalars: scalar elements only");
+  std::vector<T> out(v ? v->size() : 0);
+  if (!out.empty()) std::memcpy(out.data(), v->Data(), out.size() * sizeof(T));
+#if !FLATBUFFERS_LITTLEENDIAN
+  for (T& x : out) x = flatbuffers::EndianScalar(x);
+#endif
+  return out;
 }
 
 /// Elements of an optional vector field (0 when absent).

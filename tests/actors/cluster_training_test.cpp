@@ -46,6 +46,14 @@ engine_options options(bool trains) {
   return o;
 }
 
+// Every (n / max)-th of the n rows when n > max (the stride of answer_train_request and the leader).
+std::vector<float> strided(const float* x, std::size_t n, std::size_t max) {
+  if (n <= max) return std::vector<float>(x, x + n * d);
+  std::vector<float> out(max * d);
+  for (std::size_t i = 0; i < max; ++i) std::copy_n(x + (i * n / max) * d, d, out.data() + i * d);
+  return out;
+}
+
 float worst_relative(const std::vector<float>& a, const std::vector<float>& b) {
   BOOST_REQUIRE_EQUAL(a.size(), b.size());
   float worst = 0;
@@ -68,7 +76,9 @@ struct cluster_fixture {
   std::vector<std::string> addresses;
   std::vector<node> nodes;
 
-  cluster_fixture() {
+  std::uint32_t max_rows_per_node = 0;  // distributed_training_options (0 = the default)
+
+  explicit cluster_fixture(std::uint32_t max_rows = 0) : max_rows_per_node(max_rows) {
     for (std::size_t i = 0; i < num_nodes; ++i) {
       data.push_back(test::clustered_data(rows_per_node, d, 8, 100 + i));
       for (auto& v : data.back()) v += 3.0f * static_cast<float>(i);  // apart from the other nodes' data
@@ -87,16 +97,18 @@ struct cluster_fixture {
     po.port = ports[i];
     po.nodes = addresses;
     po.reconnect_interval = 100ms;
+    po.training.max_rows_per_node = max_rows_per_node;
     auto ps = peer_service::start(*nd.e, po);
     BOOST_REQUIRE_MESSAGE(ps, (ps ? "" : ps.error().to_string()));
     nd.peers = std::move(*ps);
     return nd;
   }
 
-  void upsert(std::size_t i) {
-    std::vector<std::uint64_t> ids(rows_per_node);
-    for (std::size_t r = 0; r < rows_per_node; ++r) ids[r] = i * rows_per_node + r;
-    auto st = nodes[i].e->upsert(ids.data(), data[i].data(), rows_per_node);
+  // The first `count` rows of node i's data.
+  void upsert(std::size_t i, std::size_t count = rows_per_node) {
+    std::vector<std::uint64_t> ids(count);
+    for (std::size_t r = 0; r < count; ++r) ids[r] = i * rows_per_node + r;
+    auto st = nodes[i].e->upsert(ids.data(), data[i].data(), count);
     BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().to_string()));
   }
 
@@ -248,5 +260,40 @@ BOOST_AUTO_TEST_CASE(a_retrain_that_keeps_the_centroids_trains_the_pq_on_every_n
                                                      {c.data[2].data(), rows_per_node}},
                                                     c.data[0].data(), rows_per_node, v1->centroids(), 2);
   BOOST_REQUIRE_MESSAGE(reference, (reference ? "" : reference.error().to_string()));
+  BOOST_TEST(worst_relative(cb->pq_codebooks(), (*reference)->pq_codebooks()) <= 1e-4f);
+}
+
+BOOST_AUTO_TEST_CASE(weighted_rows_samples_every_node_at_one_rate) {
+  using actors::weighted_rows;
+  // Samples that hold all of each node's data: every row is read.
+  BOOST_TEST((weighted_rows({{1200, 1200}, {1200, 1200}, {400, 400}}, 10000) == std::vector<std::uint64_t>{1200, 1200, 400}));
+  // Capped at 600 rows a node: the rate is 600 / 1200, so the node with 400 vectors gives 200.
+  BOOST_TEST((weighted_rows({{1200, 1200}, {1200, 1200}, {400, 400}}, 600) == std::vector<std::uint64_t>{600, 600, 200}));
+  // Reservoirs of equal size drawn from 1,000,000 and 10,000 inserts: 100 : 1.
+  BOOST_TEST((weighted_rows({{5000, 1000000}, {5000, 10000}}, 5000) == std::vector<std::uint64_t>{5000, 50}));
+  // A node with no rows reads none; one with a tiny share still reads one row; a population below
+  // its rows (not said) counts as its rows.
+  BOOST_TEST((weighted_rows({{1000, 1000}, {0, 0}, {10, 1000000000}, {300, 0}}, 1000) ==
+              std::vector<std::uint64_t>{1, 0, 10, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(a_node_holding_less_data_weighs_less_and_the_result_equals_one_rate_sampling) {
+  cluster_fixture c(600);  // at most 600 rows of a node
+  c.upsert(1);
+  c.upsert(2, 400);  // node 2 holds a third of what the others hold
+  c.upsert(0);
+  const auto cb = c.codebooks(0);
+  const auto report = c.nodes[0].peers->training_report();
+  BOOST_TEST(report.last_nodes == 3u);
+  BOOST_TEST(report.last_rows == 600u + 600u + 200u);  // one rate, 1/2, for all three nodes
+
+  // Index level: the same strided rows of each node, the leader seeding on its 600.
+  const index_params p = params();
+  const auto s0 = strided(c.data[0].data(), rows_per_node, 600);
+  const auto s1 = strided(c.data[1].data(), rows_per_node, 600);
+  const auto s2 = strided(c.data[2].data(), 400, 200);
+  auto reference = train_distributed(p, {{s0.data(), 600}, {s1.data(), 600}, {s2.data(), 200}}, s0.data(), 600);
+  BOOST_REQUIRE(reference);
+  BOOST_TEST(worst_relative(cb->centroids(), (*reference)->centroids()) <= 1e-4f);
   BOOST_TEST(worst_relative(cb->pq_codebooks(), (*reference)->pq_codebooks()) <= 1e-4f);
 }

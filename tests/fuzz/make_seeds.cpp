@@ -340,14 +340,16 @@ void train_seeds(const fs::path& out) {
     own.num_partitions = r.num_partitions;
     own.num_sub_vectors = r.num_sub_vectors;
     own.num_bits = r.num_bits;
-    const std::string name = std::to_string(i) + (r.phase == actors::train_phase::coarse ? "_coarse" : "_pq");
+    const std::string name = std::to_string(i) + (r.phase == actors::train_phase::coarse ? "_coarse"
+                                                  : r.phase == actors::train_phase::pq   ? "_pq"
+                                                                                         : "_census");
     put(out / "train_message", "request_" + name, seed(i, actors::encode_train_request(r)));
     const auto rows = gaussian(6, r.dimension, static_cast<std::uint32_t>(20 + i));
     put(out / "train_message", "reply_" + name, seed(i, actors::encode_train_reply(
-                                                        actors::answer_train_request(r, own, rows.data(), 6))));
+                                                        actors::answer_train_request(r, own, rows.data(), 6, 40))));
     own.num_partitions += 1;  // another shape: the answer is a failure naming num_partitions
     put(out / "train_message", "reply_failure_" + name, seed(i, actors::encode_train_reply(
-                                                                actors::answer_train_request(r, own, rows.data(), 6))));
+                                                                actors::answer_train_request(r, own, rows.data(), 6, 40))));
   }
   // The target's first finding: finite centroids so large that a node's statistics overflow float.
   actors::train_request far = requests[2];

@@ -1,14 +1,15 @@
 // libFuzzer target: actors::decode_train_request and decode_train_reply (schemas/training.fbs), the
 // bytes of distributed training that another `ivfstream serve` node sends over a peer link.
-// Input layout: byte 0 picks the request a reply must answer (train_message_requests()[byte 0 % 3]),
+// Input layout: byte 0 picks the request a reply must answer (train_message_requests()[byte 0 % 4]),
 // bytes 1.. = one TrainStatsRequest or TrainStatsReply (both decoders see the same bytes; the file
 // identifier makes at most one of them accept).
 // Properties: never crashes or over-allocates; an accepted request has parameters some index could
 // have, centroid arrays of exactly the sizes they imply and finite values, survives an encode/decode
 // round trip unchanged, and a node answering it (answer_train_request on a few rows) produces a reply
 // that decodes against it (statistics, or an overflow failure for centroids near FLT_MAX); an accepted reply either carries an error and no statistics, or exactly
-// the statistics the request asked for (1 or M, each k × d) with finite values and counts that sum,
-// without overflow, to its rows, and survives a round trip unchanged.
+// the statistics the request asked for (1 or M, each k × d; none for a census, whose population is at
+// least its rows) with finite values and counts that sum, without overflow, to its rows, and survives a
+// round trip unchanged.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +57,12 @@ void check_reply(const train_reply& r, const train_request& request) {
     return;
   }
   if (r.round != request.round) std::abort();
+  if (request.phase == train_phase::census) {
+    if (!r.stats.empty() || r.population < r.rows || back->rows != r.rows || back->population != r.population ||
+        !back->stats.empty())
+      std::abort();
+    return;
+  }
   const bool coarse = request.phase == train_phase::coarse;
   const std::size_t tables = coarse ? 1 : request.num_sub_vectors;
   const std::size_t k = coarse ? request.num_partitions : std::size_t{1} << request.num_bits;
@@ -88,7 +95,8 @@ void check_request(const train_request& r) {
       r.num_bits == 0 || r.num_bits > 16)
     std::abort();
   const std::uint64_t d = r.dimension;
-  if (r.coarse.size() != std::uint64_t{r.num_partitions} * d) std::abort();
+  const bool census = r.phase == train_phase::census;
+  if (r.coarse.size() != (census ? 0 : std::uint64_t{r.num_partitions} * d)) std::abort();
   if (r.pq.size() != (r.phase == train_phase::pq ? (std::uint64_t{1} << r.num_bits) * d : 0)) std::abort();
   for (float v : r.coarse)
     if (!std::isfinite(v)) std::abort();
@@ -104,7 +112,7 @@ void check_request(const train_request& r) {
   if (r.coarse.size() + r.pq.size() > k_max_answered_floats) return;
   std::vector<float> sample(k_sample_rows * d);
   for (std::size_t i = 0; i < sample.size(); ++i) sample[i] = static_cast<float>(i % 7) - 3.0f;
-  const train_reply answer = answer_train_request(r, params_of(r), sample.data(), k_sample_rows);
+  const train_reply answer = answer_train_request(r, params_of(r), sample.data(), k_sample_rows, 3 * k_sample_rows);
   // Same shape, so check_train_request accepts; the only failure left is centroids so large that the
   // statistics overflow float (the first finding of this target: they used to be sent, non-finite).
   if (answer.failure && answer.failure->message().find("overflow") == std::string::npos) std::abort();

@@ -2,7 +2,7 @@
 // The training requests that replies in the train_message fuzz target answer (byte 0 of an input
 // picks one), shared with the seed generator so that its reply seeds answer the same requests.
 // Small shapes, so that an accepted request is answered cheaply: coarse (k 4 × d 8), pq (M 2 × 2 bits
-// of d 8 under 4 lists) and pq (M 4 × 1 bit of d 8 under 1 list, cosine).
+// of d 8 under 4 lists), pq (M 4 × 1 bit of d 8 under 1 list, cosine) and a census (no centroids).
 #include <cstddef>
 #include <vector>
 
@@ -39,7 +39,11 @@ inline const std::vector<actors::train_request>& train_message_requests() {
     pq1.max_rows = 3;
     pq1.coarse = values(8, 0.1f);
     pq1.pq = values(2 * 8, 0.3f);
-    return std::vector<actors::train_request>{coarse, pq, pq1};
+    actors::train_request census = coarse;
+    census.round = 11;
+    census.phase = actors::train_phase::census;
+    census.coarse.clear();
+    return std::vector<actors::train_request>{coarse, pq, pq1, census};
   }();
   return requests;
 }
