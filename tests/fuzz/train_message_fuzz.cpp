@@ -109,7 +109,8 @@ void check_request(const train_request& r) {
       back->coarse != r.coarse || back->pq != r.pq)
     std::abort();
   // A node of the same shape answers it; its answer must decode against the request.
-  if (r.coarse.size() + r.pq.size() > k_max_answered_floats) return;
+  // (A census carries no centroids, so its dimension alone bounds nothing: the rows are capped too.)
+  if (r.coarse.size() + r.pq.size() > k_max_answered_floats || k_sample_rows * d > k_max_answered_floats) return;
   std::vector<float> sample(k_sample_rows * d);
   for (std::size_t i = 0; i < sample.size(); ++i) sample[i] = static_cast<float>(i % 7) - 3.0f;
   const train_reply answer = answer_train_request(r, params_of(r), sample.data(), k_sample_rows, 3 * k_sample_rows);
