@@ -66,6 +66,7 @@ result<std::string> query_client::send(const float* q, std::size_t nq, std::size
   IVF_TRY(producer_->produce(queries_topic_, f.correlation_id.data(), f.correlation_id.size(), bytes.data(),
                              bytes.size(), partition < 0 ? connectors::k_any_partition : partition));
   producer_->poll(std::chrono::milliseconds(0));
+  outstanding_.insert(f.correlation_id);
   return f.correlation_id;
 }
 
@@ -76,17 +77,23 @@ status query_client::send_raw(const std::vector<std::uint8_t>& bytes) {
 }
 
 result<connectors::query_response> query_client::wait(const std::string& id, std::chrono::milliseconds timeout) {
+  if (!outstanding_.count(id))
+    return fail(errc::not_found, "correlation id '" + id + "': no request of this client waits for it (never sent "
+                                 "here, answered already, or given up after a timeout)");
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (auto it = arrived_.find(id); it != arrived_.end()) {
       auto r = std::move(it->second);
       arrived_.erase(it);
+      outstanding_.erase(id);
       return r;
     }
     const auto now = std::chrono::steady_clock::now();
-    if (now >= until)
+    if (now >= until) {
+      outstanding_.erase(id);  // given up: a reply that arrives later is dropped
       return fail(errc::timeout, "no reply to correlation id '" + id + "' on topic '" + reply_topic_ + "' within " +
                                      std::to_string(timeout.count()) + " ms");
+    }
     producer_->poll(std::chrono::milliseconds(0));
     auto batch = consumer_->poll_batch(
         256, std::min(std::chrono::milliseconds(5),
@@ -96,7 +103,12 @@ result<connectors::query_response> query_client::wait(const std::string& id, std
       auto r = connectors::decode_query_response(m.payload(), m.payload_size());
       if (!r) continue;  // not a reply (or not ours to understand): skip
       if (r->correlation_id.compare(0, prefix_.size(), prefix_) != 0) continue;  // another client's
-      arrived_[r->correlation_id] = std::move(*r);
+      // A second reply (at-least-once delivery after a kill) or one for a request given up: dropped.
+      if (!outstanding_.count(r->correlation_id) || arrived_.count(r->correlation_id)) {
+        ++dropped_;
+        continue;
+      }
+      arrived_.emplace(r->correlation_id, std::move(*r));
     }
   }
 }
