@@ -334,12 +334,7 @@ void train_seeds(const fs::path& out) {
   };
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& r = requests[i];
-    index_params own;
-    own.dimension = r.dimension;
-    own.metric = r.metric_kind;
-    own.num_partitions = r.num_partitions;
-    own.num_sub_vectors = r.num_sub_vectors;
-    own.num_bits = r.num_bits;
+    index_params own = fuzz::index_shape_of(r);
     const std::string name = std::to_string(i) + (r.phase == actors::train_phase::coarse ? "_coarse"
                                                   : r.phase == actors::train_phase::pq   ? "_pq"
                                                                                          : "_census");

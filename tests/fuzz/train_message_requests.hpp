@@ -10,6 +10,17 @@
 
 namespace ivfstream::fuzz {
 
+/// The index parameters of a node whose shape is the request's (check_train_request accepts it).
+inline index_params index_shape_of(const actors::train_request& r) {
+  index_params p;
+  p.dimension = r.dimension;
+  p.metric = r.metric_kind;
+  p.num_partitions = r.num_partitions;
+  p.num_sub_vectors = r.num_sub_vectors;
+  p.num_bits = r.num_bits;
+  return p;
+}
+
 inline const std::vector<actors::train_request>& train_message_requests() {
   static const std::vector<actors::train_request> requests = [] {
     auto values = [](std::size_t n, float scale) {
