@@ -354,6 +354,8 @@ result<engine_stats> engine::stats() const {
             out.last_swap_ms = s.retrain.last_swap_ms;
             out.shadow_bytes = s.retrain.shadow_bytes;
             out.peak_shadow_bytes = s.retrain.peak_shadow_bytes;
+            out.swap_carried = s.retrain.swap_carried;
+            out.swap_reencoded = s.retrain.swap_reencoded;
           },
           [&](caf::error& e) { failure = from_caf(e, "stats"); });
   if (failure) return std::move(*failure);

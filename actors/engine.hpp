@@ -109,6 +109,9 @@ struct engine_stats {
   std::string last_train_device;               ///< where the last retrain trained: cpu | cuda ("" = none yet)
   std::uint64_t shadow_bytes = 0;              ///< shadow lists held now (codes, ids, id maps), all partitions
   std::uint64_t peak_shadow_bytes = 0;         ///< largest shadow so far
+  /// Entries of the running or last swap whose code carried over unchanged (a rebalance: their list
+  /// kept its centroid, index/code_carry.hpp) / that were assigned and encoded again (all, in a retrain).
+  std::uint64_t swap_carried = 0, swap_reencoded = 0;
 };
 
 class engine;

@@ -158,6 +158,7 @@ private:
   // The shadow (is_shadow_) or retired set; null when neither. touched_: ids written directly to the
   // shadow (upserts and removes routed under its version) — emigrants never overwrite them.
   std::unique_ptr<list_set> other_;
+  carry_cache carry_cache_;  // shadow_step's (this thread's) code carry between blocks
   bool is_shadow_ = false;
   std::unordered_set<std::uint64_t> touched_;
   // Re-encoding cursor over the live lists: (local list, slot) of the next entry to take. The walk

@@ -18,6 +18,28 @@ std::uint64_t set_bytes(const std::vector<inverted_list>& lists, const id_map& i
 
 }  // namespace
 
+void encode_block(reencode_block& b, carry_cache& cache) {
+  const std::size_t n = b.size();
+  b.lists.resize(n);
+  b.codes.resize(n * b.codebooks->code_size());
+  b.carried = 0;
+  if (n == 0) return;
+  if (b.live && (cache.live_version != b.live->version() || cache.next_version != b.codebooks->version() ||
+                 (cache.carry && cache.carry->next() != b.codebooks))) {
+    cache.live_version = b.live->version();
+    cache.next_version = b.codebooks->version();
+    cache.carry = code_carry::between(*b.live, b.codebooks);
+  }
+  if (b.live && cache.carry && cache.carry->next() == b.codebooks) {
+    IVF_ASSERT(b.live_lists.size() == n && b.live_codes.size() == n * b.live->code_size());
+    b.carried = cache.carry->apply(b.vectors.data(), n, b.live_lists.data(), b.live_codes.data(), b.lists.data(),
+                                   b.codes.data())
+                    .carried;
+    return;
+  }
+  b.codebooks->encode(b.vectors.data(), n, b.lists.data(), b.codes.data());
+}
+
 std::uint64_t partition_state::shadow_version() const noexcept {
   return other_ && is_shadow_ ? other_->codebooks->version() : 0;
 }
@@ -76,11 +98,15 @@ std::optional<reencode_block> partition_state::take_shadow_block(std::size_t max
   if (!other_ || !is_shadow_ || !shadow_walking_) return std::nullopt;
   const std::size_t d = other_->codebooks->dimension();
   const std::size_t want = std::max<std::size_t>(1, max_entries);
+  const std::size_t cs = codebooks_->code_size();
   reencode_block b;
   b.codebooks = other_->codebooks;
+  b.live = codebooks_;
   b.ids.reserve(want);
   b.rows.reserve(want);
   b.vectors.reserve(want * d);
+  b.live_lists.reserve(want);
+  b.live_codes.reserve(want * cs);
   // Live lists are only appended to (and tombstoned) while the shadow is built: maybe_compact waits.
   // Entries appended since begin_shadow were routed to the shadow directly (touched_) and are skipped.
   while (b.ids.size() < want && shadow_list_ < lists_.size()) {
@@ -100,6 +126,9 @@ std::optional<reencode_block> partition_state::take_shadow_block(std::size_t max
     b.rows.push_back(loc->row);
     const float* v = vectors_->row(loc->row);
     b.vectors.insert(b.vectors.end(), v, v + d);
+    b.live_lists.push_back(loc->list);
+    b.live_codes.resize(b.live_codes.size() + cs);
+    l.read_code(s, b.live_codes.data() + b.live_codes.size() - cs);
   }
   if (b.ids.empty()) return std::nullopt;
   return b;
@@ -116,6 +145,8 @@ status partition_state::place_shadow_block(reencode_block&& b, shadow_start& acc
   IVF_ASSERT(b.lists.size() == n && b.codes.size() == n * cs && b.vectors.size() == n * d);
   acc.partition = index_;
   acc.version = cb.version();
+  acc.carried += b.carried;
+  acc.reencoded += n - b.carried;
   // This block's emigrants: one new chunk per destination (index = destination partition).
   std::vector<partition_update> out(count_);
   for (std::size_t i = 0; i < n; ++i) {
@@ -153,9 +184,7 @@ void partition_state::finish_shadow_blocks(shadow_start& acc) {
 bool partition_state::shadow_step(std::size_t max_entries, shadow_start& acc) {
   if (!other_ || !is_shadow_) return true;
   if (auto b = take_shadow_block(max_entries)) {
-    b->lists.resize(b->size());
-    b->codes.resize(b->size() * b->codebooks->code_size());
-    b->codebooks->encode(b->vectors.data(), b->size(), b->lists.data(), b->codes.data());
+    encode_block(*b, carry_cache_);
     auto placed = place_shadow_block(std::move(*b), acc);
     IVF_ASSERT(placed);
     return false;

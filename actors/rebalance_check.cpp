@@ -3,7 +3,8 @@
 // outside [rebalance_merge, rebalance_split] × the mean, starts a rebalance swap (swap_protocol.cpp:
 // the trainer actor plans splits and merges with index/centroid_rebalance.hpp, the hot swap moves the
 // entries). The sizes are read while inserts go on; they only decide whether and where to split, the
-// swap itself re-encodes every entry under the new centroids.
+// swap itself moves every entry to its nearest new centroid (re-encoding only those whose list's
+// centroid changed or that a new centroid took; the others keep their codes, index/code_carry.hpp).
 #include <memory>
 #include <vector>
 
@@ -17,7 +18,7 @@ using steady = std::chrono::steady_clock;
 
 // A partition answers stats from its mailbox; one stuck behind a long apply is asked again next time.
 constexpr std::chrono::seconds k_sizes_timeout{10};
-// Each rebalance swap re-encodes every entry. Lists that a few plans in a row cannot bring within the
+// Each rebalance swap walks every entry. Lists that a few plans in a row cannot bring within the
 // bounds (estimates off, a list that splits lopsided) wait for new inserts instead of swapping forever.
 constexpr std::size_t k_max_rebalances_in_a_row = 4;
 

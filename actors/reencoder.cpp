@@ -15,18 +15,16 @@ caf::behavior reencoder(caf::event_based_actor* /*self*/, int nice) {
       *lowered = true;
     }
   };
+  auto cache = std::make_shared<carry_cache>();  // this encoder's: one swap's carry between its blocks
   return {[lower](shadow_atom, std::uint64_t n) -> id_map {
             lower();
             id_map m;
             m.reserve(static_cast<std::size_t>(n));
             return m;
           },
-          [lower](encode_atom, reencode_block& b) -> reencode_block {
+          [lower, cache](encode_atom, reencode_block& b) -> reencode_block {
     lower();
-    const std::size_t n = b.size();
-    b.lists.resize(n);
-    b.codes.resize(n * b.codebooks->code_size());
-    if (n > 0) b.codebooks->encode(b.vectors.data(), n, b.lists.data(), b.codes.data());
+    encode_block(b, *cache);
     return std::move(b);
   }};
 }

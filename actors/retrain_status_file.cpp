@@ -40,6 +40,7 @@ std::string format_retrain_status(const retrain_status& s, std::uint64_t live_ve
     << "\nlast_train_ms=" << num(s.last_train_ms) << "\nlast_swap_ms=" << num(s.last_swap_ms)
     << "\nshadow_bytes=" << s.shadow_bytes << "\npeak_shadow_bytes=" << s.peak_shadow_bytes
     << "\nlast_error=" << clean(s.last_error) << "\nlast_train_device=" << clean(s.last_train_device)
+    << "\nswap_carried=" << s.swap_carried << "\nswap_reencoded=" << s.swap_reencoded
     << "\nrebalances=" << s.rebalances << "\nlast_rebalance=" << clean(s.last_rebalance) << "\n";
   return o.str();
 }
@@ -90,8 +91,8 @@ std::string describe_retrain_status(const std::map<std::string, std::string>& kv
   o << "swaps             " << get(kv, "swaps", "0") << " done, " << get(kv, "failed_swaps", "0")
     << " abandoned; last training " << get(kv, "last_train_ms", "0") << " ms"
     << (get(kv, "last_train_device").empty() ? std::string() : " on " + get(kv, "last_train_device"))
-    << ", last swap " << get(kv, "last_swap_ms", "0")
-    << " ms; reservoir " << get(kv, "reservoir_vectors", "0") << " vectors\n";
+    << ", last swap " << get(kv, "last_swap_ms", "0") << " ms (" << get(kv, "swap_carried", "0")
+    << " codes carried, " << get(kv, "swap_reencoded", "0") << " re-encoded); reservoir " << get(kv, "reservoir_vectors", "0") << " vectors\n";
   const std::string err = get(kv, "last_error");
   if (!err.empty()) o << "last swap error   " << err << "\n";
   const std::string rebalance = get(kv, "last_rebalance");

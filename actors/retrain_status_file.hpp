@@ -9,7 +9,9 @@
 //   pid, written_unix_ms, live_version, phase (idle|training|building|committing), building_version
 //   (0 = none), drift, drift_threshold (0 = off), recent_error, baseline_error, reservoir_vectors,
 //   inserts_since_training, swaps, failed_swaps, last_reason, last_train_ms, last_swap_ms,
-//   shadow_bytes, peak_shadow_bytes, last_error, last_train_device (cpu | cuda | "" before the first retrain).
+//   shadow_bytes, peak_shadow_bytes, last_error, last_train_device (cpu | cuda | "" before the first retrain),
+//   swap_carried, swap_reencoded (entries of the running or last swap whose code carried over / were
+//   encoded again), rebalances, last_rebalance.
 #include <cstdint>
 #include <map>
 #include <string>

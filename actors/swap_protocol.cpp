@@ -281,6 +281,8 @@ void on_shadow_started(ingest_pointer self, const swap_id& cb, shadow_start& s) 
   if (s.failure) return build_step_done(self, cb, std::move(s.failure));
   dr.status.shadow_bytes += s.shadow_bytes;
   dr.status.peak_shadow_bytes = std::max(dr.status.peak_shadow_bytes, dr.status.shadow_bytes);
+  dr.status.swap_carried += s.carried;
+  dr.status.swap_reencoded += s.reencoded;
   core.note_shadow_members(s.partition, s.kept);
   const std::size_t np = self->state.setup.partitions.size();
   std::vector<std::shared_ptr<emigrant_stream>> streams(np);
@@ -340,6 +342,7 @@ void on_trained(ingest_pointer self, train_result& r) {
   dr.next_baseline = r.baseline;
   dr.failure.reset();
   dr.status.shadow_bytes = 0;
+  dr.status.swap_carried = dr.status.swap_reencoded = 0;
   dr.swap_started = steady::now();
   dr.outstanding = st.setup.partitions.size();
   for (std::uint32_t p = 0; p < st.setup.partitions.size(); ++p)

@@ -54,6 +54,9 @@ struct retrain_status {
   double last_swap_ms = 0;              ///< shadow build + migrate + commit of the last version
   std::uint64_t shadow_bytes = 0;       ///< shadow lists of the swap running now (codes, ids, id maps)
   std::uint64_t peak_shadow_bytes = 0;  ///< largest shadow so far
+  /// Entries of the running or last swap whose code carried over (a rebalance keeps the lists whose
+  /// centroid stayed: index/code_carry.hpp) and entries assigned and encoded again.
+  std::uint64_t swap_carried = 0, swap_reencoded = 0;
   std::string last_error;               ///< why the last swap was abandoned, "" if none
   std::uint64_t rebalances = 0;         ///< completed swaps that split or merged lists (also in swaps)
   std::string last_rebalance;           ///< what the last rebalance plan did, "" if none ran

@@ -167,9 +167,10 @@ int main(int argc, char** argv) {
     }
   if (!v || !s) return std::printf("retrain: %s\n", v ? "stats failed" : v.error().to_string().c_str()), 1;
   std::printf("%s -> v%llu: %.0f ms total (%s %.0f ms, shadow build + migrate + commit %.0f ms), "
-              "peak shadow %.1f MiB\n",
+              "peak shadow %.1f MiB; codes carried %llu, re-encoded %llu\n",
               mode.c_str(), (unsigned long long)*v, swap_total, mode == "rebalance" ? "planning" : "training",
-              s->last_train_ms, s->last_swap_ms, s->peak_shadow_bytes / 1048576.0);
+              s->last_train_ms, s->last_swap_ms, s->peak_shadow_bytes / 1048576.0,
+              (unsigned long long)s->swap_carried, (unsigned long long)s->swap_reencoded);
   if (mode == "rebalance")
     std::printf("  lists %zu -> %zu; plan: %s\n", lists_before, s->list_sizes.size(), s->last_rebalance.c_str());
   std::printf("steady: %zu queries p50 %.2f ms p99 %.2f ms | during retrain+swap: %zu queries p50 %.2f ms p99 %.2f ms"

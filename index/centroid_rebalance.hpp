@@ -3,8 +3,9 @@
 // (index/list_rebalance.hpp), planned on the coarse centroids alone, for an index whose lists live in
 // several partition actors. Where rebalance_lists moves entries itself, this returns the next codebook
 // version (same PQ codebooks and OPQ rotation, new coarse centroids) and the engine's hot swap
-// re-encodes the entries under it: every entry goes to its nearest new centroid, so searches stay
-// correct throughout (actors/swap_protocol.hpp).
+// moves the entries under it: every entry goes to its nearest new centroid, so searches stay
+// correct throughout (actors/swap_protocol.hpp); entries whose list kept its centroid and stays nearest
+// keep their codes (index/code_carry.hpp), only the others are encoded again.
 //
 // Planning without the entries. The lists' true live counts come from the partitions; where the
 // entries of a list lie comes from a sample of the stream (the retrain reservoir, prepared vectors).

@@ -181,6 +181,12 @@ BOOST_AUTO_TEST_CASE(rebalance_on_demand_returns_the_version_that_serves_afterwa
   BOOST_TEST(s.rebalances >= 1u);
   BOOST_TEST(s.codebook_version == version);
   BOOST_TEST(s.vectors == n);
+  // The last swap re-encoded only entries whose list changed centroid or lost them to a new one; the
+  // rest kept their codes (index/code_carry.hpp; code_carry_test checks they equal a full encode).
+  BOOST_TEST_MESSAGE("last swap: " << s.swap_carried << " codes carried, " << s.swap_reencoded << " re-encoded");
+  BOOST_TEST(s.swap_carried + s.swap_reencoded == n);
+  BOOST_TEST(s.swap_carried > 0u);
+  BOOST_TEST(s.swap_reencoded > 0u);
   // Balanced now: a plan changes nothing and the live version answers.
   auto same = e->rebalance();
   BOOST_REQUIRE_MESSAGE(same, (same ? "" : same.error().to_string()));
