@@ -11,7 +11,7 @@
 #include "index/centroid_rebalance.hpp"
 #include "index/codebook_set.hpp"
 #include "kernels/kmeans.hpp"
-#include "synthetic_data.hpp"
+#include "tests/index/index_test_support.hpp"
 
 using namespace ivfstream;
 
@@ -30,10 +30,7 @@ index_params params() {
 }
 
 std::shared_ptr<const codebook_set> trained(const index_params& p, std::uint64_t seed) {
-  const auto base = test::clustered_data(3200, d, 16, seed);
-  auto cb = codebook_set::train(p, base.data(), 3200);
-  BOOST_REQUIRE_MESSAGE(cb, (cb ? "" : cb.error().to_string()));
-  return *cb;
+  return test::trained_codebooks(p, 3200, 16, seed);
 }
 
 /// n rows: three quarters around two nearby hot spots, the rest spread like the training data.

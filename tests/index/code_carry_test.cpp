@@ -12,7 +12,7 @@
 #include "index/centroid_rebalance.hpp"
 #include "index/code_carry.hpp"
 #include "index/codebook_set.hpp"
-#include "synthetic_data.hpp"
+#include "tests/index/index_test_support.hpp"
 
 using namespace ivfstream;
 
@@ -31,10 +31,7 @@ index_params params(unsigned bits = 8) {
 }
 
 std::shared_ptr<const codebook_set> trained(const index_params& p, std::uint64_t seed) {
-  const auto base = test::clustered_data(3200, d, 16, seed);
-  auto cb = codebook_set::train(p, base.data(), 3200);
-  BOOST_REQUIRE_MESSAGE(cb, (cb ? "" : cb.error().to_string()));
-  return *cb;
+  return test::trained_codebooks(p, 3200, 16, seed);
 }
 
 /// n prepared rows: half around one hot spot (so a list splits), the rest spread like the training data.

@@ -1,9 +1,10 @@
 #pragma once
-// What the quantizer suites of tests/index/ share: split a seeded data set into rows and queries, build a
+// What the quantizer suites of tests/index/ share: split a seeded data set into rows and queries, train codebooks, build a
 // trained and filled index, search every query, mean recall against brute force, "same answers bit for bit"
 // and a scratch directory. Header-only, Boost.Test macros (include after <boost/test/unit_test.hpp>).
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,15 @@ inline data_and_queries split_rows(const std::vector<float>& all, std::size_t n,
   out.x.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n * d));
   out.q.assign(all.begin() + static_cast<std::ptrdiff_t>(n * d), all.end());
   return out;
+}
+
+/// Codebooks trained from `p` on n rows of test::clustered_data(n, p.dimension, clusters, seed).
+inline std::shared_ptr<const codebook_set> trained_codebooks(const index_params& p, std::size_t n,
+                                                             std::size_t clusters, std::uint64_t seed) {
+  const auto base = clustered_data(n, p.dimension, clusters, seed);
+  auto cb = codebook_set::train(p, base.data(), n);
+  BOOST_REQUIRE_MESSAGE(cb, (cb ? "" : cb.error().to_string()));
+  return *cb;
 }
 
 /// An index made from `p`, trained on the n rows of x (n × p.dimension) and filled with them (id = row).
