@@ -1,7 +1,7 @@
 #pragma once
-// What the quantizer suites of tests/index/ share: split a seeded data set into rows and queries, train codebooks, build a
-// trained and filled index, search every query, mean recall against brute force, "same answers bit for bit"
-// and a scratch directory. Header-only, Boost.Test macros (include after <boost/test/unit_test.hpp>).
+// What the quantizer suites of tests/index/ share: split a seeded data set into rows and queries, train
+// codebooks, build a trained and filled index, search every query, mean recall against brute force, "same
+// answers bit for bit" and a scratch directory. Header-only, Boost.Test macros (include after <boost/test/unit_test.hpp>).
 #include <cstddef>
 #include <filesystem>
 #include <memory>
