@@ -25,12 +25,12 @@ void encode_block(reencode_block& b, carry_cache& cache) {
   b.carried = 0;
   if (n == 0) return;
   if (b.live && (cache.live_version != b.live->version() || cache.next_version != b.codebooks->version() ||
-                 (cache.carry && cache.carry->next() != b.codebooks))) {
+                 (cache.carry && !cache.carry->applies_to(b.codebooks)))) {
     cache.live_version = b.live->version();
     cache.next_version = b.codebooks->version();
     cache.carry = code_carry::between(*b.live, b.codebooks);
   }
-  if (b.live && cache.carry && cache.carry->next() == b.codebooks) {
+  if (b.live && cache.carry && cache.carry->applies_to(b.codebooks)) {
     IVF_ASSERT(b.live_lists.size() == n && b.live_codes.size() == n * b.live->code_size());
     b.carried = cache.carry->apply(b.vectors.data(), n, b.live_lists.data(), b.live_codes.data(), b.lists.data(),
                                    b.codes.data())

@@ -31,7 +31,8 @@ struct reencode_block {
 };
 
 /// The code carry of the swap an encoder works on (index/code_carry.hpp), kept between its blocks:
-/// worked out once per pair of versions, off the partition actor. carry is null when codes cannot carry.
+/// worked out once per pair of versions, off the partition actor. carry is null when codes cannot carry;
+/// it holds the next version weakly, so a cached carry never keeps an abandoned version's memory.
 struct carry_cache {
   std::uint64_t live_version = 0, next_version = 0;
   std::shared_ptr<const code_carry> carry;

@@ -85,7 +85,9 @@ std::shared_ptr<const code_carry> code_carry::between(const codebook_set& live,
 
 code_carry::counts code_carry::apply(const float* x, std::size_t n, const std::uint32_t* live_lists,
                                      const std::uint8_t* live_codes, std::uint32_t* lists, std::uint8_t* codes) const {
-  const codebook_set& cb = *next_;
+  const auto next = next_.lock();
+  IVF_ASSERT(next != nullptr);
+  const codebook_set& cb = *next;
   const std::size_t d = cb.dimension(), cs = cb.code_size(), nch = changed_.size();
   const float* centroids = cb.centroids().data();
   const auto l2 = cb.kernels().l2sqr;

@@ -44,7 +44,11 @@ public:
   /// Bound on kept lists × changed lists (floats of the pruning table, 64 MiB).
   static constexpr std::size_t k_max_gap_floats = std::size_t{16} << 20;
 
-  const std::shared_ptr<const codebook_set>& next() const noexcept { return next_; }
+  /// Whether this carry was made for exactly this next set (the same object, not just its version).
+  /// The carry holds the next set weakly: caching it does not keep an abandoned version alive.
+  bool applies_to(const std::shared_ptr<const codebook_set>& next) const noexcept {
+    return !next_.owner_before(next) && !next.owner_before(next_);
+  }
   std::uint64_t live_version() const noexcept { return live_version_; }
   /// Index under the next version of live list K's centroid, or k_gone. @pre K < live lists.
   std::uint32_t kept(std::uint32_t live_list) const noexcept { return kept_[live_list]; }
@@ -59,14 +63,15 @@ public:
 
   /// n entries: prepared vectors x (n × d row-major), their live lists (n) and codes (n × code_size,
   /// row-major, the live version's layout). Writes their lists (n) and codes (n × code_size) under the
-  /// next version. live_lists[i] must be a live list index (< live num_partitions).
+  /// next version. live_lists[i] must be a live list index (< live num_partitions). @pre the next set is
+  /// still alive (the caller holds it).
   counts apply(const float* x, std::size_t n, const std::uint32_t* live_lists, const std::uint8_t* live_codes,
                std::uint32_t* lists, std::uint8_t* codes) const;
 
 private:
   code_carry() = default;
 
-  std::shared_ptr<const codebook_set> next_;
+  std::weak_ptr<const codebook_set> next_;
   std::uint64_t live_version_ = 0;
   std::vector<std::uint32_t> kept_;      // one per live list: its index under next, or k_gone
   std::vector<std::uint32_t> changed_;   // next lists whose centroid is new

@@ -85,6 +85,12 @@ code_carry::counts check_carry(const codebook_set& live, const std::shared_ptr<c
   const std::size_t n = x.size() / d, cs = next->code_size();
   auto carry = code_carry::between(live, next);
   BOOST_REQUIRE(carry);
+  BOOST_TEST(carry->applies_to(next));
+  // Another set of the same version and parts is another swap's: the carry does not apply to it.
+  auto twin = codebook_set::from_parts(next->params(), next->version(), next->centroids(), next->pq_codebooks(),
+                                       next->rotation());
+  BOOST_REQUIRE(twin);
+  BOOST_TEST(!carry->applies_to(*twin));
   encoded got{std::vector<std::uint32_t>(n), std::vector<std::uint8_t>(n * cs)};
   const auto counts = carry->apply(x.data(), n, e.lists.data(), e.codes.data(), got.lists.data(), got.codes.data());
   BOOST_TEST(counts.carried + counts.reencoded == n);
@@ -194,4 +200,18 @@ BOOST_AUTO_TEST_CASE(codes_that_mean_something_else_are_not_carried) {
   const auto e = encode(*live, x);
   const auto counts = check_carry(*live, *same, x, e);
   BOOST_TEST(counts.reencoded == 0u);
+
+  // A carry kept after its swap (an encoder's cache) does not keep the next version's memory alive.
+  std::weak_ptr<const codebook_set> watch;
+  std::shared_ptr<const code_carry> kept;
+  {
+    auto next = codebook_set::from_parts(live->params(), live->version() + 2, live->centroids(), live->pq_codebooks(),
+                                         live->rotation());
+    BOOST_REQUIRE(next);
+    std::shared_ptr<const codebook_set> held = std::move(*next);
+    watch = held;
+    kept = code_carry::between(*live, held);
+  }
+  BOOST_TEST(kept != nullptr);
+  BOOST_TEST(watch.expired());
 }
