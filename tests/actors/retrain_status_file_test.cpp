@@ -128,4 +128,9 @@ BOOST_AUTO_TEST_CASE(status_shows_live_version_version_being_built_and_drift) {
   BOOST_CHECK_EQUAL(kv["building_version"], "0");
   BOOST_CHECK_EQUAL(kv["swaps"], "1");
   BOOST_CHECK(actors::describe_retrain_status(kv, test::unix_now_ms()).find("building          none") != std::string::npos);
+  // A retrain's codes mean something else under the new PQ: none carried, every entry encoded again.
+  BOOST_CHECK_EQUAL(kv["swap_carried"], "0");
+  BOOST_CHECK(kv["swap_reencoded"] != "0" && !kv["swap_reencoded"].empty());
+  BOOST_CHECK(actors::describe_retrain_status(kv, test::unix_now_ms()).find(" (0 codes carried, " + kv["swap_reencoded"] +
+                                                                            " re-encoded)") != std::string::npos);
 }
