@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   std::vector<std::uint64_t> sizes(nlist, 0);
   for (auto l : lists) ++sizes[l];
   std::vector<float> sample;
-  for (std::size_t i = 0; i < n; i += 4) sample.insert(sample.end(), &x[i * d], &x[(i + 1) * d]);
+  for (std::size_t i = 0; i < n; i += 4) sample.insert(sample.end(), x.data() + i * d, x.data() + (i + 1) * d);
   rebalance_options opt;
   if (max_steps) opt.max_steps = max_steps;
   auto plan = plan_centroid_rebalance(cb, sizes, sample.data(), sample.size() / d, opt);

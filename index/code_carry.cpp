@@ -73,9 +73,9 @@ std::shared_ptr<const code_carry> code_carry::between(const codebook_set& live,
   const auto l2 = next->kernels().l2sqr;
   const std::size_t nch = c->changed_.size();
   c->half_gap_.resize(std::size_t{rows} * nch);
-  for (std::size_t j = 0; j < nn; ++j) {
+  for (std::size_t j = 0; j < nn && nch > 0; ++j) {  // nch = 0 (merges only): no table, nothing to prune
     if (c->kept_row_[j] == k_gone) continue;
-    float* row = &c->half_gap_[std::size_t{c->kept_row_[j]} * nch];
+    float* row = c->half_gap_.data() + std::size_t{c->kept_row_[j]} * nch;
     for (std::size_t h = 0; h < nch; ++h)
       row[h] = 0.5f * std::sqrt(l2(nc + j * d, nc + std::size_t{c->changed_[h]} * d, d));
   }
@@ -105,7 +105,7 @@ code_carry::counts code_carry::apply(const float* x, std::size_t n, const std::u
     const float* xi = x + i * d;
     float best = l2(xi, centroids + std::size_t{k} * d, d);
     const float radius = std::sqrt(best);  // c_j with ½‖c_k − c_j‖ ≥ radius is no nearer than c_k
-    const float* gap = &half_gap_[std::size_t{kept_row_[k]} * nch];
+    const float* gap = nch > 0 ? half_gap_.data() + std::size_t{kept_row_[k]} * nch : nullptr;
     std::uint32_t to = k;
     for (std::size_t h = 0; h < nch; ++h) {
       if (gap[h] >= radius) continue;

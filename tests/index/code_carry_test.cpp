@@ -70,7 +70,8 @@ std::vector<std::uint64_t> sizes_of(const encoded& e, std::size_t lists) {
 std::shared_ptr<const codebook_set> planned(const codebook_set& live, const std::vector<float>& x, const encoded& e,
                                             rebalance_options opt = {}) {
   std::vector<float> sample;
-  for (std::size_t i = 0; i < x.size() / d; i += 5) sample.insert(sample.end(), &x[i * d], &x[(i + 1) * d]);
+  for (std::size_t i = 0; i < x.size() / d; i += 5)
+    sample.insert(sample.end(), x.data() + i * d, x.data() + (i + 1) * d);
   auto plan = plan_centroid_rebalance(live, sizes_of(e, live.num_partitions()), sample.data(), sample.size() / d, opt);
   BOOST_REQUIRE_MESSAGE(plan, (plan ? "" : plan.error().to_string()));
   BOOST_REQUIRE(plan->codebooks);
