@@ -1,7 +1,9 @@
 // Kernel throughput for the performance note (not a test): ADC scans per SIMD level and nbits, 4-bit
 // fast-scan per level, PQ encoding per level against the former path, matmul_nt and k-means at
 // Fashion-MNIST scale (synthetic data of that shape).
-// Usage: ivfstream_kernels_bench [--quick | --encode]   (--encode: only the PQ-encoding table)
+// Usage: ivfstream_kernels_bench [--quick | --encode | --matmul]
+//   --encode: only the PQ-encoding table; --matmul: only the query-planning products (tiled path
+//   against oneDNN, the shapes of Fashion-MNIST/clustered-128 planning at n = 1, 2, 64).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +13,7 @@
 
 #include "kernels/fast_scan.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/internal/gemm_onednn.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/kmeans.hpp"
 #include "kernels/pq_codes.hpp"
@@ -143,6 +146,29 @@ void bench_pq_encode(std::size_t n) {
   }
 }
 
+/// The products of query planning (coarse: n × nlist × d; tables: n × 256 × dsub per sub-space) on
+/// the register-tiled path (kernel_table::matmul_nt_small, what matmul_nt uses for these shapes)
+/// against oneDNN's matmul (1 thread), in µs per call and GFLOP/s.
+void bench_planning_matmul() {
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::printf("%-22s %4s %12s %8s %12s %8s\n", "b (m x d)", "n", "tiled us", "GFLOP/s", "oneDNN us", "GFLOP/s");
+  for (const auto& [m, d] : {std::pair<std::size_t, std::size_t>{256, 784}, {256, 49}, {1024, 128}, {256, 8}}) {
+    std::vector<float> b(m * d);
+    for (auto& v : b) v = u(gen);
+    for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{64}}) {
+      std::vector<float> a(n * d), c(n * m);
+      for (auto& v : a) v = u(gen);
+      const int reps = n == 64 ? 50 : 400;
+      const double st = best_seconds(reps, [&] { k::matmul_nt(a.data(), n, b.data(), m, d, c.data()); });
+      const double so = best_seconds(reps, [&] { k::detail::matmul_nt_onednn(a.data(), n, b.data(), m, d, c.data(), 1); });
+      const double flop = 2.0 * static_cast<double>(n * m * d);
+      std::printf("%4zu x %-15zu %4zu %12.2f %8.2f %12.2f %8.2f\n", m, d, n, st * 1e6, flop / st / 1e9, so * 1e6,
+                  flop / so / 1e9);
+    }
+  }
+}
+
 void bench_training(bool quick) {
   const std::size_t n = quick ? 10000 : 60000, d = 784;
   std::mt19937 gen(3);
@@ -192,6 +218,10 @@ int main(int argc, char** argv) {
   std::printf("detected SIMD level: %s\n\n", k::to_string(k::detect_simd_level()));
   if (argc > 1 && std::strcmp(argv[1], "--encode") == 0) {
     bench_pq_encode(1024);
+    return 0;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "--matmul") == 0) {
+    bench_planning_matmul();
     return 0;
   }
   bench_adc(quick ? 20000 : 200000);

@@ -11,20 +11,29 @@
 #include "kernels/assert.hpp"
 #include "kernels/internal/gemm_onednn.hpp"
 #include "kernels/kernel_table.hpp"
+#include "kernels/parallel_for.hpp"
 
 namespace ivfstream::kernels {
 
 namespace {
 
-// b up to this many floats (4 MiB) goes through the register-tiled kernel
-// (kernel_table::matmul_nt_small), larger b to oneDNN. Measured on AVX-512, 1 thread (tiled vs oneDNN):
-//   256 × 784, n = 1: 8.5 vs 39 µs; n = 64: 258 vs 172 µs      256 × 49, n = 1: 0.8 vs 6.3; n = 64: 27 vs 15
-//   1024 × 128, n = 1: 7.7 vs 21 µs; n = 64: 204 vs 104 µs     4096 × 8, n = 1: 6.3 vs 11; n = 64: 258 vs 67
-// i.e. far better for the few-row products of query planning and encoding, within ~2× for batches;
-// Lloyd iterations (many rows) call oneDNN directly. The choice depends on b's shape only, never on n,
-// so every row of c is computed the same way whatever the batch (single and batched queries agree
-// bit for bit).
-constexpr std::size_t k_tiled_max_b = std::size_t{1} << 20;  // m·d
+// matmul_nt always takes the register-tiled kernel (kernel_table::matmul_nt_small), whose rows never
+// depend on n. It used to send b above 2^20 floats to oneDNN, on the assumption that oneDNN's rows do
+// not depend on n either; on an AVX2-only machine (session 13) they do: oneDNN picks another kernel for
+// one row than for a batch, and gemm_test's rows_do_not_depend_on_batch_size failed for 1100 × 1000.
+// Measured on AVX2, 1 thread (tiled vs oneDNN, bench/kernels_bench --matmul):
+//   256 × 784, n = 1: 14 vs 18-22 µs; n = 64: 575-665 vs 310-365 µs
+//   256 × 49,  n = 1: 0.9-1.2 vs 6.5-8 µs; n = 64: 70-77 vs 23-33 µs
+//   1024 × 128, n = 64: 330-450 vs 200-250 µs
+// i.e. far better for the few-row products of query planning and encoding, within ~2× for batches.
+// Lloyd iterations, which need no row stability, call detail::matmul_nt_onednn directly (kmeans.cpp).
+// With max_threads > 1 and b above 2^20 floats (where oneDNN used to run multi-threaded) the rows are
+// split into blocks computed on parallel_for threads (rows are independent: the results do not change).
+// Smaller products stay on the calling thread, as before: starting threads per call cost more than they
+// saved in training's many small assignment calls (train 1.86 → 2.1-2.3 s on Fashion-MNIST when every
+// product with max_threads > 1 was split).
+constexpr std::size_t k_rows_per_thread_block = 64;
+constexpr std::size_t k_threaded_min_b = std::size_t{1} << 20;  // m·d
 
 void matmul_nt_tiled(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
   default_kernels().matmul_nt_small(a, n, b, m, d, c);
@@ -60,11 +69,16 @@ void matmul_nt(const float* a, std::size_t n, const float* b, std::size_t m, std
     return;
   }
   IVF_ASSERT(a != nullptr && b != nullptr && c != nullptr);
-  if (m * d <= k_tiled_max_b) {
+  const int threads = max_threads < 1 ? 1 : max_threads;
+  if (threads == 1 || n <= k_rows_per_thread_block || m * d <= k_threaded_min_b) {
     matmul_nt_tiled(a, n, b, m, d, c);
     return;
   }
-  detail::matmul_nt_onednn(a, n, b, m, d, c, max_threads);
+  const std::size_t blocks = (n + k_rows_per_thread_block - 1) / k_rows_per_thread_block;
+  parallel_for(blocks, threads, [&](std::size_t blk) {
+    const std::size_t i0 = blk * k_rows_per_thread_block;
+    matmul_nt_tiled(a + i0 * d, std::min(k_rows_per_thread_block, n - i0), b, m, d, c + i0 * m);
+  });
 }
 
 namespace detail {

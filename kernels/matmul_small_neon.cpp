@@ -8,6 +8,7 @@
 
 #include "kernels/assert.hpp"
 #include "kernels/internal/isa_kernels.hpp"
+#include "kernels/internal/matmul_blocks.hpp"
 
 namespace ivfstream::kernels::neon {
 
@@ -64,18 +65,25 @@ void tile(const float* a, std::size_t rows, const float* b, std::size_t cols, st
     for (std::size_t s = 0; s < cols; ++s) c[r * ldc + s] = out[r * S + s];
 }
 
+/// `rows` rows of a times the `cols` rows of b, into c (leading dimension ldc).
 template <int R, int S>
-void rows_block(const float* a, std::size_t rows, const float* b, std::size_t m, std::size_t d, float* c) {
-  for (std::size_t j = 0; j < m; j += S) tile<R, S>(a, rows, b + j * d, m - j < S ? m - j : S, d, c + j, m);
+void rows_block(const float* a, std::size_t rows, const float* b, std::size_t cols, std::size_t d, float* c,
+                std::size_t ldc) {
+  for (std::size_t j = 0; j < cols; j += S)
+    tile<R, S>(a, rows, b + j * d, cols - j < S ? cols - j : S, d, c + j, ldc);
 }
 
 }  // namespace
 
 void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d, float* c) {
   if (n == 0 || m == 0) return;
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) rows_block<4, 4>(a + i * d, 4, b, m, d, c + i * m);
-  for (; i < n; ++i) rows_block<1, 8>(a + i * d, 1, b, m, d, c + i * m);
+  detail::for_each_block(n, m, d, 4, 8, [&](std::size_t i0, std::size_t rows, std::size_t j0, std::size_t cols) {
+    const float* bj = b + j0 * d;
+    float* cj = c + j0;
+    std::size_t i = i0;
+    for (; i + 4 <= i0 + rows; i += 4) rows_block<4, 4>(a + i * d, 4, bj, cols, d, cj + i * m, m);
+    for (; i < i0 + rows; ++i) rows_block<1, 8>(a + i * d, 1, bj, cols, d, cj + i * m, m);
+  });
 }
 
 }  // namespace ivfstream::kernels::neon
