@@ -165,6 +165,15 @@ void bench_planning_matmul() {
       const double flop = 2.0 * static_cast<double>(n * m * d);
       std::printf("%4zu x %-15zu %4zu %12.2f %8.2f %12.2f %8.2f\n", m, d, n, st * 1e6, flop / st / 1e9, so * 1e6,
                   flop / so / 1e9);
+      if (d <= 64) {  // query-table shapes: the transposed-codebook kernel codebook_set uses for them
+        std::vector<float> bt(d * m);
+        for (std::size_t j = 0; j < m; ++j)
+          for (std::size_t t = 0; t < d; ++t) bt[t * m + j] = b[j * d + t];
+        const auto& kt = k::default_kernels();
+        const double sn = best_seconds(reps, [&] { kt.matmul_nn_small(a.data(), n, bt.data(), d, m, c.data()); });
+        std::printf("%4zu x %-15zu %4zu %12.2f %8.2f   (matmul_nn_small, b transposed)\n", m, d, n, sn * 1e6,
+                    flop / sn / 1e9);
+      }
     }
   }
 }

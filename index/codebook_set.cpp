@@ -134,6 +134,10 @@ void codebook_set::build_tables() {
   }
   code_norms_.resize(M * ksub);
   for (std::size_t j = 0; j < M * ksub; ++j) code_norms_[j] = kt_->inner_product(&pq_[j * dsub], &pq_[j * dsub], dsub);
+  pq_t_.resize(M * dsub * ksub);
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t c = 0; c < ksub; ++c)
+      for (std::size_t t = 0; t < dsub; ++t) pq_t_[(m * dsub + t) * ksub + c] = pq_[(m * ksub + c) * dsub + t];
   precomputed_.clear();
   if (imi_) {
     build_imi_tables();
@@ -228,7 +232,7 @@ void codebook_set::list_centroid(std::uint32_t list, float* out) const noexcept 
 std::size_t codebook_set::memory_bytes() const noexcept {
   const std::size_t imi_floats = imi_ ? imi_->codebooks().capacity() + 2 * imi_->half_size() : 0;
   return sizeof(float) * (centroids_.capacity() + centroid_norms_.capacity() + pq_.capacity() +
-                          code_norms_.capacity() + precomputed_.capacity() + rotation_.capacity() +
+                          code_norms_.capacity() + pq_t_.capacity() + precomputed_.capacity() + rotation_.capacity() +
                           rotated_centroids_.capacity() + imi_t1_.capacity() + imi_t2_.capacity() + imi_floats +
                           imi_rot1_.capacity() + imi_rot2_.capacity() +
                           encode_table_.capacity()) +
@@ -594,8 +598,11 @@ result<std::vector<query_plan>> codebook_set::plan_queries(const float* q, std::
       continue;
     }
     for (std::size_t m = 0; m < M; ++m) {
+      // ⟨q_m, r_mc⟩ for every c: (nb × dsub)·(dsub × ksub) with the transposed codebook, whose sequential
+      // per-output chains beat matmul_nt's dot-product tiles at these short dsub (4-49) and, like
+      // them, do not depend on the batch (plan_query equals plan_queries bit for bit).
       gather_sub(pq_space_q, nb, d, m, dsub, sub.data());
-      kernels::matmul_nt(sub.data(), nb, &pq_[m * ksub * dsub], ksub, dsub, ip.data());
+      kt_->matmul_nn_small(sub.data(), nb, &pq_t_[m * dsub * ksub], dsub, ksub, ip.data());
       for (std::size_t i = 0; i < nb; ++i) {
         float* qt = &plans[b + i].query_table[m * ksub];
         const float* row = &ip[i * ksub];

@@ -177,6 +177,7 @@ private:
   std::vector<float> rotation_;         // d × d row-major (OPQ R) or empty
   std::vector<float> rotated_centroids_;  // nlist × d: R c_l per row (OPQ) or empty
   std::vector<float> code_norms_;       // M × ksub: ‖r_mc‖²
+  std::vector<float> pq_t_;             // M × dsub × ksub: pq_ transposed per sub-space (query tables); empty for rq/lsq
   std::vector<float> encode_table_;     // kernels::pq_encode_table of pq_ (layout: kernels/pq_encode.hpp); empty for rq/lsq
   std::shared_ptr<const additive_codec> additive_;  // rq/lsq: encoder over the additive codebooks, else null
   std::vector<float> precomputed_;      // nlist × M × ksub: s·(‖r_mc‖² + 2⟨c_list,m, r_mc⟩), s = 1 (l2) or ½ (cosine); or empty

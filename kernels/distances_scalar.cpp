@@ -30,4 +30,16 @@ void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t 
   for (std::size_t i = 0; i < n; ++i) inner_product_ny(a + i * d, b, m, d, c + i * m);
 }
 
+void matmul_nn_small(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m, float* c) {
+  for (std::size_t i = 0; i < n; ++i) {
+    float* ci = c + i * m;
+    for (std::size_t j = 0; j < m; ++j) ci[j] = 0.f;
+    for (std::size_t k = 0; k < d; ++k) {
+      const float aik = a[i * d + k];
+      const float* row = bt + k * m;
+      for (std::size_t j = 0; j < m; ++j) ci[j] += aik * row[j];
+    }
+  }
+}
+
 }  // namespace ivfstream::kernels::scalar

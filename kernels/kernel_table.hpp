@@ -51,6 +51,13 @@ struct kernel_table {
   /// small b (kernels/gemm.hpp).
   void (*matmul_nt_small)(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d,
                           float* c);
+  /// c = a·bt (a: n × d, bt: d × m, c: n × m, all row-major): each output is one chain
+  /// c[i][j] = fma(a[i][d−1], bt[d−1][j], … fma(a[i][0], bt[0][j], 0)) (SIMD levels; the scalar reference
+  /// multiplies then adds, equal on integer data), so it is row-stable and the same at every position.
+  /// For short d (the PQ sub-spaces of query tables: d = dsub, m = ksub), where matmul_nt_small's
+  /// per-output reduction dominates: codebook_set keeps its codebooks transposed for it.
+  void (*matmul_nn_small)(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m,
+                          float* c);
   /// k-means++ seeding step over n points stored transposed (xt: d × n, xt[t·n + i] = coordinate t of
   /// point i): min_d[i] = min(min_d[i], Σ_t (xt[t·n + i] − c[t])²) (terms added in t order, no FMA — the
   /// per-ISA files are compiled with -ffp-contract=off —: bit-identical at every level on any data), and block_sums[b] = Σ min_d[i] over i in [256·b, 256·b + 256) ∩ [0, n)

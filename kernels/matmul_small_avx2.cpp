@@ -105,4 +105,64 @@ void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t 
   });
 }
 
+namespace {
+
+/// Lanes [0, rem) set; rem ≤ 0 sets none, rem ≥ 8 all.
+inline __m256i lanes_below(std::ptrdiff_t rem) {
+  const int r = static_cast<int>(rem < 0 ? 0 : (rem > 8 ? 8 : rem));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/// R rows of a times columns [0, cols) of bt (cols ≤ 8·V; Masked when cols < 8·V), into c. Each
+/// output: acc = fma(a[r][k], bt[k][j], acc) for k = 0 .. d−1 from 0, whatever the tile.
+template <int R, int V, bool Masked>
+void nn_tile(const float* a, std::size_t d, const float* bt, std::size_t m, std::size_t cols, float* c) {
+  __m256i mask[V];
+  if constexpr (Masked) {
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) mask[v] = lanes_below(static_cast<std::ptrdiff_t>(cols) - 8 * v);
+  }
+  __m256 acc[R * V];
+  #pragma GCC unroll 16
+  for (int t = 0; t < R * V; ++t) acc[t] = _mm256_setzero_ps();
+  for (std::size_t k = 0; k < d; ++k) {
+    const float* row = bt + k * m;
+    __m256 bv[V];
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) bv[v] = Masked ? _mm256_maskload_ps(row + 8 * v, mask[v]) : _mm256_loadu_ps(row + 8 * v);
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r * d + k);
+      #pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[r * V + v] = _mm256_fmadd_ps(ar, bv[v], acc[r * V + v]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      if constexpr (Masked) _mm256_maskstore_ps(c + r * m + 8 * v, mask[v], acc[r * V + v]);
+      else _mm256_storeu_ps(c + r * m + 8 * v, acc[r * V + v]);
+    }
+}
+
+template <bool Masked>
+void nn_columns(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m, std::size_t cols,
+                float* c) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) nn_tile<4, 2, Masked>(a + i * d, d, bt, m, cols, c + i * m);
+  for (; i < n; ++i) nn_tile<1, 2, Masked>(a + i * d, d, bt, m, cols, c + i * m);
+}
+
+}  // namespace
+
+void matmul_nn_small(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m, float* c) {
+  // Column panels of 16 (d × 16 floats of bt stay in L1 while every row of a passes).
+  for (std::size_t j = 0; j < m; j += 16) {
+    const std::size_t cols = m - j < 16 ? m - j : 16;
+    if (cols == 16) nn_columns<false>(a, n, bt + j, d, m, cols, c + j);
+    else nn_columns<true>(a, n, bt + j, d, m, cols, c + j);
+  }
+}
+
 }  // namespace ivfstream::kernels::avx2

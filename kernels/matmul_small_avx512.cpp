@@ -109,4 +109,59 @@ void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t 
   });
 }
 
+namespace {
+
+/// R rows of a times columns [0, cols) of bt (cols ≤ 16·V), into c. Each output: acc = fma(a[r][k],
+/// bt[k][j], acc) for k = 0 .. d−1 from 0, whatever the tile (the AVX2 file's contract).
+template <int R, int V, bool Masked>
+void nn_tile(const float* a, std::size_t d, const float* bt, std::size_t m, std::size_t cols, float* c) {
+  __mmask16 mask[V];
+  #pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) {
+    const std::ptrdiff_t rem = static_cast<std::ptrdiff_t>(cols) - 16 * v;
+    mask[v] = rem >= 16 ? static_cast<__mmask16>(0xffff)
+                        : static_cast<__mmask16>(rem <= 0 ? 0u : (1u << rem) - 1u);
+  }
+  __m512 acc[R * V];
+  #pragma GCC unroll 16
+  for (int t = 0; t < R * V; ++t) acc[t] = _mm512_setzero_ps();
+  for (std::size_t k = 0; k < d; ++k) {
+    const float* row = bt + k * m;
+    __m512 bv[V];
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) bv[v] = Masked ? _mm512_maskz_loadu_ps(mask[v], row + 16 * v) : _mm512_loadu_ps(row + 16 * v);
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r * d + k]);
+      #pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[r * V + v] = _mm512_fmadd_ps(ar, bv[v], acc[r * V + v]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      if constexpr (Masked) _mm512_mask_storeu_ps(c + r * m + 16 * v, mask[v], acc[r * V + v]);
+      else _mm512_storeu_ps(c + r * m + 16 * v, acc[r * V + v]);
+    }
+}
+
+template <bool Masked>
+void nn_columns(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m, std::size_t cols,
+                float* c) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) nn_tile<4, 2, Masked>(a + i * d, d, bt, m, cols, c + i * m);
+  for (; i < n; ++i) nn_tile<1, 2, Masked>(a + i * d, d, bt, m, cols, c + i * m);
+}
+
+}  // namespace
+
+void matmul_nn_small(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m, float* c) {
+  for (std::size_t j = 0; j < m; j += 32) {  // column panels of 32: d × 32 floats of bt stay in L1
+    const std::size_t cols = m - j < 32 ? m - j : 32;
+    if (cols == 32) nn_columns<false>(a, n, bt + j, d, m, cols, c + j);
+    else nn_columns<true>(a, n, bt + j, d, m, cols, c + j);
+  }
+}
+
 }  // namespace ivfstream::kernels::avx512

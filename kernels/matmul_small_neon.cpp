@@ -86,4 +86,48 @@ void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t 
   });
 }
 
+namespace {
+
+/// R rows of a times 4·V full columns of bt, into c. Each output: acc = fma(a[r][k], bt[k][j], acc) for
+/// k = 0 .. d−1 from 0 (vfmaq_f32: one rounding), whatever the tile (the x86 files' contract).
+template <int R, int V>
+void nn_tile(const float* a, std::size_t d, const float* bt, std::size_t m, float* c) {
+  float32x4_t acc[R * V];
+  #pragma GCC unroll 16
+  for (int t = 0; t < R * V; ++t) acc[t] = vdupq_n_f32(0.f);
+  for (std::size_t k = 0; k < d; ++k) {
+    const float* row = bt + k * m;
+    float32x4_t bv[V];
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) bv[v] = vld1q_f32(row + 4 * v);
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const float32x4_t ar = vdupq_n_f32(a[r * d + k]);
+      #pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[r * V + v] = vfmaq_f32(acc[r * V + v], ar, bv[v]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) vst1q_f32(c + r * m + 4 * v, acc[r * V + v]);
+}
+
+}  // namespace
+
+void matmul_nn_small(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m, float* c) {
+  std::size_t j = 0;
+  for (; j + 16 <= m; j += 16) {  // column panels of 16
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) nn_tile<4, 4>(a + i * d, d, bt + j, m, c + i * m + j);
+    for (; i < n; ++i) nn_tile<1, 4>(a + i * d, d, bt + j, m, c + i * m + j);
+  }
+  for (; j < m; ++j)  // last columns one by one, each with the same fused chain (fmaf: one rounding)
+    for (std::size_t i = 0; i < n; ++i) {
+      float acc = 0.f;
+      for (std::size_t k = 0; k < d; ++k) acc = __builtin_fmaf(a[i * d + k], bt[k * m + j], acc);
+      c[i * m + j] = acc;
+    }
+}
+
 }  // namespace ivfstream::kernels::neon

@@ -19,6 +19,8 @@
   void add_scaled(const float* a, float alpha, const float* b, std::size_t n, float* out);            \
   void matmul_nt_small(const float* a, std::size_t n, const float* b, std::size_t m, std::size_t d,    \
                        float* c);                                                                      \
+  void matmul_nn_small(const float* a, std::size_t n, const float* bt, std::size_t d, std::size_t m,   \
+                       float* c);                                                                      \
   void kmeanspp_update(const float* xt, std::size_t n, std::size_t d, const float* c, float* min_d,    \
                        float* block_sums);                                                             \
   void fast_scan(const std::uint8_t* blocks, std::size_t n, std::size_t M, const std::uint8_t* lut,      \

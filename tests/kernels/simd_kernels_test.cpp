@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -255,6 +256,56 @@ BOOST_AUTO_TEST_CASE(matmul_nt_small_equals_scalar) {
             BOOST_TEST(got == want, boost::test_tools::per_element());
           }
         }
+      }
+}
+
+BOOST_AUTO_TEST_CASE(matmul_nn_small_equals_scalar) {
+  std::mt19937 gen(8);
+  const auto& ref = k::kernels_for(k::simd_level::scalar);
+  for (std::size_t n : {1, 2, 3, 4, 5, 7, 17})
+    for (std::size_t m : {1, 3, 7, 8, 15, 16, 17, 31, 33, 256, 257})
+      for (std::size_t d : {1, 7, 8, 17, 49}) {
+        const auto a = integers(n * d, gen, -9, 9), bt = integers(d * m, gen, -9, 9);
+        std::vector<float> want(n * m);
+        ref.matmul_nn_small(a.data(), n, bt.data(), d, m, want.data());
+        for (auto* t : levels_under_test()) {
+          std::vector<float> got(n * m + 1, 42.f);
+          t->matmul_nn_small(a.data(), n, bt.data(), d, m, got.data());
+          BOOST_TEST(got[n * m] == 42.f);
+          got.pop_back();
+          BOOST_TEST_CONTEXT(k::to_string(t->level) << " n=" << n << " m=" << m << " d=" << d) {
+            BOOST_TEST(got == want, boost::test_tools::per_element());
+          }
+        }
+      }
+}
+
+// Query tables come from matmul_nn_small (codebook_set::plan_queries): a query's row must not depend on
+// the batch it is in, nor a column on where the tiles cut (full or masked tail), on real-valued data
+// where rounding would show any difference in the order of operations.
+BOOST_AUTO_TEST_CASE(matmul_nn_small_rows_and_columns_do_not_depend_on_the_shape) {
+  std::mt19937 gen(12);
+  std::normal_distribution<float> g;
+  for (auto* t : levels_under_test())
+    for (std::size_t m : {16, 33, 256})
+      for (std::size_t d : {8, 49}) {
+        const std::size_t n = 9;
+        std::vector<float> a(n * d), bt(d * m), batch(n * m), alone(m);
+        for (auto& v : a) v = g(gen);
+        for (auto& v : bt) v = g(gen);
+        t->matmul_nn_small(a.data(), n, bt.data(), d, m, batch.data());
+        for (std::size_t i = 0; i < n; ++i) {
+          t->matmul_nn_small(a.data() + i * d, 1, bt.data(), d, m, alone.data());
+          BOOST_TEST_CONTEXT(k::to_string(t->level) << " m=" << m << " d=" << d << " row=" << i) {
+            BOOST_TEST(std::equal(alone.begin(), alone.end(), batch.begin() + i * m));
+          }
+        }
+        // the last column alone (bt's column j as a d × 1 matrix) equals column j of the full product
+        std::vector<float> col(d), one(n);
+        for (std::size_t q = 0; q < d; ++q) col[q] = bt[q * m + m - 1];
+        t->matmul_nn_small(a.data(), n, col.data(), d, 1, one.data());
+        for (std::size_t i = 0; i < n; ++i)
+          BOOST_TEST(one[i] == batch[i * m + m - 1], k::to_string(t->level) << " m=" << m << " d=" << d << " row=" << i);
       }
 }
 
