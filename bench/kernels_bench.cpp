@@ -165,7 +165,8 @@ void bench_planning_matmul() {
       const double flop = 2.0 * static_cast<double>(n * m * d);
       std::printf("%4zu x %-15zu %4zu %12.2f %8.2f %12.2f %8.2f\n", m, d, n, st * 1e6, flop / st / 1e9, so * 1e6,
                   flop / so / 1e9);
-      if (d <= 64) {  // query-table shapes: the transposed-codebook kernel codebook_set uses for them
+      {  // the transposed-b kernel codebook_set uses for query tables; printed for the coarse shapes too,
+         // where it loses at n = 1 (its column panels walk b with a stride of m floats)
         std::vector<float> bt(d * m);
         for (std::size_t j = 0; j < m; ++j)
           for (std::size_t t = 0; t < d; ++t) bt[t * m + j] = b[j * d + t];

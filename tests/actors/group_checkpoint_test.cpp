@@ -116,6 +116,18 @@ node start_node(service_config c, const std::string& bootstrap, const fs::path& 
   return test::start_kafka_node(c, bootstrap, training);
 }
 
+/// Where a node stands, for failure messages: what it read and staged, per topic-partition, and the
+/// last Kafka error (a wait that times out then says whether the group never assigned the node any
+/// partition, the records never arrived, or they were read and not applied).
+std::string describe(const node& n) {
+  const auto st = n.stats();
+  std::string s = std::to_string(st.vectors) + " vectors, " + std::to_string(st.kafka_records) + " records read, " +
+                  std::to_string(st.pending_vectors) + " pending, " + std::to_string(st.dead_letters) +
+                  " dead letters, offsets {";
+  for (const auto& [t, p, next] : st.offsets) s += " " + t + "/" + std::to_string(p) + "@" + std::to_string(next);
+  return s + " }, last error '" + st.last_error + "'";
+}
+
 /// Every topic-partition staged by exactly one of `nodes` up to its end, everything applied, and the
 /// nodes' live vectors add up to the model's.
 bool settled(const std::vector<const node*>& nodes, const stream_model& model, const std::string& topic) {
@@ -302,7 +314,7 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
   produce(c, bootstrap, every(1, 801, 7), std::nullopt, model);
   node a = start_node(c, bootstrap, dir_a.path, training);
   BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 150s),
-                        "node a alone: " << a.stats().vectors << " of " << model.live());
+                        "node a alone: " << describe(a) << "; want " << model.live() << " vectors");
   auto seq = a.eng->checkpoint();
   BOOST_REQUIRE_MESSAGE(seq, (seq ? "" : seq.error().to_string()));
   const auto records_before = model.records;
@@ -316,7 +328,7 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
   for (const auto& [p, n] : model.records) new_records += n - records_before.at(p);
   a = start_node(c, bootstrap, dir_a.path, training);
   BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&a}, model, topic); }, 150s),
-                        "node a after restart: " << a.stats().vectors << " of " << model.live());
+                        "node a after restart: " << describe(a) << "; want " << model.live() << " vectors");
   {  // resumed at the checkpoint's offsets: the new records, not a replay from the beginning (a
      // rebalance inside a poll may read a few records twice, never the whole log)
     std::int64_t old_records = 0;
@@ -332,7 +344,7 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
   // four, gets some back, resumes those and drops the ids of the rest (B replays them).
   node bn = start_node(c, bootstrap, dir_b.path, training);
   BOOST_REQUIRE_MESSAGE(wait_for([&] { return settled({&bn}, model, topic); }, 150s),
-                        "node b alone: " << bn.stats().vectors << " of " << model.live());
+                        "node b alone: " << describe(bn) << "; want " << model.live() << " vectors");
   a = start_node(c, bootstrap, dir_a.path, training);
   produce(c, bootstrap, every(4, 1001, 6), 14, model);  // replacements for both nodes
   const bool split = wait_for(
@@ -341,8 +353,8 @@ BOOST_AUTO_TEST_CASE(restarted_group_node_resumes_its_partitions_and_drops_those
         return a.stats().vectors > 0 && bn.stats().vectors > 0;
       },
       150s);
-  BOOST_REQUIRE_MESSAGE(split, "after A's restart: a=" << a.stats().vectors << " b=" << bn.stats().vectors
-                                                        << " expected " << model.live() << " in all");
+  BOOST_REQUIRE_MESSAGE(split, "after A's restart: a: " << describe(a) << "; b: " << describe(bn) << "; want "
+                                                        << model.live() << " vectors in all");
   check_checkpoints_against({{&a, dir_a.path}, {&bn, dir_b.path}}, model);
   a.stop();
   bn.stop();
