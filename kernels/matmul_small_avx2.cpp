@@ -1,9 +1,10 @@
 // AVX2 register-tiled a·bᵀ for matmul_nt's small-b path (kernel_table::matmul_nt_small).
 // A tile is 8 outputs (4 × 2, 2 × 4 or 1 × 8 rows × columns; 4 × 2 first: four rows of a stay in L1
-// while b streams from L2 half as often as with 2 × 4 — 256 × 784 at n = 64: 538 → 405 µs): one FMA chain per output over 8-float chunks of d
-// (zero-padded tail, read with a masked load), then the 8 accumulators are reduced together by a transposing tree that adds,
-// for every output alike, lanes l and l+4, then l and l+2, then l and l+1. So each output is computed
-// identically whatever the tile: a row of c never depends on n or on the other rows.
+// while b streams from L2 half as often as with 2 × 4 — 256 × 784 at n = 64: 538 → 405 µs): one FMA
+// chain per output over 8-float chunks of d (zero-padded tail, read with a masked load), then the 8
+// accumulators are reduced together by a transposing tree that adds, for every output alike, lanes l
+// and l+4, then l and l+2, then l and l+1. So each output is computed identically whatever the tile: a
+// row of c never depends on n or on the other rows.
 #include <immintrin.h>
 
 #include "kernels/assert.hpp"
