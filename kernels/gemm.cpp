@@ -22,9 +22,9 @@ namespace {
 // not depend on n either; on an AVX2-only machine (session 13) they do: oneDNN picks another kernel for
 // one row than for a batch, and gemm_test's rows_do_not_depend_on_batch_size failed for 1100 × 1000.
 // Measured on AVX2, 1 thread (tiled vs oneDNN, bench/kernels_bench --matmul):
-//   256 × 784, n = 1: 14 vs 18-22 µs; n = 64: 575-665 vs 310-365 µs
+//   256 × 784, n = 1: 14 vs 18-22 µs; n = 64: 405-411 vs 300-310 µs (4 × 2 tiles)
 //   256 × 49,  n = 1: 0.9-1.2 vs 6.5-8 µs; n = 64: 70-77 vs 23-33 µs
-//   1024 × 128, n = 64: 330-450 vs 200-250 µs
+//   1024 × 128, n = 64: 477-484 vs 229-247 µs
 // i.e. far better for the few-row products of query planning and encoding, within ~2× for batches.
 // Lloyd iterations, which need no row stability, call detail::matmul_nt_onednn directly (kmeans.cpp).
 // With max_threads > 1 and b above 2^20 floats (where oneDNN used to run multi-threaded) the rows are

@@ -1,12 +1,13 @@
 #pragma once
 // Cache blocking shared by the register-tiled matmul_nt_small kernels (matmul_small_<isa>.cpp).
 //
-// c = a·bᵀ is cut into blocks of rows of a × columns of c (= rows of b), each at most k_block_bytes of
-// a and of b, and the blocks are visited row block by row block, column block by column block inside.
-// A column block of b stays in L2 while every row of the row block is multiplied with it, and the row
-// block stays in L2 across the column blocks. Without it, every pair of rows of a streamed all of b
-// (256 × 784 floats = 784 KiB at Fashion-MNIST's coarse quantizer) from L3: a batch of 64 queries ran
-// at 36 GFLOP/s against 69 for oneDNN on AVX2 (bench/README.md, session 13).
+// c = a·bᵀ is cut into blocks of rows of a × columns of c (= rows of b), at most k_row_block_bytes of a
+// and k_col_block_bytes of b each, visited row block by row block, column block by column block inside:
+// a column block of b stays in L2 while every row of the row block passes, and the row block stays in
+// L2 across the column blocks. Unblocked, every group of rows of a streams all of b (256 × 784 floats =
+// 784 KiB at Fashion-MNIST's coarse quantizer) from L3. Measured at the sizes of query planning
+// (kernels_bench --matmul, AVX2, session 13) the blocking was within the machine's noise: it is kept
+// because it bounds the working set for the larger b that matmul_nt now also takes (up to any size).
 //
 // Blocking changes only the order in which outputs are produced: each output is still one FMA chain over
 // d followed by its own reduction (see the kernel files), so the results are bit for bit those of the
@@ -16,8 +17,8 @@
 
 namespace ivfstream::kernels::detail {
 
-/// Bytes of a (rows × d floats) or b (columns × d floats) per block: two of them fit in a 256 KiB L2
-/// with room for c and the stack; L2 on the x86 machines this targets is 512 KiB to 2 MiB.
+/// Bytes of a (rows × d floats) and of b (columns × d floats) per block: both fit in a 256 KiB L2 with
+/// room for c and the stack; L2 on the x86 machines this targets is 512 KiB to 2 MiB.
 constexpr std::size_t k_row_block_bytes = std::size_t{96} << 10;
 constexpr std::size_t k_col_block_bytes = std::size_t{96} << 10;
 
