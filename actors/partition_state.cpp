@@ -39,7 +39,7 @@ status partition_state::install(std::shared_ptr<const codebook_set> codebooks) {
   touched_.clear();
   lists_.clear();
   lists_.reserve(owned);
-  for (std::size_t j = 0; j < owned; ++j) lists_.emplace_back(codebooks_->code_size());
+  for (std::size_t j = 0; j < owned; ++j) lists_.emplace_back(codebooks_->code_size(), 0, false, codebooks_->entry_terms());
   ids_.clear();
   vectors_ = std::move(store);
   return {};
@@ -108,7 +108,7 @@ status partition_state::apply(const partition_update& u) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t id = u.ids[i];
     const std::size_t j = local(u.lists[i]);
-    const std::uint32_t slot = lists_[j].append(id, codes + i * cs);
+    const std::uint32_t slot = lists_[j].append(id, codes + i * cs, ~std::uint64_t{0}, codebooks_->entry_term(u.lists[i], codes + i * cs));
     const std::uint64_t row = first_row == k_no_row ? k_no_row : first_row + i;
     if (auto old = ids_.upsert(id, entry_location{u.lists[i], slot, row})) {
       const std::size_t oj = local(old->list);
@@ -180,8 +180,7 @@ result<std::vector<scan_candidate>> partition_state::scan_set(const codebook_set
     if (!owns(list) || local(list) >= lists.size()) continue;
     const auto& l = lists[local(list)];
     if (l.live() == 0) continue;
-    const float bias = cb.list_table(plan, probe, lut.data());
-    scan_list(*kernels_, cb, l, lut.data(), bias, top);
+    scan_list(*kernels_, cb, l, cb.probe(plan, probe, l.keeps_terms(), lut.data()), top);
   }
   for (const auto& [distance, id] : top.take_sorted()) heap.push_back(scan_candidate{id, distance, distance});
   for (auto& c : heap) {
@@ -306,7 +305,8 @@ status partition_state::load(const std::string& path) {
       if (ids_.find(id))
         return fail(errc::corrupt_data, "partition snapshot '" + path + "': id " + std::to_string(id) +
                                             " appears more than once");
-      const std::uint32_t slot = l.append(id, ls->codes()->data() + i * cs);
+      const std::uint32_t slot =
+          l.append(id, ls->codes()->data() + i * cs, ~std::uint64_t{0}, codebooks_->entry_term(list, ls->codes()->data() + i * cs));
       ids_.upsert(id, entry_location{list, slot, first_row == k_no_row ? k_no_row : first_row + i});
     }
   }

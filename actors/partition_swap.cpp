@@ -12,7 +12,7 @@ constexpr std::size_t k_reencode_block = 4096;
 
 std::uint64_t set_bytes(const std::vector<inverted_list>& lists, const id_map& ids) {
   std::uint64_t b = ids.memory_bytes();
-  for (const auto& l : lists) b += l.code_bytes() + l.id_bytes() + l.tombstone_bytes();
+  for (const auto& l : lists) b += l.code_bytes() + l.id_bytes() + l.tombstone_bytes() + l.term_bytes();
   return b;
 }
 
@@ -75,7 +75,7 @@ status partition_state::begin_shadow(std::shared_ptr<const codebook_set> next) {
   const auto& cb = *set->codebooks;
   const std::size_t nlist = cb.num_partitions();
   const std::size_t owned = nlist > index_ ? (nlist - index_ + count_ - 1) / count_ : 0;
-  for (std::size_t j = 0; j < owned; ++j) set->lists.emplace_back(cb.code_size());
+  for (std::size_t j = 0; j < owned; ++j) set->lists.emplace_back(cb.code_size(), 0, false, cb.entry_terms());
   // The shadow's id map starts empty: a reserved one (shadow_ids_wanted) is allocated off this actor
   // and adopted (adopt_shadow_ids); build_shadow, on one thread, reserves it itself.
   // No to-do list: take_shadow_block walks the live lists from here (this handler stays O(lists)).
@@ -155,7 +155,7 @@ status partition_state::place_shadow_block(reencode_block&& b, shadow_start& acc
     const std::uint32_t l = b.lists[i];
     const std::uint8_t* code = b.codes.data() + i * cs;
     if (owns(l)) {
-      const std::uint32_t slot = set.lists[local(l)].append(id, code);
+      const std::uint32_t slot = set.lists[local(l)].append(id, code, ~std::uint64_t{0}, cb.entry_term(l, code));
       set.ids.upsert(id, entry_location{l, slot, b.rows[i]});
       acc.kept.push_back(id);
     } else {
@@ -233,7 +233,8 @@ status partition_state::apply_shadow(const partition_update& u, bool direct) {
       touched_.insert(id);
     else if (touched_.count(id))
       continue;  // written directly since the shadow began: newer than this emigrant
-    const std::uint32_t slot = set.lists[local(u.lists[i])].append(id, codes + i * cs);
+    const std::uint32_t slot =
+        set.lists[local(u.lists[i])].append(id, codes + i * cs, ~std::uint64_t{0}, cb.entry_term(u.lists[i], codes + i * cs));
     const std::uint64_t row = first_row == k_no_row ? k_no_row : first_row + i;
     if (auto old = set.ids.upsert(id, entry_location{u.lists[i], slot, row}))
       set.lists[local(old->list)].tombstone(old->slot);

@@ -176,8 +176,7 @@ int main(int argc, char** argv) {
           for (std::size_t j = 0; j < plan->lists.size(); ++j) {
             const inverted_list& list = index->lists()[plan->lists[j]];
             if (list.live() == 0) continue;
-            const float bias = cb.list_table(*plan, j, lut.data());
-            scan_list(cb.kernels(), cb, list, lut.data(), bias, heap);
+            scan_list(cb.kernels(), cb, list, cb.probe(*plan, j, list.keeps_terms(), lut.data()), heap);
           }
           const auto top = heap.take_sorted();
           bool same = top.size() == res[i].size();
@@ -192,12 +191,12 @@ int main(int argc, char** argv) {
     }
   const auto mem = index->memory();
   const double nv = mem.vectors ? double(mem.vectors) : 1.0;
-  std::printf("memory (measured, index::memory()): resident codes+ids %.2f B/vector (codes %zu B = %.2f, ids %zu B "
-              "= %.2f, tombstone bits %zu B = %.3f); list rows %zu B = %.2f B/vector (refine only); lists with rows "
+  std::printf("memory (measured, index::memory()): resident codes+ids+terms %.2f B/vector (codes %zu B = %.2f, ids %zu B "
+              "= %.2f, terms %zu B = %.2f, tombstone bits %zu B = %.3f); list rows %zu B = %.2f B/vector (refine only); lists with rows "
               "%.2f B/vector; id map %zu B = %.2f B/vector; total %.2f B/vector; list capacity %zu B (%.2f B/vector); "
               "codebooks %zu B; vector store %zu B used, %zu B mapped\n",
               mem.resident_bytes_per_vector(), mem.code_bytes, double(mem.code_bytes) / nv, mem.id_bytes,
-              double(mem.id_bytes) / nv, mem.tombstone_bytes, double(mem.tombstone_bytes) / nv, mem.row_bytes,
+              double(mem.id_bytes) / nv, mem.term_bytes, double(mem.term_bytes) / nv, mem.tombstone_bytes, double(mem.tombstone_bytes) / nv, mem.row_bytes,
               double(mem.row_bytes) / nv, mem.list_bytes_per_vector(), mem.id_map_bytes, double(mem.id_map_bytes) / nv,
               mem.total_bytes_per_vector(), mem.list_capacity_bytes, double(mem.list_capacity_bytes) / nv,
               mem.codebook_bytes, mem.vector_store_used_bytes, mem.vector_store_mapped_bytes);

@@ -11,6 +11,7 @@
 #include "kernels/kmeans.hpp"
 #include "kernels/parallel_for.hpp"
 #include "kernels/pq_codes.hpp"
+#include "kernels/pq_codes.hpp"
 #include "kernels/pq_encode.hpp"
 #include "index/multi_index_quantizer.hpp"
 #include "index/additive_quantizer.hpp"
@@ -680,6 +681,34 @@ float codebook_set::list_table(const query_plan& plan, std::size_t i, float* lut
     }
   }
   return 0.0f;
+}
+
+bool codebook_set::entry_terms() const noexcept {
+  return !precomputed_.empty() && !additive_ && params_.num_bits != 4 && params_.metric != metric::dot;
+}
+
+float codebook_set::entry_term(std::uint32_t list, const std::uint8_t* code) const noexcept {
+  if (!entry_terms()) return 0.0f;
+  const std::size_t M = params_.num_sub_vectors, ksub = params_.ksub(), cs = code_size();
+  const unsigned nbits = params_.num_bits;
+  const float* t = &precomputed_[std::size_t{list} * M * ksub];
+  float sum = 0.0f;
+  for (std::size_t m = 0; m < M; ++m)
+    sum += t[m * ksub + (nbits == 8 ? code[m] : kernels::read_sub_code(code, cs, m, nbits))];
+  return sum;
+}
+
+probe_table codebook_set::probe(const query_plan& plan, std::size_t i, bool list_keeps_terms, float* lut) const {
+  IVF_ASSERT(i < plan.lists.size());
+  if (params_.num_bits != 4) {
+    if (params_.metric == metric::dot)  // 1 − ⟨q, x⟩ ≈ −Σ_m ⟨q_m, r_mc⟩ + (1 − ⟨q, c⟩)
+      return {plan.probe_query_table(i), 1.0f - plan.coarse[i], -1.0f, false, true};
+    if (list_keeps_terms && entry_terms()) {  // s·‖q − c‖² + s·Σ_m qt + Σ_m s·T (the term)
+      const float s = params_.metric == metric::cosine ? 0.5f : 1.0f;
+      return {plan.probe_query_table(i), s * plan.coarse[i], s, true, true};
+    }
+  }
+  return {lut, list_table(plan, i, lut), 1.0f, false, false};
 }
 
 void codebook_set::imi_list_table(std::uint32_t list, float scale, const float* qt, float* lut) const {

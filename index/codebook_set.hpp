@@ -19,6 +19,10 @@
 // The middle term depends on the list and the code only: precomputed once per codebook_set as
 // T[list][m][c] (nlist × M × ksub floats), so a probed list's table is qt + T[list] (one add per
 // entry) and its bias ‖q − c‖². When T would exceed k_max_precomputed_bytes it is computed per probe.
+// Where T is precomputed (entry_terms()), the lists go one step further and keep each entry's
+// Σ_m T[list][m][code_m] (one float, inverted_list terms, summed at append): a probe then scans the
+// query's own table qt, shared by every list it probes, and adds the entry's term, so no per-list
+// table is built at query time (at Fashion-MNIST PQ16x8, 256 lists, that add was ~11 % of a search).
 //
 // OPQ (params.opq, index/opq_rotation.hpp): residuals are rotated by an orthogonal R before PQ, so the
 // PQ codebooks, codes, T (from rotated centroids R c) and the query tables (from R q) live in the
@@ -50,6 +54,18 @@
 namespace ivfstream {
 
 class additive_codec;
+
+/// The ADC form of one probed list (codebook_set::probe):
+///   distance(slot) = scale · Σ_m lut[m·ksub + code_m] + bias + (terms ? list.term(slot) : 0)
+/// computed in that order (for scale = 1 and no terms: bias + Σ_m lut[…], adc_scan's own sum).
+/// lut: M × ksub floats, row-major, either the caller's buffer or the plan's query table.
+struct probe_table {
+  const float* lut = nullptr;
+  float bias = 0.0f;
+  float scale = 1.0f;
+  bool terms = false;   ///< add the list's per-entry term (inverted_list::terms)
+  bool shared = false;  ///< lut is the plan's query table (scale · Σ + bias + term), not a list table
+};
 
 class multi_index_quantizer;
 
@@ -143,6 +159,18 @@ public:
   /// bias + Σ_m lut[m·ksub + code_m] estimates the reported distance (LanceDB semantics).
   /// @pre i < plan.lists.size().
   float list_table(const query_plan& plan, std::size_t i, float* lut) const;
+  /// True when lists keep a per-entry term (l2/cosine with the precomputed T, codes of 6-12 bits, pq
+  /// quantizer, flat or LOPQ coarse quantizer): entry_term(list, code) = Σ_m s·T[list][m][code_m], so a
+  /// probe scans the query's own table (probe_table) and the per-list table add disappears.
+  bool entry_terms() const noexcept;
+  /// Σ_m s·T[list][m][code_m], summed in order m = 0 … M − 1 (s = 1 for l2, ½ for cosine); 0 when
+  /// entry_terms() is false. code: code_size() bytes. @pre list < num_partitions().
+  float entry_term(std::uint32_t list, const std::uint8_t* code) const noexcept;
+  /// How probe i of plan is scanned in a list that keeps terms or not (list_scan.hpp applies it):
+  /// the shared query table when entry_terms() and the list keeps terms, or under dot (no per-list
+  /// term at all); otherwise the list's own table, written to lut (M × ksub floats) by list_table.
+  /// @pre i < plan.lists.size(); num_bits != 4 for the shared forms (fast-scan quantises list tables).
+  probe_table probe(const query_plan& plan, std::size_t i, bool list_keeps_terms, float* lut) const;
   /// Exact distance (LanceDB semantics) between a prepared query and a prepared raw vector.
   float exact_distance(const float* prepared_q, const float* prepared_x) const;
 

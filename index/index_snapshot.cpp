@@ -358,7 +358,8 @@ result<ivfpq_index> ivfpq_index::load(const std::string& path, index_options opt
       std::uint64_t id;
       std::memcpy(&id, id_bytes + i * sizeof id, sizeof id);
       const std::uint64_t r = want_raw ? row++ : k_no_row;
-      const std::uint32_t slot = list.append(id, codes + i * cs, r);
+      const std::uint32_t slot =
+          list.append(id, codes + i * cs, r, index.codebooks_->entry_term(static_cast<std::uint32_t>(l), codes + i * cs));
       if (index.ids_.upsert(id, {static_cast<std::uint32_t>(l), slot, r}))
         return corrupt(path, "id " + std::to_string(id) + " appears more than once");
     }

@@ -4,10 +4,11 @@
 
 namespace ivfstream {
 
-inverted_list::inverted_list(std::size_t code_size, std::size_t fast_scan_m, bool keep_rows)
+inverted_list::inverted_list(std::size_t code_size, std::size_t fast_scan_m, bool keep_rows, bool keep_terms)
     : code_size_(static_cast<std::uint32_t>(code_size)),
       fast_scan_m_(static_cast<std::uint16_t>(fast_scan_m)),
-      keep_rows_(keep_rows) {
+      keep_rows_(keep_rows),
+      keep_terms_(keep_terms) {
   IVF_ASSERT(code_size >= 1 && code_size <= 0xffffffffu && fast_scan_m <= 0xffffu);
   IVF_ASSERT(fast_scan_m == 0 || code_size == (fast_scan_m + 1) / 2);
 }
@@ -20,7 +21,7 @@ void inverted_list::reset_live_bits(std::size_t n) {
   live_ = n;
 }
 
-std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code, std::uint64_t row) {
+std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code, std::uint64_t row, float term) {
   body& b = mut();
   auto& ids_ = b.ids_;
   auto& rows_ = b.rows_;
@@ -33,6 +34,7 @@ std::uint32_t inverted_list::append(std::uint64_t id, const std::uint8_t* code, 
   const auto slot = static_cast<std::uint32_t>(ids_.size());
   ids_.push_back(id);
   if (keep_rows_) rows_.push_back(row);
+  if (keep_terms_) b.terms_.push_back(term);
   if (fast_scan_m_ > 0) {
     if (slot % kernels::k_fast_scan_block == 0)
       blocks_.resize(blocks_.size() + kernels::fast_scan_block_bytes(fast_scan_m_), 0);
@@ -72,6 +74,7 @@ void inverted_list::shrink_to_fit() {
   b_->blocks_.shrink_to_fit();
   b_->ids_.shrink_to_fit();
   b_->rows_.shrink_to_fit();
+  b_->terms_.shrink_to_fit();
   b_->live_bits_.shrink_to_fit();
 }
 
@@ -87,6 +90,7 @@ void inverted_list::reserve(std::size_t n) {
   else codes_.reserve(n * code_size_);
   ids_.reserve(n);
   if (keep_rows_) rows_.reserve(n);
+  if (keep_terms_) b.terms_.reserve(n);
   live_bits_.reserve((n + 63) / 64);
 }
 

@@ -25,8 +25,11 @@ namespace ivfstream {
 ///   per entry), full u64 for blocks whose ids span ≥ 2³² (8.25 B per entry); read with id(slot).
 /// - rows (keep_rows only): the vector_store row of each slot (refine reads a candidate's raw vector
 ///   without an id-map lookup), a delta_column like the ids; read with row(slot).
+/// - terms (keep_terms only): one float per slot, the entry's share of its ADC distance that depends
+///   on the list and the code only (codebook_set::entry_term), so a scan adds it to the query's own
+///   table sum instead of building a table per list; read with terms() / term(slot).
 /// - tombstones: 1 bit per slot (u64 words).
-/// At M = 16 with increasing ids: 8 + 4.25 + 0.125 bytes per entry, + 4.25 with rows.
+/// At M = 16 with increasing ids: 8 + 4.25 + 0.125 bytes per entry, + 4.25 with rows, + 4 with terms.
 /// The parts live in a body allocated at the first append (deep-copied with the list): a list that never
 /// held an entry is 16 bytes and allocates nothing, so a coarse quantizer with very many mostly empty
 /// cells (IMI: 2^20) stays cheap. An emptied list (compacted to 0) keeps its (empty) body.
@@ -35,9 +38,10 @@ namespace ivfstream {
 class inverted_list {
 public:
   /// @pre code_size ≥ 1; fast_scan_m = 0 (row-major codes) or M with code_size == ceil(M / 2) (4-bit codes).
-  explicit inverted_list(std::size_t code_size, std::size_t fast_scan_m = 0, bool keep_rows = false);
+  explicit inverted_list(std::size_t code_size, std::size_t fast_scan_m = 0, bool keep_rows = false,
+                         bool keep_terms = false);
   inverted_list(const inverted_list& o)
-      : code_size_(o.code_size_), fast_scan_m_(o.fast_scan_m_), keep_rows_(o.keep_rows_),
+      : code_size_(o.code_size_), fast_scan_m_(o.fast_scan_m_), keep_rows_(o.keep_rows_), keep_terms_(o.keep_terms_),
         b_(o.b_ ? std::make_unique<body>(*o.b_) : nullptr) {}
   inverted_list& operator=(const inverted_list& o) {
     if (this != &o) *this = inverted_list(o);
@@ -47,8 +51,10 @@ public:
   inverted_list& operator=(inverted_list&&) noexcept = default;
 
   /// Appends one entry and returns its slot. code: code_size bytes; row: its vector_store row (kept only
-  /// when the list keeps rows).
-  std::uint32_t append(std::uint64_t id, const std::uint8_t* code, std::uint64_t row = ~std::uint64_t{0});
+  /// when the list keeps rows); term: codebook_set::entry_term of the code in this list (kept only when
+  /// the list keeps terms).
+  std::uint32_t append(std::uint64_t id, const std::uint8_t* code, std::uint64_t row = ~std::uint64_t{0},
+                       float term = 0.0f);
   /// Marks slot deleted (idempotent). @pre slot < size().
   void tombstone(std::uint32_t slot);
   /// Rewrites the list without tombstones, keeping the order of live entries; calls
@@ -92,6 +98,10 @@ public:
   void set_row(std::uint32_t slot, std::uint64_t row) {
     if (keep_rows_) b_->rows_.set(slot, row);
   }
+  /// Whether per-entry terms are kept.
+  bool keeps_terms() const noexcept { return keep_terms_; }
+  /// The per-entry terms, size() floats; nullptr when the list keeps none or never held an entry.
+  const float* terms() const noexcept { return keep_terms_ && b_ ? b_->terms_.data() : nullptr; }
   /// M of the fast-scan block layout, 0 when the codes are row-major.
   std::size_t fast_scan_m() const noexcept { return fast_scan_m_; }
   /// The codes in fast-scan block layout (kernels/fast_scan.hpp): fast_scan_bytes(size(), fast_scan_m())
@@ -106,15 +116,18 @@ public:
   /// True when no slot is tombstoned (scans may then skip the per-slot check).
   bool all_live() const noexcept { return live() == size(); }
 
-  /// Bytes allocated (capacity) by codes (row-major or fast-scan blocks), ids, rows, tombstone bitmap.
+  /// Bytes allocated (capacity) by codes (row-major or fast-scan blocks), ids, rows, per-entry terms,
+  /// tombstone bitmap.
   std::size_t code_bytes() const noexcept { return b_ ? b_->codes_.capacity() + b_->blocks_.capacity() : 0; }
   std::size_t id_bytes() const noexcept { return b_ ? b_->ids_.capacity_bytes() : 0; }
   std::size_t row_bytes() const noexcept { return b_ ? b_->rows_.capacity_bytes() : 0; }
+  std::size_t term_bytes() const noexcept { return b_ ? b_->terms_.capacity() * sizeof(float) : 0; }
   std::size_t tombstone_bytes() const noexcept { return b_ ? b_->live_bits_.capacity() * sizeof(std::uint64_t) : 0; }
   /// Bytes occupied (sizes, not capacity) by the same parts.
   std::size_t used_code_bytes() const noexcept { return b_ ? b_->codes_.size() + b_->blocks_.size() : 0; }
   std::size_t used_id_bytes() const noexcept { return b_ ? b_->ids_.used_bytes() : 0; }
   std::size_t used_row_bytes() const noexcept { return b_ ? b_->rows_.used_bytes() : 0; }
+  std::size_t used_term_bytes() const noexcept { return b_ ? b_->terms_.size() * sizeof(float) : 0; }
   std::size_t used_tombstone_bytes() const noexcept { return b_ ? b_->live_bits_.size() * sizeof(std::uint64_t) : 0; }
 
   /// Bytes of the list objects themselves: sizeof(inverted_list) plus its body once allocated (the
@@ -132,6 +145,7 @@ private:
     std::vector<std::uint8_t> blocks_;       // fast_scan_bytes(size(), fast_scan_m_) when fast_scan_m_ > 0
     delta_column ids_;                       // size()
     delta_column rows_;                      // size() when keep_rows_, else empty
+    std::vector<float> terms_;               // size() when keep_terms_, else empty
     std::vector<std::uint64_t> live_bits_;   // bit i set ⇔ slot i live; ceil(size()/64) words
     std::size_t live_ = 0;
   };
@@ -145,6 +159,7 @@ private:
   std::uint32_t code_size_;
   std::uint16_t fast_scan_m_;
   bool keep_rows_;
+  bool keep_terms_;
   std::unique_ptr<body> b_;  // null until the first append/reserve
 };
 
@@ -156,6 +171,7 @@ void inverted_list::compact(F&& relocate) {
   auto& blocks_ = bd.blocks_;
   auto& ids_ = bd.ids_;
   auto& rows_ = bd.rows_;
+  auto& terms_ = bd.terms_;
   const std::size_t live_ = bd.live_;
   // Codes move down in place (slot out < i was already read or is dead); ids and rows go to new columns.
   delta_column ids, rows;
@@ -178,6 +194,7 @@ void inverted_list::compact(F&& relocate) {
       } else {
         std::memmove(codes_.data() + out * code_size_, codes_.data() + i * code_size_, code_size_);
       }
+      if (keep_terms_) terms_[out] = terms_[i];
       relocate(id, static_cast<std::uint32_t>(out));
     }
     ++out;
@@ -185,6 +202,7 @@ void inverted_list::compact(F&& relocate) {
   IVF_ASSERT(out == live_);
   ids_ = std::move(ids);
   rows_ = std::move(rows);
+  if (keep_terms_) terms_.resize(out);
   if (fast_scan_m_) {
     // Padding slots of the last block back to code 0, so the blocks equal fast_scan_pack of the codes.
     std::memset(code, 0, code_size_);

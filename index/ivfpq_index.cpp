@@ -58,8 +58,7 @@ std::size_t scan_query(const codebook_set& cb, const std::vector<inverted_list>&
     const inverted_list& list = lists[plan.lists[i]];
     if (list.live() == 0) continue;
     if (i + 1 < plan.lists.size()) prefetch_list(lists[plan.lists[i + 1]]);
-    const float bias = cb.list_table(plan, i, b.luts.data());
-    scan_list(cb.kernels(), cb, list, b.luts.data(), bias, heap);
+    scan_list(cb.kernels(), cb, list, cb.probe(plan, i, list.keeps_terms(), b.luts.data()), heap);
     scanned += list.live();
   }
   return scanned;
@@ -136,7 +135,7 @@ status ivfpq_index::adopt_codebooks(std::shared_ptr<const codebook_set> cb) {
 
 inverted_list ivfpq_index::empty_list() const {
   return inverted_list(codebooks_->code_size(), params_.num_bits == 4 ? params_.num_sub_vectors : 0,
-                       store_ != nullptr);
+                       store_ != nullptr, codebooks_->entry_terms());
 }
 
 status ivfpq_index::reencode_all() {
@@ -156,7 +155,9 @@ status ivfpq_index::reencode_all() {
     for (std::size_t i = 0; i < nb; ++i) std::copy_n(store_->row(entries[b + i].second), d, &rows[i * d]);
     codebooks_->encode(rows.data(), nb, assigned.data(), codes.data());
     for (std::size_t i = 0; i < nb; ++i) {
-      const std::uint32_t slot = lists_[assigned[i]].append(entries[b + i].first, &codes[i * cs], entries[b + i].second);
+      const std::uint32_t slot =
+          lists_[assigned[i]].append(entries[b + i].first, &codes[i * cs], entries[b + i].second,
+                                     codebooks_->entry_term(assigned[i], &codes[i * cs]));
       ids_.upsert(entries[b + i].first, {assigned[i], slot, entries[b + i].second});
     }
   }
@@ -191,7 +192,7 @@ status ivfpq_index::insert_prepared(const std::uint64_t* ids, const float* prepa
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t list = assigned[i];
     const std::uint64_t row = store_ ? first_row + i : k_no_row;
-    const std::uint32_t slot = lists_[list].append(ids[i], &codes[i * cs], row);
+    const std::uint32_t slot = lists_[list].append(ids[i], &codes[i * cs], row, codebooks_->entry_term(list, &codes[i * cs]));
     if (auto old = ids_.upsert(ids[i], {list, slot, row})) {
       lists_[old->list].tombstone(old->slot);
       touched.push_back(old->list);
@@ -377,9 +378,10 @@ result<std::vector<search_hit>> ivfpq_index::search_planned(const query_plan& pl
     for (std::size_t i = 0; i < plan.lists.size(); ++i) {
       const inverted_list& list = lists_[plan.lists[i]];
       if (list.live() == 0) continue;
-      const float bias = cb.list_table(plan, i, lut.data());
+      const probe_table pt = cb.probe(plan, i, list.keeps_terms(), lut.data());
+      if (pt.shared) cb.list_table(plan, i, lut.data());  // the query code: argmin of the list's own table
       query_code_from_table(lut.data(), cb.num_sub_vectors(), params_.num_bits, qcode.data());
-      scan_list_polysemous(cb.kernels(), cb, list, lut.data(), bias, qcode.data(),
+      scan_list_polysemous(cb.kernels(), cb, list, pt, qcode.data(),
                            static_cast<unsigned>(sp.polysemous_ht), heap, local);
     }
     if (sp.counters) sp.counters->scanned += local.scanned, sp.counters->skipped += local.skipped;
@@ -420,7 +422,8 @@ memory_stats ivfpq_index::memory() const {
     m.id_bytes += l.used_id_bytes();
     m.tombstone_bytes += l.used_tombstone_bytes();
     m.row_bytes += l.used_row_bytes();
-    m.list_capacity_bytes += l.code_bytes() + l.id_bytes() + l.tombstone_bytes() + l.row_bytes();
+    m.term_bytes += l.used_term_bytes();
+    m.list_capacity_bytes += l.code_bytes() + l.id_bytes() + l.tombstone_bytes() + l.row_bytes() + l.term_bytes();
   }
   m.id_map_bytes = ids_.memory_bytes();
   m.codebook_bytes = codebooks_ ? codebooks_->memory_bytes() : 0;

@@ -138,7 +138,8 @@ private:
       const entry& e = es[pick[j]];
       ix_.lists_[e.list].tombstone(e.slot);
       touched.insert(e.list);
-      const std::uint32_t slot = ix_.lists_[lists[j]].append(e.id, &codes[j * cs], e.row);
+      const std::uint32_t slot =
+          ix_.lists_[lists[j]].append(e.id, &codes[j * cs], e.row, cb.entry_term(lists[j], &codes[j * cs]));
       ix_.ids_.upsert(e.id, {lists[j], slot, e.row});
       rep_.moved += lists[j] != e.list;
       ++rep_.reencoded;

@@ -29,8 +29,21 @@ constexpr std::size_t k_max_stack_code = 64;
 // on whole groups of k_row_group rows followed by k_guard_rows more rows makes every distance we use
 // come from the vector body: a code's distance is then a function of the code and the table alone,
 // and compaction (slots move) or save/load leave search results bitwise identical.
-void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list, const float* lut,
-               float bias, kernels::topk_heap& heap) {
+void finish_probe_distances(const probe_table& pt, const float* terms, std::size_t n, float* dist) noexcept {
+  if (!pt.shared) return;
+  if (terms) {
+    for (std::size_t i = 0; i < n; ++i) dist[i] = pt.scale * dist[i] + (pt.bias + terms[i]);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) dist[i] = pt.scale * dist[i] + pt.bias;
+  }
+}
+
+void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list,
+               const probe_table& pt, kernels::topk_heap& heap) {
+  IVF_ASSERT(!pt.terms || list.keeps_terms());
+  const float* lut = pt.lut;
+  const float bias = pt.shared ? 0.0f : pt.bias;  // shared: bias (and term) added by finish_probe_distances
+  const float* terms = pt.terms ? list.terms() : nullptr;
   const std::size_t n = list.size(), cs = list.code_size(), M = cb.num_sub_vectors();
   const unsigned nbits = cb.params().num_bits;
   float dist[k_scan_block + k_row_group + k_guard_rows];
@@ -70,6 +83,7 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
       std::memset(scratch + rest * cs, 0, (rest_padded - rest) * cs);  // code 0 in every sub-space: valid, ignored
       kt.adc_scan(scratch, rest_padded, M, nbits, lut, bias, dist + head);
     }
+    finish_probe_distances(pt, terms ? terms + b : nullptr, nb, dist);
     // Ids and rows (delta_column, a few operations per entry to decode) are read only for the slots
     // that pass the heap's threshold: after the nearest list, few do. Decoding the whole block
     // (read_ids/read_rows) took ~6 % of a Fashion-MNIST batch search (perf, PQ16x8 nprobe 8 refine 4).

@@ -9,13 +9,26 @@
 
 namespace ivfstream {
 
-/// Scans `list` with the table of one probe (lut: M × ksub floats and bias from
-/// codebook_set::list_table) and pushes (distance, id) of every live entry into heap, with the slot's
-/// vector_store row as payload when the list keeps rows (else kernels::k_no_aux). Tombstoned
-/// slots are skipped. Distances are the ADC estimates in LanceDB semantics.
-/// Thread-safety: reads list and cb only; safe concurrently with other readers.
-void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list, const float* lut,
-               float bias, kernels::topk_heap& heap);
+/// Scans `list` with the table of one probe (codebook_set::probe for this list, which says whether
+/// the list's per-entry terms are added) and pushes (distance, id) of every live entry into heap, with
+/// the slot's vector_store row as payload when the list keeps rows (else kernels::k_no_aux).
+/// Tombstoned slots are skipped. Distances are the ADC estimates in LanceDB semantics, each a function
+/// of the code, its term and the table only (not of the slot or the list's length).
+/// @pre !pt.terms || list.keeps_terms(). Thread-safety: reads list and cb only; safe concurrently with
+/// other readers.
+void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list,
+               const probe_table& pt, kernels::topk_heap& heap);
+
+/// The form with a list table (lut, bias from codebook_set::list_table; no terms).
+inline void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list,
+                      const float* lut, float bias, kernels::topk_heap& heap) {
+  scan_list(kt, cb, list, probe_table{lut, bias, 1.0f, false, false}, heap);
+}
+
+/// Applies the shared-table form of pt to n distances that adc_scan computed with bias 0:
+/// dist[i] = pt.scale · dist[i] + (pt.bias + terms[i]) (terms: n floats, or nullptr for none).
+/// No-op when !pt.shared (adc_scan already added the bias).
+void finish_probe_distances(const probe_table& pt, const float* terms, std::size_t n, float* dist) noexcept;
 
 /// 4-bit fast-scan of the probed lists of one query, with the same outcome as calling scan_list on
 /// each list with its float table (the same kept (distance, id) pairs, bit for bit): the tables are

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "index/list_scan.hpp"
 #include "kernels/argmin.hpp"
 #include "kernels/hamming.hpp"
 #include "kernels/pq_codes.hpp"
@@ -178,11 +179,15 @@ void query_code_from_table(const float* lut, std::size_t M, unsigned nbits, std:
 }
 
 void scan_list_polysemous(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list,
-                          const float* lut, float bias, const std::uint8_t* query_code, unsigned max_hamming,
+                          const probe_table& pt, const std::uint8_t* query_code, unsigned max_hamming,
                           kernels::topk_heap& heap, scan_counters& counters) {
+  IVF_ASSERT(!pt.terms || list.keeps_terms());
   const std::size_t n = list.size(), cs = list.code_size(), M = cb.num_sub_vectors();
   const unsigned nbits = cb.params().num_bits;
+  const float* terms = pt.terms ? list.terms() : nullptr;
+  const float bias = pt.shared ? 0.0f : pt.bias;  // shared: added by finish_probe_distances, as scan_list does
   std::uint32_t slots[k_block];
+  float gathered_terms[k_block];
   float dist[k_block + k_row_group + k_guard_rows];
   std::vector<std::uint8_t> gathered((k_block + k_row_group + k_guard_rows) * cs);
   const bool all_live = list.all_live();
@@ -196,13 +201,15 @@ void scan_list_polysemous(const kernels::kernel_table& kt, const codebook_set& c
       const auto slot = static_cast<std::uint32_t>(b + slots[h]);
       if (!all_live && !list.is_live(slot)) continue;
       list.read_code(slot, &gathered[r * cs]);
+      if (terms) gathered_terms[r] = terms[slot];
       slots[r++] = slot;
     }
     if (r == 0) continue;
     counters.scanned += r;
     const std::size_t padded = (r + k_row_group - 1) / k_row_group * k_row_group + k_guard_rows;
     std::memset(&gathered[r * cs], 0, (padded - r) * cs);  // code 0 in every sub-space: valid, ignored
-    kt.adc_scan(gathered.data(), padded, M, nbits, lut, bias, dist);
+    kt.adc_scan(gathered.data(), padded, M, nbits, pt.lut, bias, dist);
+    finish_probe_distances(pt, terms ? gathered_terms : nullptr, r, dist);
     float bound = heap.threshold();
     for (std::size_t i = 0; i < r; ++i) {
       if (dist[i] > bound) continue;

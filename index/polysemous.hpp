@@ -58,7 +58,7 @@ void query_code_from_table(const float* lut, std::size_t M, unsigned nbits, std:
 /// With max_hamming ≥ 8 · code_size every slot passes and heap receives exactly what scan_list gives it.
 /// Thread-safety: reads list and cb only.
 void scan_list_polysemous(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list,
-                          const float* lut, float bias, const std::uint8_t* query_code, unsigned max_hamming,
+                          const probe_table& pt, const std::uint8_t* query_code, unsigned max_hamming,
                           kernels::topk_heap& heap, scan_counters& counters);
 
 }  // namespace ivfstream

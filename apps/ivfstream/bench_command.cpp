@@ -378,7 +378,7 @@ void run_bench(const bench_options& o) {
       row.notes = "best of " + std::to_string(o.reps) + "; worst single/b1/b2 " + format_double(s1.worst_qps, 0) +
                   "/" + format_double(b1.worst_qps, 0) + "/" + format_double(b2.worst_qps, 0) + "; load1 " +
                   format_double(load_before, 2) + "->" + format_double(load_after, 2) + "; ivf_metric " +
-                  to_string(ivf_metric) + "; simd " + simd + "; resident codes+ids " +
+                  to_string(ivf_metric) + "; simd " + simd + "; resident codes+ids+terms " +
                   format_double(mem.resident_bytes_per_vector(), 2) + " B/vec; saved raw vectors " +
                   std::to_string(saved.raw_vector_bytes) + " B (not in index_bytes)";
       out.write(row);

@@ -362,6 +362,7 @@ BOOST_AUTO_TEST_CASE(memory_reports_code_and_id_bytes_per_vector) {
   const auto m = f.index.memory();
   BOOST_TEST(m.vectors == k_n);
   BOOST_TEST(m.code_bytes == k_n * 6u);  // 8 sub-vectors × 6 bits = 6 bytes
+  BOOST_TEST(m.term_bytes == k_n * 4u);  // l2 with the precomputed list term: one float per entry
   // ids: 4 B per slot + 8 B per started block of 32 + a 1-bit-per-block "wide" bitmap in u64 words
   // (+ 4 B per slot of a block spanning ≥ 2³², none here)
   std::size_t blocks = 0, flag_words = 0;
@@ -372,9 +373,9 @@ BOOST_AUTO_TEST_CASE(memory_reports_code_and_id_bytes_per_vector) {
   BOOST_TEST(m.id_bytes == k_n * 4u + blocks * 8u + flag_words * 8u);
   BOOST_TEST(m.id_bytes < k_n * 5u);
   BOOST_TEST(m.row_bytes > 0u);  // raw vectors kept: rows beside the ids, measured the same way
-  BOOST_TEST(m.resident_bytes_per_vector() == double(m.code_bytes + m.id_bytes + m.tombstone_bytes) / k_n);
+  BOOST_TEST(m.resident_bytes_per_vector() == double(m.code_bytes + m.id_bytes + m.term_bytes + m.tombstone_bytes) / k_n);
   BOOST_TEST(m.total_bytes_per_vector() ==
-             double(m.code_bytes + m.id_bytes + m.tombstone_bytes + m.row_bytes + m.id_map_bytes) / k_n);
+             double(m.code_bytes + m.id_bytes + m.term_bytes + m.tombstone_bytes + m.row_bytes + m.id_map_bytes) / k_n);
   BOOST_TEST(m.id_map_bytes > 0u);
   BOOST_TEST(m.codebook_bytes > 0u);
   BOOST_TEST(m.vector_store_used_bytes == k_n * k_d * sizeof(float));
