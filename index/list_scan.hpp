@@ -25,6 +25,14 @@ inline void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, c
   scan_list(kt, cb, list, probe_table{lut, bias, 1.0f, false, false}, heap);
 }
 
+/// One distance of the shared-table form from the table sum (adc_scan with bias 0) and the entry's term:
+/// pt.scale · sum + (pt.bias + term), or pt.scale · sum + pt.bias for a list without terms. Every
+/// scan applies it through these two functions, so all paths give an entry the same bits.
+inline float probe_distance(const probe_table& pt, float sum, float term) noexcept {
+  return pt.scale * sum + (pt.bias + term);
+}
+inline float probe_distance(const probe_table& pt, float sum) noexcept { return pt.scale * sum + pt.bias; }
+
 /// Applies the shared-table form of pt to n distances that adc_scan computed with bias 0:
 /// dist[i] = pt.scale · dist[i] + (pt.bias + terms[i]) (terms: n floats, or nullptr for none).
 /// No-op when !pt.shared (adc_scan already added the bias).

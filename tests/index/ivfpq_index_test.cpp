@@ -381,3 +381,54 @@ BOOST_AUTO_TEST_CASE(memory_reports_code_and_id_bytes_per_vector) {
   BOOST_TEST(m.vector_store_used_bytes == k_n * k_d * sizeof(float));
   BOOST_TEST(m.vector_store_mapped_bytes >= m.vector_store_used_bytes);
 }
+
+// Refine is LanceDB's re-ranking: the limit × refine_factor ADC candidates (the unrefined search with
+// that limit) ordered by their exact distance, then (distance, id), the first `limit` kept. At d = 256,
+// single and batched, the refined hits are exactly that re-ranking done here with cb.exact_distance.
+BOOST_AUTO_TEST_CASE(refine_equals_exact_reranking_of_the_adc_candidates) {
+  const std::size_t d = 256, n = 3000;
+  index_params p;
+  p.dimension = d;
+  p.metric = metric::l2;
+  p.num_partitions = 16;
+  p.num_sub_vectors = 16;
+  p.max_iterations = 5;
+  auto created = ivfpq_index::create(p);
+  BOOST_REQUIRE(created);
+  ivfpq_index index = std::move(*created);
+  const auto x = test::clustered_data(n, d, 12, 31, 0.6f);
+  const auto ids = test::iota_ids(n, 1);
+  BOOST_REQUIRE(index.train(x.data(), n));
+  BOOST_REQUIRE(index.add(ids.data(), x.data(), n));
+  const auto& cb = *index.codebooks();
+  const auto queries = test::clustered_data(40, d, 12, 77, 0.6f);
+  for (std::size_t limit : {1u, 10u}) {
+    for (std::size_t rf : {4u, 20u}) {
+      search_params sp;
+      sp.limit = limit;
+      sp.nprobes = 4;
+      sp.refine_factor = rf;
+      search_params adc = sp;
+      adc.refine_factor = 0;
+      adc.limit = limit * rf;
+      auto batch = index.search_batch(queries.data(), 40, sp);
+      BOOST_REQUIRE(batch);
+      for (std::size_t q = 0; q < 40; ++q) {
+        BOOST_TEST_CONTEXT("limit=" << limit << " rf=" << rf << " q=" << q) {
+          auto cands = index.search(&queries[q * d], adc);
+          BOOST_REQUIRE(cands);
+          std::vector<search_hit> want;
+          for (const auto& c : *cands) want.push_back({c.id, cb.exact_distance(&queries[q * d], index.raw_vector(c.id))});
+          std::sort(want.begin(), want.end(), [](const search_hit& a, const search_hit& b) {
+            return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+          });
+          want.resize(std::min(limit, want.size()));
+          auto got = index.search(&queries[q * d], sp);
+          BOOST_REQUIRE(got);
+          expect_same_hits(*got, want);
+          expect_same_hits((*batch)[q], want);
+        }
+      }
+    }
+  }
+}
