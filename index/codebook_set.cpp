@@ -11,7 +11,6 @@
 #include "kernels/kmeans.hpp"
 #include "kernels/parallel_for.hpp"
 #include "kernels/pq_codes.hpp"
-#include "kernels/pq_codes.hpp"
 #include "kernels/pq_encode.hpp"
 #include "index/multi_index_quantizer.hpp"
 #include "index/additive_quantizer.hpp"

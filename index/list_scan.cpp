@@ -23,12 +23,6 @@ constexpr std::size_t k_max_stack_code = 64;
 
 }  // namespace
 
-// Why the padding: the SIMD adc_scan kernels sum a code's table entries in a different order in their
-// vector body than in their scalar tail (the last rows of a call), so the same code could get a
-// distance differing in the last bit depending on where it sits in the call. Calling the kernel only
-// on whole groups of k_row_group rows followed by k_guard_rows more rows makes every distance we use
-// come from the vector body: a code's distance is then a function of the code and the table alone,
-// and compaction (slots move) or save/load leave search results bitwise identical.
 void finish_probe_distances(const probe_table& pt, const float* terms, std::size_t n, float* dist) noexcept {
   if (!pt.shared) return;
   if (terms) {
@@ -38,11 +32,17 @@ void finish_probe_distances(const probe_table& pt, const float* terms, std::size
   }
 }
 
+// Why the padding: the SIMD adc_scan kernels sum a code's table entries in a different order in their
+// vector body than in their scalar tail (the last rows of a call), so the same code could get a
+// distance differing in the last bit depending on where it sits in the call. Calling the kernel only
+// on whole groups of k_row_group rows followed by k_guard_rows more rows makes every distance we use
+// come from the vector body: a code's distance is then a function of the code and the table alone,
+// and compaction (slots move) or save/load leave search results bitwise identical.
 void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const inverted_list& list,
                const probe_table& pt, kernels::topk_heap& heap) {
   IVF_ASSERT(!pt.terms || list.keeps_terms());
   const float* lut = pt.lut;
-  const float bias = pt.shared ? 0.0f : pt.bias;  // shared: bias (and term) added by finish_probe_distances
+  const float bias = pt.shared ? 0.0f : pt.bias;  // shared: bias and term added per entry (probe_distance)
   const float* terms = pt.terms ? list.terms() : nullptr;
   const std::size_t n = list.size(), cs = list.code_size(), M = cb.num_sub_vectors();
   const unsigned nbits = cb.params().num_bits;
