@@ -12,6 +12,7 @@
 
 
 #include "kernels/internal/adc_common.hpp"
+#include "kernels/internal/fast_scan_adc_unpacked.hpp"
 #include "kernels/internal/isa_kernels.hpp"
 
 namespace ivfstream::kernels::avx512 {
@@ -119,6 +120,11 @@ void adc_scan(const std::uint8_t* codes, std::size_t n, std::size_t M, unsigned 
     adc_scan_8bit(codes, n, M, lut, bias, out);
   else
     adc_scan_generic(codes, n, M, nbits, lut, bias, out);
+}
+
+void fast_scan_adc(const std::uint8_t* blocks, std::size_t M, const std::uint32_t* slots, std::size_t n,
+                   const float* lut, float bias, float* out) {
+  fast_scan_adc_unpacked(&adc_scan, blocks, M, slots, n, lut, bias, out);
 }
 
 }  // namespace ivfstream::kernels::avx512

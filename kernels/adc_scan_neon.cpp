@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels/internal/adc_common.hpp"
+#include "kernels/internal/fast_scan_adc_unpacked.hpp"
 #include "kernels/internal/isa_kernels.hpp"
 
 namespace ivfstream::kernels::neon {
@@ -103,6 +104,11 @@ void adc_scan(const std::uint8_t* codes, std::size_t n, std::size_t M, unsigned 
     const std::size_t code_size = (M * nbits + 7) / 8;
     for (std::size_t i = 0; i < n; ++i) out[i] = adc_row_generic(codes + i * code_size, code_size, M, nbits, lut, bias);
   }
+}
+
+void fast_scan_adc(const std::uint8_t* blocks, std::size_t M, const std::uint32_t* slots, std::size_t n,
+                   const float* lut, float bias, float* out) {
+  fast_scan_adc_unpacked(&adc_scan, blocks, M, slots, n, lut, bias, out);
 }
 
 }  // namespace ivfstream::kernels::neon

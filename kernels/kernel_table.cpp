@@ -10,7 +10,7 @@ namespace {
   kernel_table{level, &isa::l2sqr, &isa::inner_product, &isa::l2sqr_ny, &isa::inner_product_ny, \
                &isa::adc_scan, &isa::nearest_from_ip, &isa::accumulate_f64, &isa::add_scaled, &isa::matmul_nt_small, \
                &isa::matmul_nn_small, &isa::kmeanspp_update, \
-               &isa::fast_scan, &isa::fast_scan_filter, &isa::quantize_lut, &isa::pq_encode}
+               &isa::fast_scan, &isa::fast_scan_filter, &isa::fast_scan_adc, &isa::quantize_lut, &isa::pq_encode}
 
 const kernel_table k_scalar = IVFSTREAM_KERNEL_TABLE(scalar, simd_level::scalar);
 #if defined(IVFSTREAM_HAVE_AVX2)

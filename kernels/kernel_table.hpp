@@ -75,6 +75,13 @@ struct kernel_table {
   std::size_t (*fast_scan_filter)(const std::uint8_t* blocks, std::size_t n, std::size_t M,
                                   const std::uint8_t* lut, std::uint16_t bound, std::uint32_t* out_slots,
                                   std::uint16_t* out_sums);
+  /// Float ADC distances of n chosen slots of a 4-bit fast-scan list (layouts in kernels/fast_scan.hpp):
+  /// out[i] = bias + Σ_{m<M} lut[16·m + sub-code m of slot slots[i]], read straight from the blocks (no
+  /// unpacking to the pq_codes layout) and summed in the order this level's adc_scan sums a 4-bit code in
+  /// its vector body, so each slot gets, bit for bit, the distance scan_list's adc_scan call gives its code.
+  ///   blocks : the list's blocks    slots : n slot numbers of the list    lut : M × 16 floats    out : n
+  void (*fast_scan_adc)(const std::uint8_t* blocks, std::size_t M, const std::uint32_t* slots, std::size_t n,
+                        const float* lut, float bias, float* out);
   /// kernels/fast_scan.hpp quantize_lut (same contract); bit-identical results at every level.
   float (*quantize_lut)(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,
                         std::uint8_t* out_lut, float* out_list_bias);

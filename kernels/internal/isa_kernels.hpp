@@ -28,6 +28,8 @@
   std::size_t fast_scan_filter(const std::uint8_t* blocks, std::size_t n, std::size_t M,                \
                                const std::uint8_t* lut, std::uint16_t bound, std::uint32_t* out_slots,  \
                                std::uint16_t* out_sums);                                               \
+  void fast_scan_adc(const std::uint8_t* blocks, std::size_t M, const std::uint32_t* slots, std::size_t n, \
+                     const float* lut, float bias, float* out);                                        \
   float quantize_lut(const float* luts, const float* biases, std::size_t n_lists, std::size_t M,         \
                      std::uint8_t* out_lut, float* out_list_bias);                                     \
   void pq_encode(const float* table, const float* x, std::size_t n, std::size_t M, std::size_t dsub,        \

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE fast_scan
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -179,4 +180,38 @@ BOOST_AUTO_TEST_CASE(u16_bound_edges) {
   BOOST_TEST(*k::fast_scan_u16_bound(std::numeric_limits<float>::infinity(), 0.f, 1.f, 4) == 65535);
   BOOST_TEST(*k::fast_scan_u16_bound(10.f, 0.f, 2.f, 4) == 23);  // floor(20 + 2 + 1)
   BOOST_TEST(!k::fast_scan_u16_bound(std::nanf(""), 0.f, 1.f, 4).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(fast_scan_adc_gives_each_slot_the_adc_scan_distance_of_its_code_bit_for_bit) {
+  // Float tables (not integer-valued): the claim is the same bits as the level's adc_scan, whose vector
+  // body scores a code that has more rows after it in the call (here 9 rows of code 0).
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> u(-3.f, 17.f);
+  for (std::size_t M : {1, 2, 3, 4, 7, 8, 9, 16, 17, 32, 56, 64, 130}) {
+    const std::size_t n = 70, cs = k::code_size(M, 4);  // three blocks, the last one partly used
+    const auto codes = random_codes(n, M, gen);
+    std::vector<std::uint8_t> blocks(k::fast_scan_bytes(n, M));  // exact size: a read past it shows under ASan
+    k::fast_scan_pack(codes.data(), n, M, blocks.data());
+    std::vector<float> lut(M * 16);
+    for (auto& v : lut) v = u(gen);
+    const float bias = u(gen);
+    // every slot once, scrambled, ending on the last slot (its last row is the blocks' last bytes)
+    std::vector<std::uint32_t> slots;
+    for (std::size_t t = 1; t <= n; ++t) slots.push_back(static_cast<std::uint32_t>((t * 31) % n));
+    slots.push_back(static_cast<std::uint32_t>(n - 1));
+    for (auto* t : levels_under_test()) {
+      BOOST_TEST_CONTEXT(k::to_string(t->level) << " M=" << M) {
+        std::vector<float> got(slots.size() + 1, -1.f);
+        t->fast_scan_adc(blocks.data(), M, slots.data(), slots.size(), lut.data(), bias, got.data());
+        BOOST_TEST(got.back() == -1.f);  // nothing written past n
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+          std::vector<std::uint8_t> rows(10 * cs, 0);
+          std::copy_n(codes.begin() + slots[i] * cs, cs, rows.begin());
+          float want[10];
+          t->adc_scan(rows.data(), 10, M, 4, lut.data(), bias, want);
+          BOOST_TEST_CONTEXT("slot=" << slots[i]) { BOOST_TEST(got[i] == want[0]); }
+        }
+      }
+    }
+  }
 }
