@@ -33,6 +33,19 @@ public:
     if (!is_wide(b)) return base_[b] + low_[i];
     return (std::uint64_t{high_[base_[b] * k_block + i % k_block]} << 32) | low_[i];
   }
+  /// Software prefetch of the words that operator[](i) reads for a narrow block (low_[i], base_[i / 32],
+  /// its wide_ word). @pre i < size().
+  void prefetch(std::size_t i) const noexcept {
+    __builtin_prefetch(&low_[i], 0, 3);
+    __builtin_prefetch(&base_[i / k_block], 0, 3);
+    __builtin_prefetch(&wide_[i / k_block / 64], 0, 3);
+  }
+  /// prefetch(0) for a non-empty column, plus the second cache line of base_ (blocks 8..15).
+  void prefetch_head() const noexcept {
+    if (low_.empty()) return;
+    prefetch(0);
+    if (base_.size() > 8) __builtin_prefetch(&base_[8], 0, 3);
+  }
   /// Copies entries [first, first + n) to out. @pre first + n ≤ size().
   void read(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept;
 
@@ -50,8 +63,6 @@ public:
   std::size_t capacity_bytes() const noexcept;
   /// Blocks stored with full 64-bit values.
   std::size_t wide_blocks() const noexcept { return high_.size() / k_block; }
-  /// The low words (for software prefetch of a list's head).
-  const std::uint32_t* low_words() const noexcept { return low_.data(); }
 
 private:
   bool is_wide(std::size_t b) const noexcept { return (wide_[b / 64] >> (b % 64)) & 1u; }

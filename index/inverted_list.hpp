@@ -85,6 +85,12 @@ public:
   void read_ids(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept {
     if (n) b_->ids_.read(first, n, out);
   }
+  /// Software prefetch of what id(slot) and row(slot) read, for a scan that pushes the slot soon: those
+  /// columns are touched only at pushes, so without it each push waits on a cache miss. @pre slot < size().
+  void prefetch_entry(std::uint32_t slot) const noexcept {
+    b_->ids_.prefetch(slot);
+    if (keep_rows_) b_->rows_.prefetch(slot);
+  }
   /// Whether rows are kept.
   bool keeps_rows() const noexcept { return keep_rows_; }
   /// vector_store row of one slot, or ~0 when the list keeps none. @pre slot < size().
@@ -107,8 +113,17 @@ public:
   /// The codes in fast-scan block layout (kernels/fast_scan.hpp): fast_scan_bytes(size(), fast_scan_m())
   /// bytes; empty when fast_scan_m() == 0.
   const std::uint8_t* fast_scan_blocks() const noexcept { return b_ ? b_->blocks_.data() : nullptr; }
-  /// First bytes of the id column (for software prefetch; nullptr for a list that never held an entry).
-  const void* id_head() const noexcept { return b_ ? b_->ids_.low_words() : nullptr; }
+  /// Software prefetch of what a scan of the list touches before its codes stream: the list's
+  /// bookkeeping (the body, a few cache lines) and the heads of its id, row and liveness columns (a
+  /// list's first pushes read them). The codes are prefetch_list's (index/list_scan.hpp).
+  void prefetch_head() const noexcept {
+    if (!b_) return;
+    const auto* p = reinterpret_cast<const char*>(b_.get());
+    for (std::size_t off = 0; off < sizeof(body); off += 64) __builtin_prefetch(p + off, 0, 3);
+    b_->ids_.prefetch_head();
+    b_->rows_.prefetch_head();
+    if (!b_->live_bits_.empty()) __builtin_prefetch(b_->live_bits_.data(), 0, 3);
+  }
   /// Whether slot is not tombstoned. @pre slot < size().
   bool is_live(std::uint32_t slot) const noexcept {
     return (b_->live_bits_[slot >> 6] >> (slot & 63)) & 1u;

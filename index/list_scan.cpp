@@ -90,6 +90,10 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
     // forms finish each distance here, in the same pass (a separate pass was ~3 % of a batch search).
     auto offer = [&](auto&& distance) {
       float bound = heap.threshold();
+      // The id and row of each slot that can enter now are fetched ahead, all misses in flight at once,
+      // instead of one miss per push inside the loop below.
+      for (std::size_t i = 0; i < nb; ++i)
+        if (distance(i) <= bound) list.prefetch_entry(static_cast<std::uint32_t>(b + i));
       for (std::size_t i = 0; i < nb; ++i) {
         const float di = distance(i);
         const auto slot = static_cast<std::uint32_t>(b + i);
@@ -142,7 +146,7 @@ void prefetch_list(const inverted_list& list) noexcept {
   const std::size_t code_bytes =
       list.fast_scan_m() ? kernels::fast_scan_bytes(list.size(), list.fast_scan_m()) : list.size() * list.code_size();
   for (std::size_t i = 0; i < k_lines && i * 64 < code_bytes; ++i) __builtin_prefetch(codes + i * 64, 0, 3);
-  if (list.size() > 0) __builtin_prefetch(list.id_head(), 0, 3);
+  list.prefetch_head();
 }
 
 void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const inverted_list& list, const float* lut,
@@ -150,46 +154,68 @@ void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const invert
                     fast_scan_scratch& scratch) {
   if (list.live() == 0 || heap.capacity() == 0) return;
   const std::size_t block_bytes = kernels::fast_scan_block_bytes(M);
-  const std::size_t cs = (M + 1) / 2;
-  IVF_ASSERT(list.fast_scan_m() == M && list.code_size() == cs);
-  // Per chunk of k_scan_block slots (a multiple of 32): the slots that pass, their codes gathered for
-  // adc_scan (padded to whole row groups plus guard rows, as scan_list does) and their distances.
+  IVF_ASSERT(list.fast_scan_m() == M && list.code_size() == (M + 1) / 2);
+  // Per chunk of k_scan_block slots (whole blocks): the slots whose u16 sum passes the bound, then their
+  // exact checks nearest-first (below).
   static_assert(k_scan_block % kernels::k_fast_scan_block == 0, "chunks must be whole blocks");
-  constexpr std::size_t k_rows = k_scan_block + k_row_group + k_guard_rows;
+  static_assert(k_scan_block <= 256, "a chunk slot must fit the low 8 bits of an order key");
+  constexpr std::size_t k_exact_group = 8;  // slots scored per fast_scan_adc call between bound updates
   scratch.slots.resize(k_scan_block);
   scratch.sums.resize(k_scan_block);
-  scratch.gathered.resize(k_rows * cs);
+  scratch.order.resize(k_scan_block);
   std::uint32_t* slots = scratch.slots.data();
-  std::uint8_t* gathered = scratch.gathered.data();
-  float dist[k_rows];
+  std::uint32_t* order = scratch.order.data();
   const float slack = 4.0f * static_cast<float>(M + 4) * 1.1920929e-7f;  // 4·(M+4) ulps of the magnitudes
+  // The u16 bound that every slot whose exact distance is ≤ threshold t meets (nullopt: none can).
+  auto bound_for = [&](float t) {
+    const float mag = std::abs(t) + std::abs(bias) + std::abs(qbias);
+    const float widened = std::isinf(t) ? t : t + mag * slack + 1e-30f;
+    return kernels::fast_scan_u16_bound(widened, qbias, scale, M);
+  };
+  const std::uint8_t* blocks = list.fast_scan_blocks();
   const std::size_t n = list.size();
   const bool all_live = list.all_live();
   const bool rows = list.keeps_rows();
-  for (std::size_t b = 0; b < n; b += k_scan_block) {
-    const float t = heap.threshold();
-    const float mag = std::abs(t) + std::abs(bias) + std::abs(qbias);
-    const float widened = std::isinf(t) ? t : t + mag * slack + 1e-30f;
-    const auto bound = kernels::fast_scan_u16_bound(widened, qbias, scale, M);
-    if (!bound) break;  // the threshold only falls: no later slot of this list can enter either
-    const std::size_t nb = std::min(k_scan_block, n - b);
-    const std::size_t hits = kt.fast_scan_filter(list.fast_scan_blocks() + b / kernels::k_fast_scan_block * block_bytes,
-                                                 nb, M, qlut, *bound, slots, scratch.sums.data());
+  for (std::size_t b = 0, nb = 0; b < n; b += nb) {
+    auto bound = bound_for(heap.threshold());
+    if (!bound) return;  // the threshold only falls: no later slot of this list can enter either
+    // While the heap has room, every slot passes and is pushed: a chunk of just the room (whole
+    // blocks) fills it, so the next chunk is already filtered by a finite threshold.
+    const std::size_t room = heap.capacity() - heap.size();
+    const std::size_t want =
+        room == 0 ? k_scan_block
+                  : std::min(k_scan_block, (room + kernels::k_fast_scan_block - 1) / kernels::k_fast_scan_block *
+                                               kernels::k_fast_scan_block);
+    nb = std::min(want, n - b);
+    const std::size_t hits = kt.fast_scan_filter(blocks + b / kernels::k_fast_scan_block * block_bytes, nb, M, qlut,
+                                                 *bound, slots, scratch.sums.data());
     std::size_t r = 0;
     for (std::size_t h = 0; h < hits; ++h) {
-      const auto slot = static_cast<std::uint32_t>(b + slots[h]);
-      if (!all_live && !list.is_live(slot)) continue;
-      slots[r++] = slot;
+      if (!all_live && !list.is_live(static_cast<std::uint32_t>(b + slots[h]))) continue;
+      order[r++] = (std::uint32_t{scratch.sums[h]} << 8) | slots[h];
+      list.prefetch_entry(static_cast<std::uint32_t>(b + slots[h]));
     }
-    if (r == 0) continue;
-    const std::size_t padded = (r + k_row_group - 1) / k_row_group * k_row_group + k_guard_rows;
-    for (std::size_t i = 0; i < r; ++i) list.read_code(slots[i], &gathered[i * cs]);
-    std::memset(&gathered[r * cs], 0, (padded - r) * cs);
-    kt.adc_scan(gathered, padded, M, 4, lut, bias, dist);
-    float thr = heap.threshold();
-    for (std::size_t i = 0; i < r; ++i) {
-      if (dist[i] > thr) continue;
-      if (heap.push(dist[i], list.id(slots[i]), rows ? list.row(slots[i]) : kernels::k_no_aux)) thr = heap.threshold();
+    // Exact checks in ascending order of the u16 sums, a group at a time: each group's pushes tighten
+    // the heap's threshold, and the bound recomputed from it ends the chunk at the first sum above it
+    // (every later sum is larger). Skipping changes nothing: a skipped slot's exact distance exceeds
+    // the threshold. When the heap has room for every hit, all are pushed and no order is needed.
+    if (r > room) std::sort(order, order + r);
+    std::uint32_t group[k_exact_group];
+    float dist[k_exact_group];
+    for (std::size_t i = 0; i < r;) {
+      std::size_t g = 0;
+      for (; i < r && g < k_exact_group && (order[i] >> 8) <= *bound; ++i) {
+        group[g++] = static_cast<std::uint32_t>(b + (order[i] & 0xFF));
+      }
+      if (g == 0) break;
+      kt.fast_scan_adc(blocks, M, group, g, lut, bias, dist);
+      float thr = heap.threshold();
+      for (std::size_t q = 0; q < g; ++q) {
+        if (dist[q] > thr) continue;
+        if (heap.push(dist[q], list.id(group[q]), rows ? list.row(group[q]) : kernels::k_no_aux)) thr = heap.threshold();
+      }
+      bound = bound_for(thr);
+      if (!bound) return;
     }
   }
 }

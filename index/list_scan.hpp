@@ -42,8 +42,8 @@ void finish_probe_distances(const probe_table& pt, const float* terms, std::size
 /// each list with its float table (the same kept (distance, id) pairs, bit for bit): the tables are
 /// quantised to u8 once with one shared scale (kernels::quantize_lut), each list's blocks are scanned
 /// with fast_scan_filter against a u16 bound derived from the heap's threshold (so only slots that can
-/// enter the heap pass), and the slots that pass get their float ADC distance from kt.adc_scan on the
-/// same table (the distance scan_list computes) before they are offered to heap.
+/// enter the heap pass), and the slots that pass get their float ADC distance from kt.fast_scan_adc on
+/// the same table (bit for bit the distance scan_list computes) before they are offered to heap.
 ///   lists  : n_lists pointers; each list has fast_scan_m() == M (nullptr or empty lists are skipped)
 ///   luts   : n_lists × M × 16 floats, list l's table at l·M·16 (layout of codebook_set::list_table, ksub 16)
 ///   biases : n_lists floats (list_table's return values)
@@ -53,9 +53,9 @@ void scan_lists_fast(const kernels::kernel_table& kt, std::size_t M, const inver
 
 /// Reusable buffers of scan_list_fast / scan_lists_fast (one per thread; no state carries between calls).
 struct fast_scan_scratch {
-  std::vector<std::uint32_t> slots;
-  std::vector<std::uint16_t> sums;
-  std::vector<std::uint8_t> gathered;
+  std::vector<std::uint32_t> slots;  ///< scan_list_fast: one chunk's slots that pass the filter
+  std::vector<std::uint16_t> sums;   ///< their u16 sums
+  std::vector<std::uint32_t> order;  ///< the live ones as (sum << 8) | chunk slot
   std::vector<std::uint8_t> qlut;   ///< scan_lists_fast: n_lists × fast_scan_lut_bytes(M)
   std::vector<float> list_bias;     ///< scan_lists_fast: n_lists
 };
