@@ -85,12 +85,6 @@ public:
   void read_ids(std::size_t first, std::size_t n, std::uint64_t* out) const noexcept {
     if (n) b_->ids_.read(first, n, out);
   }
-  /// Software prefetch of what id(slot) and row(slot) read, for a scan that pushes the slot soon: those
-  /// columns are touched only at pushes, so without it each push waits on a cache miss. @pre slot < size().
-  void prefetch_entry(std::uint32_t slot) const noexcept {
-    b_->ids_.prefetch(slot);
-    if (keep_rows_) b_->rows_.prefetch(slot);
-  }
   /// Whether rows are kept.
   bool keeps_rows() const noexcept { return keep_rows_; }
   /// vector_store row of one slot, or ~0 when the list keeps none. @pre slot < size().

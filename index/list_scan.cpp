@@ -90,10 +90,6 @@ void scan_list(const kernels::kernel_table& kt, const codebook_set& cb, const in
     // forms finish each distance here, in the same pass (a separate pass was ~3 % of a batch search).
     auto offer = [&](auto&& distance) {
       float bound = heap.threshold();
-      // The id and row of each slot that can enter now are fetched ahead, all misses in flight at once,
-      // instead of one miss per push inside the loop below.
-      for (std::size_t i = 0; i < nb; ++i)
-        if (distance(i) <= bound) list.prefetch_entry(static_cast<std::uint32_t>(b + i));
       for (std::size_t i = 0; i < nb; ++i) {
         const float di = distance(i);
         const auto slot = static_cast<std::uint32_t>(b + i);
@@ -193,7 +189,6 @@ void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const invert
     for (std::size_t h = 0; h < hits; ++h) {
       if (!all_live && !list.is_live(static_cast<std::uint32_t>(b + slots[h]))) continue;
       order[r++] = (std::uint32_t{scratch.sums[h]} << 8) | slots[h];
-      list.prefetch_entry(static_cast<std::uint32_t>(b + slots[h]));
     }
     // Exact checks in ascending order of the u16 sums, a group at a time: each group's pushes tighten
     // the heap's threshold, and the bound recomputed from it ends the chunk at the first sum above it
@@ -209,11 +204,13 @@ void scan_list_fast(const kernels::kernel_table& kt, std::size_t M, const invert
       }
       if (g == 0) break;
       kt.fast_scan_adc(blocks, M, group, g, lut, bias, dist);
-      float thr = heap.threshold();
+      const float before = heap.threshold();
+      float thr = before;
       for (std::size_t q = 0; q < g; ++q) {
         if (dist[q] > thr) continue;
         if (heap.push(dist[q], list.id(group[q]), rows ? list.row(group[q]) : kernels::k_no_aux)) thr = heap.threshold();
       }
+      if (thr == before) continue;  // no push moved the threshold: the bound stands
       bound = bound_for(thr);
       if (!bound) return;
     }
